@@ -1,0 +1,102 @@
+// Named errors and the result type every fallible call returns (no exceptions on the hot path).
+#pragma once
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace pagedkv {
+
+/// Every way a pagedkv call can fail. A call that returns one of these changed nothing.
+enum class errc : std::uint8_t {
+    out_of_full_pages = 1,    ///< the full pool has fewer free pages than the call needs
+    out_of_swa_pages,         ///< the SWA pool has fewer free pages than the call needs
+    unknown_request,          ///< the id was never issued, or its request was freed
+    negative_length,          ///< a token count below zero
+    length_overflow,          ///< the length would need more pages than int32 table entries address
+    commit_exceeds_reserved,  ///< commit of more tokens than are in flight
+    truncate_past_length,     ///< truncate to more tokens than the request holds
+    window_already_released,  ///< a rollback into pages that window release already returned
+    invalid_page_size,        ///< page size below 1
+    invalid_window,           ///< window below 1 token
+    invalid_pool_size,        ///< fewer than 2 pages (the null page plus one) or above INT32_MAX
+    page_size_mismatch,       ///< hybrid pools whose page sizes differ
+    buffer_too_small,         ///< an output span cannot hold what the call would write
+    row_too_short,            ///< a request has more pages than a dense table row holds
+    duplicate_request,        ///< a batch names the same request twice
+    cache_in_use,             ///< resetting a prefix cache while pages are still referenced
+    invariant_violated,       ///< check_invariants found inconsistent state (a bug in pagedkv)
+};
+
+/// The error's name, for logs: `to_string(errc::out_of_swa_pages) == "out_of_swa_pages"`.
+constexpr std::string_view to_string(errc e) noexcept {
+    switch (e) {
+        case errc::out_of_full_pages: return "out_of_full_pages";
+        case errc::out_of_swa_pages: return "out_of_swa_pages";
+        case errc::unknown_request: return "unknown_request";
+        case errc::negative_length: return "negative_length";
+        case errc::length_overflow: return "length_overflow";
+        case errc::commit_exceeds_reserved: return "commit_exceeds_reserved";
+        case errc::truncate_past_length: return "truncate_past_length";
+        case errc::window_already_released: return "window_already_released";
+        case errc::invalid_page_size: return "invalid_page_size";
+        case errc::invalid_window: return "invalid_window";
+        case errc::invalid_pool_size: return "invalid_pool_size";
+        case errc::page_size_mismatch: return "page_size_mismatch";
+        case errc::buffer_too_small: return "buffer_too_small";
+        case errc::row_too_short: return "row_too_short";
+        case errc::duplicate_request: return "duplicate_request";
+        case errc::cache_in_use: return "cache_in_use";
+        case errc::invariant_violated: return "invariant_violated";
+    }
+    return "unknown_errc";
+}
+
+/// An error: what went wrong, plus (for invariant reports) a static description of where.
+struct error {
+    errc code{};
+    const char* detail = "";  ///< static string; never owns memory, so errors cost nothing to return
+    friend constexpr bool operator==(const error& a, const error& b) noexcept { return a.code == b.code; }
+    friend constexpr bool operator==(const error& a, errc b) noexcept { return a.code == b; }
+};
+
+/// A value or an error. Small, trivially movable for trivial T; check `ok()` before `value()`.
+template <class T>
+class [[nodiscard]] result {
+public:
+    constexpr result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT: implicit by design
+    constexpr result(errc e) : v_(std::in_place_index<1>, error{e}) {}    // NOLINT
+    constexpr result(error e) : v_(std::in_place_index<1>, e) {}          // NOLINT
+
+    constexpr bool ok() const noexcept { return v_.index() == 0; }
+    constexpr explicit operator bool() const noexcept { return ok(); }
+    /// @pre ok()
+    constexpr const T& value() const& { return *std::get_if<0>(&v_); }
+    constexpr T& value() & { return *std::get_if<0>(&v_); }
+    /// @pre !ok()
+    constexpr error err() const { return *std::get_if<1>(&v_); }
+    constexpr errc code() const { return ok() ? errc{} : err().code; }
+
+private:
+    std::variant<T, error> v_;
+};
+
+/// The result of a call that returns nothing but may fail.
+template <>
+class [[nodiscard]] result<void> {
+public:
+    constexpr result() = default;
+    constexpr result(errc e) : e_{e} {}  // NOLINT: implicit by design
+    constexpr result(error e) : e_(e) {}  // NOLINT
+    constexpr bool ok() const noexcept { return e_.code == errc{}; }
+    constexpr explicit operator bool() const noexcept { return ok(); }
+    constexpr error err() const { return e_; }
+    constexpr errc code() const { return e_.code; }
+
+private:
+    error e_{};
+};
+
+using status = result<void>;
+
+}  // namespace pagedkv

@@ -1,0 +1,16 @@
+// Umbrella header: everything host-side in pagedkv. CUDA headers live under pagedkv/cuda/.
+#pragma once
+#include "pagedkv/core/error.hpp"
+#include "pagedkv/core/ids.hpp"
+#include "pagedkv/core/page_math.hpp"
+#include "pagedkv/alloc/alloc_policy.hpp"
+#include "pagedkv/alloc/lifo_free_stack.hpp"
+#include "pagedkv/alloc/lowest_index_first.hpp"
+#include "pagedkv/pool/paged_pool.hpp"
+#include "pagedkv/pool/full_pool.hpp"
+#include "pagedkv/pool/swa_pool.hpp"
+#include "pagedkv/pool/hybrid_pool.hpp"
+#include "pagedkv/table/page_table_source.hpp"
+#include "pagedkv/table/dense_table.hpp"
+#include "pagedkv/table/csr_table.hpp"
+#include "pagedkv/table/slot_mapping.hpp"

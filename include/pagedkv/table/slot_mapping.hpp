@@ -1,0 +1,40 @@
+// Slot mapping for the tokens in flight: slot = page * P + offset (vLLM style).
+#pragma once
+#include <cstdint>
+#include <span>
+
+#include "pagedkv/core/error.hpp"
+#include "pagedkv/table/page_table_source.hpp"
+
+namespace pagedkv {
+
+/// Tokens a request has in flight (reserved by extend, not yet committed): their KV is written by
+/// this step's forward pass.
+template <page_table_source S>
+std::int64_t tokens_in_flight(const S& src, request_id r) noexcept {
+    return src.length_tokens(r) - src.committed_tokens(r);
+}
+
+/// Writes, for each request of the batch in order, the KV slot of each in-flight token
+/// t in [committed, length): pages(r)[t / P] * P + t % P. Returns the number of slots written.
+/// Errors (nothing written): unknown_request, buffer_too_small.
+template <page_table_source S>
+result<std::int64_t> emit_slot_mapping(const S& src, std::span<const request_id> batch,
+                                       std::span<std::int64_t> out) {
+    std::int64_t total = 0;
+    for (request_id r : batch) {
+        if (!src.contains(r)) return errc::unknown_request;
+        total += tokens_in_flight(src, r);
+    }
+    if (total > static_cast<std::int64_t>(out.size())) return errc::buffer_too_small;
+    const std::int64_t page = src.page_size_tokens();
+    std::int64_t* slot = out.data();
+    for (request_id r : batch) {
+        const auto pages = src.pages(r);
+        for (std::int64_t t = src.committed_tokens(r); t < src.length_tokens(r); ++t)
+            *slot++ = std::int64_t{pages[static_cast<std::size_t>(t / page)].value} * page + t % page;
+    }
+    return total;
+}
+
+}  // namespace pagedkv
