@@ -1,1 +1,118 @@
+// The examples quoted in README.md and docs/*.md. Each region between `example-begin NAME` and
+// `example-end` is compiled and run here, and the last test checks the docs quote it verbatim.
 #include <doctest/doctest.h>
+
+#include <pagedkv/pagedkv.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace pagedkv;
+
+TEST_CASE("doc example: a hybrid request's life") {
+    // example-begin hybrid_life
+    // 4096 full pages and 1024 SWA pages of 16 tokens; SWA layers see the last 512 tokens.
+    auto pool = hybrid_pool<>::create(pool_size{4096}, pool_size{1024}, 16, 512).value();
+    request_id r = pool.add_request().value();
+
+    for (int chunk = 0; chunk < 4; ++chunk) {  // chunked prefill of a 2048-token prompt
+        if (auto s = pool.extend(r, 512); !s) return;  // s.code() names the problem
+        // ... run the forward pass over the chunk, then:
+        (void)pool.commit(r, 512);
+    }
+    (void)pool.extend(r, 1 + 3);  // decode: one token plus three MTP drafts
+    // ... verify the drafts; two are accepted:
+    (void)pool.commit(r, 1 + 2);
+
+    // Full layers keep every page; SWA layers keep the window's pages plus the tail.
+    CHECK(pool.full().pages_held(r) == 129);                             // ceil(2051 / 16)
+    CHECK(pool.swa().pages_held(r) == 129 - dead_pages(2051, 512, 16));  // 33 pages
+    CHECK(pool.check_invariants().ok());
+    // example-end
+    CHECK(pool.swa().pages_held(r) == 33);
+}
+
+TEST_CASE("doc example: emitting tables for a decode step") {
+    auto pool = hybrid_pool<>::create(pool_size{4096}, pool_size{1024}, 16, 512).value();
+    std::vector<request_id> batch;
+    for (int b = 0; b < 2; ++b) {
+        batch.push_back(pool.add_request().value());
+        (void)pool.extend(batch.back(), 1000);
+        (void)pool.commit(batch.back(), 1000);
+    }
+    // example-begin decode_tables
+    for (request_id r : batch) (void)pool.extend(r, 1);  // this step's token
+
+    // Full layers: a dense [batch, 64] table (FlashAttention / TRT-LLM style).
+    std::vector<std::int32_t> block_table(batch.size() * 64);
+    (void)emit_dense_table(pool.full(), batch, block_table, 64);
+
+    // SWA layers: CSR trimmed to the in-window pages (FlashInfer, window_left = 511).
+    std::vector<std::int32_t> indptr(batch.size() + 1), indices(batch.size() * 64), last(batch.size());
+    auto nnz = emit_csr_table(pool.swa(), batch, {indptr, indices, last});
+
+    // Where this step's K/V rows go, per pool (vLLM-style slot mapping).
+    std::vector<std::int64_t> full_slots(batch.size()), swa_slots(batch.size());
+    (void)emit_slot_mapping(pool.full(), batch, full_slots);
+    (void)emit_slot_mapping(pool.swa(), batch, swa_slots);
+    // example-end
+    REQUIRE(nnz.ok());
+    CHECK(nnz.value() == 2 * 33);  // keys [489, 1000]: pages 30..62 of each request
+    CHECK(last[0] == 1001 - 62 * 16);
+    CHECK(swa_slots[0] == pool.swa_slot(full_slots[0]));
+}
+
+namespace {
+// Every `NAME -> region` from the `example-begin` markers of this file.
+std::map<std::string, std::string> example_regions(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    std::map<std::string, std::string> regions;
+    std::string line, name, body;
+    std::size_t indent = 0;
+    while (std::getline(in, line)) {
+        const auto at = line.find_first_not_of(' ');
+        if (at != std::string::npos && line.compare(at, 17, "// example-begin ") == 0) {
+            name = line.substr(at + 17);
+            indent = at;
+            body.clear();
+        } else if (at != std::string::npos && line.compare(at, 14, "// example-end") == 0 && !name.empty()) {
+            regions[name] = body;
+            name.clear();
+        } else if (!name.empty()) {
+            body += (line.size() >= indent ? line.substr(indent) : std::string{}) + "\n";
+        }
+    }
+    return regions;
+}
+}  // namespace
+
+TEST_CASE("the docs quote the compiled examples verbatim") {
+    const std::filesystem::path root = PAGEDKV_SOURCE_DIR;
+    const auto regions = example_regions(root / "tests" / "test_doc_examples.cpp");
+    REQUIRE(regions.size() == 2);
+    std::vector<std::filesystem::path> docs{root / "README.md"};
+    for (const auto& e : std::filesystem::directory_iterator(root / "docs"))
+        if (e.path().extension() == ".md") docs.push_back(e.path());
+    int quoted = 0;
+    for (const auto& doc : docs) {
+        std::ifstream in(doc);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        const std::string text = ss.str();
+        for (std::size_t at = text.find("<!-- example: "); at != std::string::npos;
+             at = text.find("<!-- example: ", at + 1)) {
+            const std::string name = text.substr(at + 14, text.find(" -->", at) - at - 14);
+            CAPTURE(doc.string());
+            CAPTURE(name);
+            REQUIRE(regions.count(name) == 1);
+            const std::size_t open = text.find("```cpp\n", at) + 7;
+            CHECK(text.substr(open, text.find("```", open) - open) == regions.at(name));
+            ++quoted;
+        }
+    }
+    CHECK(quoted >= 2);
+}

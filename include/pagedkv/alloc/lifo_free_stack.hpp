@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "pagedkv/alloc/alloc_policy.hpp"
 #include "pagedkv/core/ids.hpp"
 
 namespace pagedkv {
@@ -49,5 +50,6 @@ public:
         for (page_id p : stack_) f(p);
     }
 };
+static_assert(alloc_policy<lifo_free_stack>);
 
 }  // namespace pagedkv

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "pagedkv/alloc/alloc_policy.hpp"
 #include "pagedkv/core/ids.hpp"
 
 namespace pagedkv {
@@ -52,5 +53,6 @@ public:
 private:
     static constexpr std::uint64_t bit(std::int32_t p) noexcept { return std::uint64_t{1} << (p % 64); }
 };
+static_assert(alloc_policy<lowest_index_first>);
 
 }  // namespace pagedkv
