@@ -2,6 +2,7 @@
 #pragma once
 #include <compare>
 #include <cstdint>
+#include <type_traits>
 
 namespace pagedkv {
 
@@ -11,6 +12,9 @@ struct page_id {
     std::int32_t value = 0;
     friend constexpr auto operator<=>(page_id, page_id) = default;
 };
+
+// Tables copy page lists to int32 arrays with memcpy: page_id must be exactly an int32.
+static_assert(sizeof(page_id) == sizeof(std::int32_t) && std::is_trivially_copyable_v<page_id>);
 
 /// Page 0 of every pool: never owned by a request; every table entry that points nowhere holds it,
 /// so even a kernel that prefetches past the window stays in range.

@@ -1,6 +1,7 @@
 // CSR page table: kv_indptr[B+1], kv_indices[nnz], kv_last_page_len[B] (FlashInfer style).
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "pagedkv/core/error.hpp"
@@ -42,7 +43,9 @@ result<std::int32_t> emit_csr_table(const S& src, std::span<const request_id> ba
     out.indptr[0] = 0;
     for (std::size_t b = 0; b < batch.size(); ++b) {
         const request_id r = batch[b];
-        for (page_id p : csr_row(src, r)) out.indices[static_cast<std::size_t>(at++)] = p.value;
+        const auto row = csr_row(src, r);
+        std::memcpy(out.indices.data() + at, row.data(), row.size() * sizeof(std::int32_t));  // page_id is an int32
+        at += static_cast<std::int32_t>(row.size());
         out.indptr[b + 1] = at;
         const std::int64_t len = src.length_tokens(r);
         const std::int32_t page = src.page_size_tokens();

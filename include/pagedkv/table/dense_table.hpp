@@ -2,6 +2,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "pagedkv/core/error.hpp"
@@ -26,8 +27,8 @@ status emit_dense_table(const S& src, std::span<const request_id> batch, std::sp
     std::int32_t* row = out.data();
     for (request_id r : batch) {
         const auto pages = src.pages(r);
-        std::int32_t* end = std::transform(pages.begin(), pages.end(), row, [](page_id p) { return p.value; });
-        std::fill(end, row + row_pages, null_page.value);
+        std::memcpy(row, pages.data(), pages.size() * sizeof(std::int32_t));  // page_id is an int32
+        std::fill(row + pages.size(), row + row_pages, null_page.value);
         row += row_pages;
     }
     return {};
