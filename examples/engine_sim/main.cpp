@@ -1,15 +1,270 @@
-// Placeholder main example: a hybrid pool through one request's life (replaced by issue 7's simulator).
-#include <pagedkv/pagedkv.hpp>
+// engine_sim: a hybrid-model serving simulation on pagedkv's pools. Plans the pools for a KV
+// budget, serves a generated workload step by step on hybrid_pool<> and on one full pool with the
+// same bytes, and reports memory against the ideal, concurrency and host time. See docs/engine_sim.md.
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
 
-int main() {
-    using namespace pagedkv;
-    auto pool = hybrid_pool<>::create(pool_size{1024}, pool_size{256}, 16, 512).value();
-    const request_id r = pool.add_request().value();
-    for (int chunk = 0; chunk < 16; ++chunk) {  // chunked prefill: the SWA pool only holds window + chunk
-        if (!pool.extend(r, 512) || !pool.commit(r, 512)) return 1;
+#include <pagedkv/pagedkv.hpp>
+#include <pagedkv/plan/capacity_planner.hpp>
+
+#include "engine.hpp"
+#include "preset.hpp"
+#include "report.hpp"
+#include "workload.hpp"
+
+namespace {
+
+using namespace engine_sim;
+
+struct options {
+    std::string preset = "gemma-3-27b";
+    workload_spec workload;
+    std::int32_t page_size = 16;
+    double budget_gib = 0;  // 0: the planner's need for max_concurrency requests
+    std::uint64_t seed = 1;
+    std::int32_t check_every = 1;
+    progress::mode progress_mode = progress::mode::automatic;
+    std::string svg;
+    bool compare = true;
+};
+
+void usage(std::FILE* out) {
+    std::fprintf(out,
+        "usage: engine_sim [flags]\n"
+        "Serves a generated workload step by step on pagedkv's hybrid pool (full + SWA pages), then\n"
+        "the same run on one full pool holding every layer with the same bytes, and compares them.\n\n"
+        "  --preset NAME|FILE     model preset (default gemma-3-27b); a path if it has '/' or ends in .preset\n"
+        "  --workload NAME        summarization (default: 80 x 8192 prompt / 1024 output), chat (200 x 2048 / 512),\n"
+        "                         reasoning (64 x 1024 / 8192); the flags below override its fields\n"
+        "  --requests N           number of requests\n"
+        "  --prompt-tokens N      prompt length (mean, with --length-jitter)\n"
+        "  --output-tokens N      output length (mean, with --length-jitter)\n"
+        "  --length-jitter F      lengths uniform in [1-F, 1+F] x the mean (default 0)\n"
+        "  --max-concurrency N    running requests at most (default 64)\n"
+        "  --draft-tokens N       MTP draft tokens per decode step (default 3)\n"
+        "  --mean-accepted X      mean drafts accepted per step (default 2.0)\n"
+        "  --prefill-chunk N      prompt tokens prefilled per step, all requests together (default 2048)\n"
+        "  --page-size N          tokens per page (default 16)\n"
+        "  --budget-gib X|auto    KV memory budget; auto (default) = what the capacity planner needs for\n"
+        "                         --max-concurrency requests at their peak on the hybrid layout\n"
+        "  --seed N               seed of the lengths and the acceptance draws (default 1)\n"
+        "  --check-every N        run the invariant checkers every N steps; 0 = never (default 1)\n"
+        "  --progress MODE        auto (default: a live line on a terminal, else a line per 10%%), line, lines, off\n"
+        "  --svg FILE             write the pool occupancy plot (SVG)\n"
+        "  --no-compare           skip the full-only run\n"
+        "  --help                 this text\n");
+    std::fprintf(out, "\nshipped presets (%s):", preset_dir().c_str());
+    for (const std::string& p : shipped_presets()) std::fprintf(out, " %s", p.c_str());
+    std::fprintf(out, "\n");
+}
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+    if constexpr (std::is_floating_point_v<T>) {
+        char* end = nullptr;
+        const std::string s(text);
+        out = static_cast<T>(std::strtod(s.c_str(), &end));
+        return !s.empty() && end == s.c_str() + s.size() && std::isfinite(out);
+    } else {
+        const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+        return ec == std::errc{} && p == text.data() + text.size();
     }
-    std::printf("8k tokens: %d full pages, %d SWA pages in use; invariants %s\n", pool.full().used_pages(),
-                pool.swa().used_pages(), pool.check_invariants() ? "ok" : "VIOLATED");
-    return pool.check_invariants() ? 0 : 1;
+}
+
+// Parses argv into `o`; returns 0 to run, 1 after --help, 2 on a bad flag (said on stderr).
+int parse(int argc, char** argv, options& o) {
+    // --workload first: the other workload flags override the named workload's fields.
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        const std::string_view name = a.starts_with("--workload=") ? a.substr(11)
+                                      : a == "--workload" && i + 1 < argc ? std::string_view(argv[i + 1])
+                                                                          : std::string_view();
+        if (!name.empty() && !named_workload(name, o.workload)) {
+            std::fprintf(stderr, "engine_sim: unknown workload '%.*s'\n", int(name.size()), name.data());
+            return 2;
+        }
+    }
+    for (int i = 1; i < argc; ++i) {
+        std::string_view flag = argv[i];
+        std::string_view value;
+        if (const auto eq = flag.find('='); eq != std::string_view::npos) {
+            value = flag.substr(eq + 1);
+            flag = flag.substr(0, eq);
+        } else if (flag != "--help" && flag != "--no-compare" && flag != "-h") {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "engine_sim: %s needs a value (see --help)\n", argv[i]);
+                return 2;
+            }
+            value = argv[++i];
+        }
+        bool ok = true;
+        if (flag == "--help" || flag == "-h") { usage(stdout); return 1; }
+        else if (flag == "--no-compare") o.compare = false;
+        else if (flag == "--preset") o.preset = value;
+        else if (flag == "--workload") continue;  // applied above
+        else if (flag == "--requests") ok = parse_number(value, o.workload.requests) && o.workload.requests >= 1;
+        else if (flag == "--prompt-tokens") ok = parse_number(value, o.workload.prompt_tokens) && o.workload.prompt_tokens >= 1;
+        else if (flag == "--output-tokens") ok = parse_number(value, o.workload.output_tokens) && o.workload.output_tokens >= 1;
+        else if (flag == "--length-jitter") ok = parse_number(value, o.workload.length_jitter) && o.workload.length_jitter >= 0 && o.workload.length_jitter < 1;
+        else if (flag == "--max-concurrency") ok = parse_number(value, o.workload.max_concurrency) && o.workload.max_concurrency >= 1;
+        else if (flag == "--draft-tokens") ok = parse_number(value, o.workload.draft_tokens) && o.workload.draft_tokens >= 0 && o.workload.draft_tokens <= 64;
+        else if (flag == "--mean-accepted") ok = parse_number(value, o.workload.mean_accepted) && o.workload.mean_accepted >= 0;
+        else if (flag == "--prefill-chunk") ok = parse_number(value, o.workload.prefill_chunk_tokens) && o.workload.prefill_chunk_tokens >= 1;
+        else if (flag == "--page-size") ok = parse_number(value, o.page_size) && o.page_size >= 1;
+        else if (flag == "--budget-gib") ok = value == "auto" ? (o.budget_gib = 0, true) : parse_number(value, o.budget_gib) && o.budget_gib > 0;
+        else if (flag == "--seed") ok = parse_number(value, o.seed);
+        else if (flag == "--check-every") ok = parse_number(value, o.check_every) && o.check_every >= 0;
+        else if (flag == "--svg") o.svg = value;
+        else if (flag == "--progress") {
+            if (value == "auto") o.progress_mode = progress::mode::automatic;
+            else if (value == "line") o.progress_mode = progress::mode::terminal;
+            else if (value == "lines") o.progress_mode = progress::mode::lines;
+            else if (value == "off") o.progress_mode = progress::mode::off;
+            else ok = false;
+        } else {
+            std::fprintf(stderr, "engine_sim: unknown flag %.*s (see --help)\n", int(flag.size()), flag.data());
+            return 2;
+        }
+        if (!ok) {
+            std::fprintf(stderr, "engine_sim: bad value '%.*s' for %.*s (see --help)\n", int(value.size()), value.data(),
+                         int(flag.size()), flag.data());
+            return 2;
+        }
+    }
+    if (o.workload.mean_accepted > o.workload.draft_tokens) o.workload.mean_accepted = o.workload.draft_tokens;
+    return 0;
+}
+
+pool_trace trace(std::string name, pagedkv::attention_kind kind, pagedkv::pool_size size, std::int64_t page_bytes) {
+    pool_trace t;
+    t.name = std::move(name);
+    t.kind = kind;
+    t.capacity_pages = size.pages - 1;
+    t.page_bytes = page_bytes;
+    return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options o;
+    if (const int rc = parse(argc, argv, o); rc != 0) return rc == 1 ? 0 : rc;
+    std::string why;
+    const auto preset = load_preset(o.preset, why);
+    if (!preset) {
+        std::fprintf(stderr, "engine_sim: %s\n", why.c_str());
+        return 2;
+    }
+    const pagedkv::model_config& model = preset->model;
+    const workload_spec& w = o.workload;
+    const auto specs = generate_requests(w, o.seed);
+    // Plan for the longest request the generator can produce.
+    pagedkv::workload_shape shape{w.prompt_tokens, w.output_tokens, w.max_concurrency, w.draft_tokens, w.prefill_chunk_tokens};
+    for (const request_spec& s : specs) {
+        shape.prompt_tokens = std::max(shape.prompt_tokens, s.prompt_tokens);
+        shape.output_tokens = std::max(shape.output_tokens, s.output_tokens);
+    }
+    std::int64_t budget = static_cast<std::int64_t>(o.budget_gib * 1024.0 * 1024.0 * 1024.0);
+    const bool auto_budget = budget == 0;
+    if (auto_budget) {
+        const auto demand = pagedkv::demand_of(model, shape, o.page_size);
+        if (!demand) {
+            std::fprintf(stderr, "engine_sim: cannot plan: %s\n", std::string(pagedkv::to_string(demand.code())).c_str());
+            return 2;
+        }
+        budget = pagedkv::hybrid_bytes_for(demand.value(), model, w.max_concurrency);
+    }
+    const auto planned = pagedkv::plan_capacity(budget, model, shape, o.page_size);
+    if (!planned) {
+        std::fprintf(stderr, "engine_sim: cannot plan: %s %s\n", std::string(pagedkv::to_string(planned.code())).c_str(),
+                     planned.err().detail);
+        return 2;
+    }
+    const pagedkv::capacity_plan& plan = planned.value();
+    const acceptance accept(w.draft_tokens, w.mean_accepted, 0);
+
+    std::printf("pagedkv engine_sim\n");
+    std::printf("model     %s (%s): %d layers, %d full + %d sliding own a KV cache, window %lld tokens\n",
+                preset->name.c_str(), preset->path.c_str(), preset->layers, model.full_layers, model.sliding_layers,
+                static_cast<long long>(model.window_tokens));
+    std::printf("          per token: full pool %s, SWA pool %s, one full pool of all layers %s\n",
+                format_bytes(double(plan.full_bytes_per_token)).c_str(), format_bytes(double(plan.swa_bytes_per_token)).c_str(),
+                format_bytes(double(model.all_layers_bytes_per_token())).c_str());
+    std::printf("workload  %s: %d requests, %lld prompt + %lld output tokens%s, concurrency cap %d, prefill %lld tokens/step,\n"
+                "          MTP %d drafts/step (acceptance %.3f per draft, mean accepted %.2f), seed %llu, page %d tokens\n",
+                w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens), static_cast<long long>(w.output_tokens),
+                w.length_jitter > 0 ? " (jittered)" : "", w.max_concurrency, static_cast<long long>(w.prefill_chunk_tokens),
+                w.draft_tokens, accept.alpha(), accept.mean(), static_cast<unsigned long long>(o.seed), o.page_size);
+    std::printf("budget    %s%s\n", format_bytes(double(budget)).c_str(),
+                auto_budget ? " (auto: what the planner needs for the concurrency cap; set --budget-gib)" : "");
+    std::printf("plan      full %d pages x %s + SWA %d pages x %s = %s -> %d requests fit at their peak\n"
+                "          (per request: %lld full pages, %lld SWA pages, +%lld SWA pages for the step's prefill chunks)\n"
+                "          one full pool, same budget: %d pages x %s -> %d requests fit (hybrid fits %.2fx as many)\n",
+                plan.full_pages.pages, format_bytes(double(plan.full_page_bytes)).c_str(), plan.swa_pages.pages,
+                format_bytes(double(plan.swa_page_bytes)).c_str(), format_bytes(double(plan.bytes)).c_str(), plan.concurrency,
+                static_cast<long long>(plan.demand.full_pages), static_cast<long long>(plan.demand.swa_pages),
+                static_cast<long long>(plan.demand.swa_prefill_pages(plan.concurrency)), plan.full_only_pages.pages,
+                format_bytes(double(plan.full_only_page_bytes)).c_str(), plan.full_only_concurrency,
+                plan.full_only_concurrency > 0 ? double(plan.concurrency) / plan.full_only_concurrency : 0.0);
+    std::fflush(stdout);
+
+    run_options ro;
+    ro.page_size_tokens = o.page_size;
+    ro.check_every = o.check_every;
+    ro.seed = o.seed;
+
+    auto hybrid = pagedkv::hybrid_pool<>::create(plan.full_pages, plan.swa_pages, o.page_size, model.window_tokens);
+    if (!hybrid) {
+        std::fprintf(stderr, "engine_sim: hybrid_pool::create: %s\n", std::string(pagedkv::to_string(hybrid.code())).c_str());
+        return 1;
+    }
+    progress bar(o.progress_mode, w.requests);
+    ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar.step(r, running, waiting); };
+    const run_result h = run_engine(hybrid.value(),
+                                    {trace("full", pagedkv::attention_kind::full, plan.full_pages, plan.full_page_bytes),
+                                     trace("SWA", pagedkv::attention_kind::sliding, plan.swa_pages, plan.swa_page_bytes)},
+                                    specs, w, model, ro, "hybrid (full + SWA)");
+    bar.done(h);
+
+    run_result f;
+    const bool compare = o.compare && plan.full_only_pages.pages >= 2;
+    if (compare) {
+        auto one = pagedkv::full_pool<>::create(plan.full_only_pages, o.page_size);
+        if (!one) {
+            std::fprintf(stderr, "engine_sim: full_pool::create: %s\n", std::string(pagedkv::to_string(one.code())).c_str());
+            return 1;
+        }
+        progress bar2(o.progress_mode, w.requests);
+        ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar2.step(r, running, waiting); };
+        f = run_engine(one.value(),
+                       {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)}, specs,
+                       w, model, ro, "full-only (one pool)");
+        bar2.done(f);
+    }
+    print_summary(stdout, h, compare ? &f : nullptr);
+    for (const run_result* r : {&h, compare ? &f : static_cast<const run_result*>(nullptr)})
+        if (r && !r->error.empty()) std::printf("\n  %s run stopped: %s\n", r->layout.c_str(), r->error.c_str());
+
+    if (!o.svg.empty()) {
+        char title[256];
+        std::snprintf(title, sizeof title, "%s, %s: %d x (%lld + %lld tokens), MTP %d, budget %s, P = %d", preset->name.c_str(),
+                      w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens),
+                      static_cast<long long>(w.output_tokens), w.draft_tokens, format_bytes(double(budget)).c_str(), o.page_size);
+        std::vector<const run_result*> runs{&h};
+        if (compare) runs.push_back(&f);
+        if (!write_occupancy_svg(o.svg, title, runs)) {
+            std::fprintf(stderr, "engine_sim: cannot write %s\n", o.svg.c_str());
+            return 1;
+        }
+        std::printf("\n  occupancy plot written to %s\n", o.svg.c_str());
+    } else {
+        std::printf("\n  (--svg FILE draws each pool's occupancy over the run)\n");
+    }
+    const bool failed = !h.error.empty() || (compare && !f.error.empty());
+    return failed ? 1 : 0;
 }

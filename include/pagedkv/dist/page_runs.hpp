@@ -1,0 +1,40 @@
+// Coalescing a page-to-page copy into runs that are contiguous on both sides.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "pagedkv/core/error.hpp"
+#include "pagedkv/core/ids.hpp"
+
+namespace pagedkv {
+
+/// `count` pages starting at `src` on the sending side land at `dst` on the receiving side; both
+/// ranges are consecutive page ids, so each run is one contiguous copy per layer and K/V buffer.
+struct page_run {
+    std::int32_t src = 0;
+    std::int32_t dst = 0;
+    std::int32_t count = 0;
+    friend constexpr bool operator==(const page_run&, const page_run&) = default;
+};
+
+/// Splits the copy src[i] -> dst[i] into the fewest runs contiguous on both sides. Both peers call
+/// it with the same lists, so their sends and receives pair up one to one.
+/// Errors: buffer_too_small (the lists differ in length).
+inline result<std::vector<page_run>> joint_runs(std::span<const page_id> src, std::span<const page_id> dst) {
+    if (src.size() != dst.size()) return errc::buffer_too_small;
+    std::vector<page_run> runs;
+    for (std::size_t i = 0; i < src.size(); ++i) {
+        if (!runs.empty()) {
+            page_run& last = runs.back();
+            if (src[i].value == last.src + last.count && dst[i].value == last.dst + last.count) {
+                ++last.count;
+                continue;
+            }
+        }
+        runs.push_back({src[i].value, dst[i].value, 1});
+    }
+    return runs;
+}
+
+}  // namespace pagedkv
