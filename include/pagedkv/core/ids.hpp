@@ -11,6 +11,7 @@ namespace pagedkv {
 struct page_id {
     std::int32_t value = 0;
     friend constexpr auto operator<=>(page_id, page_id) = default;
+    friend constexpr bool operator==(page_id, page_id) = default;  // explicit: nvcc's host pass needs it
 };
 
 // Tables copy page lists to int32 arrays with memcpy: page_id must be exactly an int32.
@@ -26,12 +27,14 @@ struct request_id {
     std::uint32_t slot = 0;
     std::uint32_t generation = 0;
     friend constexpr auto operator<=>(request_id, request_id) = default;
+    friend constexpr bool operator==(request_id, request_id) = default;  // explicit: nvcc's host pass needs it
 };
 
 /// Number of pages in a pool, the null page included.
 struct pool_size {
     std::int32_t pages = 0;
     friend constexpr auto operator<=>(pool_size, pool_size) = default;
+    friend constexpr bool operator==(pool_size, pool_size) = default;  // explicit: nvcc's host pass needs it
 };
 
 }  // namespace pagedkv
