@@ -44,7 +44,8 @@ result<std::int32_t> emit_csr_table(const S& src, std::span<const request_id> ba
     for (std::size_t b = 0; b < batch.size(); ++b) {
         const request_id r = batch[b];
         const auto row = csr_row(src, r);
-        std::memcpy(out.indices.data() + at, row.data(), row.size() * sizeof(std::int32_t));  // page_id is an int32
+        if (!row.empty())  // memcpy from an empty span's null data() is UB even for 0 bytes
+            std::memcpy(out.indices.data() + at, row.data(), row.size() * sizeof(std::int32_t));
         at += static_cast<std::int32_t>(row.size());
         out.indptr[b + 1] = at;
         const std::int64_t len = src.length_tokens(r);

@@ -27,7 +27,7 @@ status emit_dense_table(const S& src, std::span<const request_id> batch, std::sp
     std::int32_t* row = out.data();
     for (request_id r : batch) {
         const auto pages = src.pages(r);
-        std::memcpy(row, pages.data(), pages.size() * sizeof(std::int32_t));  // page_id is an int32
+        if (!pages.empty()) std::memcpy(row, pages.data(), pages.size() * sizeof(std::int32_t));  // page_id is an int32
         std::fill(row + pages.size(), row + row_pages, null_page.value);
         row += row_pages;
     }

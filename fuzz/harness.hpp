@@ -1,0 +1,669 @@
+// The fuzz harness: decodes bytes into calls on a full, an SWA and a hybrid pool, predicts each
+// call's result from a model written from the conventions (not from the pool code), and checks
+// after every call: the result, the invariants, the model's lengths and page counts, the tables,
+// and that a failing call left the state digest unchanged. One decoder for libFuzzer
+// (fuzz/fuzz_pools.cpp), the regression replays (tests/test_fuzz_regressions.cpp) and traces
+// (tools/trace_gen.cpp). Input format: docs/fuzzing.md.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <pagedkv/debug/state_digest.hpp>
+#include <pagedkv/debug/trace.hpp>
+#include <pagedkv/pagedkv.hpp>
+
+namespace pagedkv::fuzz {
+
+/// The calls the harness makes, for counting.
+enum class call : std::uint8_t { create, add, extend, commit, truncate, free, dense, csr, slots };
+inline constexpr std::size_t call_kinds = 9;
+inline constexpr std::array<std::string_view, call_kinds> call_names{
+    "create", "add", "extend", "commit", "truncate", "free", "dense", "csr", "slots"};
+
+/// Calls made, by kind and by outcome.
+struct call_counts {
+    std::array<std::int64_t, call_kinds> ok{}, failed{};
+    std::int64_t total() const noexcept {
+        std::int64_t n = 0;
+        for (std::size_t i = 0; i < call_kinds; ++i) n += ok[i] + failed[i];
+        return n;
+    }
+    call_counts& operator+=(const call_counts& o) noexcept {
+        for (std::size_t i = 0; i < call_kinds; ++i) ok[i] += o.ok[i], failed[i] += o.failed[i];
+        return *this;
+    }
+};
+
+/// What one input did: the calls made and the first property it broke, if any.
+struct outcome {
+    call_counts counts;
+    std::int64_t failed_call = -1;  ///< 0-based index of the call that broke a property; -1 if none
+    std::string what;               ///< which property, for the crash report
+    bool ok() const noexcept { return failed_call < 0; }
+};
+
+// ---- the model: what every call should do, derived from the conventions alone ---------------------
+
+/// The set of errors a call may return; 0 means it must succeed.
+using errc_set = std::uint32_t;
+constexpr errc_set bit(errc e) noexcept { return errc_set{1} << static_cast<unsigned>(e); }
+
+struct request_model {
+    request_id id;
+    std::int64_t length_tokens = 0;
+    std::int64_t committed_tokens = 0;
+    bool live = true;
+};
+
+/// One pool (or hybrid pair) as the conventions describe it.
+struct pool_model {
+    std::int32_t page_size_tokens = 1;
+    std::int64_t window_tokens = 0;    // unused by full-attention views
+    std::vector<request_model> requests;  // every id ever issued, in order; freed ones stay (stale ids)
+
+    std::int64_t pages(std::int64_t tokens) const noexcept {
+        return tokens / page_size_tokens + (tokens % page_size_tokens != 0);
+    }
+    /// Page i holds tokens [iP, (i+1)P); the next query (at the committed length L) sees keys from
+    /// L - W + 1 on, so an SWA view has released every page that ends before that key.
+    std::int64_t released(attention_kind view, std::int64_t committed) const noexcept {
+        if (view == attention_kind::full) return 0;
+        const std::int64_t first_key = committed - window_tokens + 1;  // no overflow: L >= 0, W >= 1
+        return first_key <= 0 ? 0 : first_key / page_size_tokens;
+    }
+    /// Table entries are int32 page indices: one request holds at most INT32_MAX pages.
+    std::int64_t max_tokens() const noexcept { return std::int64_t{INT32_MAX} * page_size_tokens; }
+    request_model* find(request_id r) noexcept {
+        for (request_model& m : requests)
+            if (m.id == r) return &m;
+        return nullptr;
+    }
+    bool live(request_id r) noexcept {
+        const request_model* m = find(r);
+        return m && m->live;
+    }
+};
+
+// ---- the targets: one full pool, one SWA pool, one hybrid pool (through a trace recorder) ----------
+
+template <class Pool>
+struct single_target {
+    static constexpr bool hybrid = false;
+    static constexpr std::string_view name = Pool::kind == attention_kind::full ? "full" : "swa";
+    std::optional<Pool> pool;
+    pool_model model;
+
+    Pool& api() noexcept { return *pool; }
+    const Pool& state() const noexcept { return *pool; }
+    template <class F>
+    void for_each_view(F&& f) const { f(*pool); }
+    /// `swa_pages` is unused: a single pool has one size.
+    status create(std::int32_t pages, std::int32_t, std::int32_t page_size, std::int64_t window) {
+        auto made = [&] {
+            if constexpr (Pool::kind == attention_kind::full) return Pool::create(pool_size{pages}, page_size);
+            else return Pool::create(pool_size{pages}, page_size, window);
+        }();
+        if (!made) return made.err();
+        pool.emplace(std::move(made.value()));
+        return {};
+    }
+    template <attention_kind K>
+    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+        return emit_dense_table(*pool, b, out, row);
+    }
+    template <attention_kind K>
+    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) { return emit_csr_table(*pool, b, out); }
+    template <attention_kind K>
+    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
+        return emit_slot_mapping(*pool, b, out);
+    }
+};
+
+struct hybrid_target {
+    static constexpr bool hybrid = true;
+    static constexpr std::string_view name = "hybrid";
+    trace_recorder<hybrid_pool<>> rec;
+    pool_model model;
+
+    explicit hybrid_target(std::ostream* trace) : rec(trace) {}
+    trace_recorder<hybrid_pool<>>& api() noexcept { return rec; }
+    const hybrid_pool<>& state() const noexcept { return rec.pool(); }
+    template <class F>
+    void for_each_view(F&& f) const { f(rec.pool().full()), f(rec.pool().swa()); }
+    status create(std::int32_t full_pages, std::int32_t swa_pages, std::int32_t page_size, std::int64_t window) {
+        return rec.create(pool_size{full_pages}, pool_size{swa_pages}, page_size, window);
+    }
+    template <attention_kind K>
+    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+        return rec.emit_dense_table<K>(b, out, row);
+    }
+    template <attention_kind K>
+    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) { return rec.emit_csr_table<K>(b, out); }
+    template <attention_kind K>
+    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
+        return rec.emit_slot_mapping<K>(b, out);
+    }
+};
+
+template <class V>
+inline constexpr attention_kind kind_of = std::remove_cvref_t<V>::kind;
+
+// ---- decoding ---------------------------------------------------------------------------------------
+
+/// Bytes in, one at a time; past the end every byte reads as 0.
+class byte_reader {
+public:
+    explicit byte_reader(std::span<const std::uint8_t> in) noexcept : in_(in) {}
+    bool done() const noexcept { return at_ >= in_.size(); }
+    std::uint8_t next() noexcept { return at_ < in_.size() ? in_[at_++] : 0; }
+
+private:
+    std::span<const std::uint8_t> in_;
+    std::size_t at_ = 0;
+};
+
+inline std::int64_t sat_add(std::int64_t a, std::int64_t b) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+inline std::int64_t sat_mul(std::int64_t a, std::int64_t b) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_mul_overflow(a, b, &r)) return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+    return r;
+}
+
+/// Pool sizes: mostly 2..121 pages (small, so pools run dry), sometimes invalid.
+inline std::int32_t decode_pool_size(std::uint8_t b) noexcept {
+    constexpr std::int32_t odd[] = {0, 1, -1, INT32_MIN, 2, 3, -2, 1};
+    return b < 224 ? 2 + b % 120 : odd[b % 8];
+}
+/// Page sizes: common ones, 1 and INT32_MAX (extremes of the arithmetic), and invalid ones.
+inline std::int32_t decode_page_size(std::uint8_t b) noexcept {
+    constexpr std::int32_t common[] = {1, 2, 3, 4, 5, 7, 8, 16, 64, 256};
+    constexpr std::int32_t odd[] = {0, -1, -16, INT32_MIN, INT32_MAX, 1 << 20, 1, 2};
+    return b < 224 ? common[b % 10] : odd[b % 8];
+}
+/// Windows: small, around page multiples, and the extremes (0 and negatives are invalid).
+inline std::int64_t decode_window(std::uint8_t b, std::int32_t page) noexcept {
+    const std::int64_t odd[] = {0, -1, INT64_MIN, INT64_MAX, 1, page, INT64_MAX - 1, 2};
+    if (b < 128) return 1 + b % 40;
+    if (b < 192) return sat_add(sat_mul(page, (b >> 2) % 4 + 1), b % 3 - 1);
+    return odd[b % 8];
+}
+/// Token counts: small; page multiples +-1; around the window; relative to the request's length,
+/// committed length and tokens in flight; and the extremes of the int64 and int32 table ranges.
+inline std::int64_t decode_tokens(std::uint8_t b, const pool_model& m, const request_model* r) noexcept {
+    const std::int64_t page = m.page_size_tokens;
+    if (b < 112) return b % 20;
+    if (b < 160) return sat_add(sat_mul(page, (b - 112) % 8), (b - 112) / 8 % 3 - 1);
+    if (b < 184) return sat_add(m.window_tokens, b % 5 - 2);
+    const std::int64_t len = r ? r->length_tokens : 0, com = r ? r->committed_tokens : 0;
+    if (b < 224) {
+        const std::int64_t base[] = {len, com, len - com, com - m.window_tokens};
+        return sat_add(base[(b - 184) % 4], (b - 184) / 4 % 3 - 1);
+    }
+    const std::int64_t odd[] = {-1, INT64_MIN, INT64_MAX, INT32_MAX, m.max_tokens() - len,
+                                m.max_tokens() - len + 1, std::int64_t{1} << 20, -page};
+    return odd[b % 8];
+}
+/// A request: mostly one the pool issued (live or freed, so stale ids are exercised), sometimes
+/// one it never issued.
+inline request_id decode_request(std::uint8_t b, const pool_model& m) noexcept {
+    if (b >= 248 || m.requests.empty()) return request_id{(b % 8u) * 2u, (b % 3u) * 5u};
+    return m.requests[b % m.requests.size()].id;
+}
+
+// ---- running ----------------------------------------------------------------------------------------
+
+/// Thrown inside `run` when a property fails; never escapes it.
+struct property_violation {
+    std::string what;
+};
+
+/// Decodes and runs one input. With `trace`, the hybrid pool's calls are also recorded to it.
+class session {
+public:
+    explicit session(std::ostream* trace) : hybrid_(trace) {}
+
+    outcome run(std::span<const std::uint8_t> input) {
+        outcome out;
+        try {
+            // Valid starting pools, so that short inputs already exercise requests and tables.
+            do_create(full_, 40, 0, 4, 0);
+            do_create(swa_, 12, 0, 4, 6);
+            do_create(hybrid_, 40, 12, 4, 6);
+            byte_reader in(input);
+            while (!in.done()) {
+                const std::uint8_t b = in.next();
+                switch (b % 3) {
+                    case 0: step(full_, b / 3 % 10, in); break;
+                    case 1: step(swa_, b / 3 % 10, in); break;
+                    default: step(hybrid_, b / 3 % 10, in); break;
+                }
+            }
+        } catch (property_violation& v) {
+            out.failed_call = counts_.total() - 1;
+            out.what = std::move(v.what);
+        }
+        out.counts = counts_;
+        return out;
+    }
+
+private:
+    single_target<full_pool<>> full_;
+    single_target<swa_pool<>> swa_;
+    hybrid_target hybrid_;
+    call_counts counts_;
+    std::vector<request_id> batch_;
+
+    template <class T>
+    [[noreturn]] static void violated(const T&, call c, const std::string& what) {
+        throw property_violation{std::string(T::name) + " " + std::string(call_names[static_cast<std::size_t>(c)]) +
+                                 ": " + what};
+    }
+    template <class T>
+    static void expect(const T& t, call c, bool holds, const char* what) {
+        if (!holds) violated(t, c, what);
+    }
+
+    // Counts the call and checks the result against the allowed errors, and all-or-nothing.
+    template <class T>
+    void settle(const T& t, call c, errc got, errc_set allowed, std::uint64_t digest_before, bool mutating = true) {
+        const auto i = static_cast<std::size_t>(c);
+        (got == errc{} ? counts_.ok[i] : counts_.failed[i]) += 1;
+        if (got == errc{} && allowed != 0) violated(t, c, "succeeded where the model expects an error");
+        if (got != errc{} && (allowed & bit(got)) == 0)
+            violated(t, c, std::string("returned ") + std::string(to_string(got)) + ", not an error the model allows");
+        if ((got != errc{} || !mutating) && state_digest(t.state()) != digest_before)
+            violated(t, c, "state changed by a failing or const call");
+        check_state(t, c);
+    }
+
+    // Every view agrees with the model: invariants, liveness, lengths, released pages, page counts.
+    template <class T>
+    void check_state(const T& t, call c) {
+        if (const status s = t.state().check_invariants(); !s) violated(t, c, std::string("invariant: ") + s.err().detail);
+        t.for_each_view([&](const auto& v) {
+            constexpr attention_kind k = kind_of<decltype(v)>;
+            std::int64_t used = 0, live = 0;
+            for (const request_model& m : t.model.requests) {
+                expect(t, c, v.contains(m.id) == m.live, "liveness differs from the model");
+                if (!m.live) continue;
+                ++live;
+                expect(t, c, v.length_tokens(m.id) == m.length_tokens, "length differs from the model");
+                expect(t, c, v.committed_tokens(m.id) == m.committed_tokens, "committed length differs");
+                const std::int64_t gone = t.model.released(k, m.committed_tokens);
+                expect(t, c, v.first_live_page(m.id) == gone, "released pages differ from the window rule");
+                expect(t, c, static_cast<std::int64_t>(v.pages(m.id).size()) == t.model.pages(m.length_tokens),
+                       "page list length != ceil(length / P)");
+                used += t.model.pages(m.length_tokens) - gone;
+            }
+            expect(t, c, v.live_requests() == live, "live request count differs");
+            expect(t, c, v.used_pages() == used, "pages in use differ from the model's count");
+            expect(t, c, v.free_pages() + used + 1 == v.size().pages, "free + used + null != pool size");
+        });
+    }
+
+    template <class T>
+    void do_create(T& t, std::int32_t pages, std::int32_t swa_pages, std::int32_t page, std::int64_t window) {
+        const bool sliding = T::hybrid || std::is_same_v<T, single_target<swa_pool<>>>;
+        errc_set allowed = 0;
+        if (page < 1) allowed |= bit(errc::invalid_page_size);
+        if (pages < 2 || (T::hybrid && swa_pages < 2)) allowed |= bit(errc::invalid_pool_size);
+        if (sliding && window < 1) allowed |= bit(errc::invalid_window);
+        const bool had = [&] {
+            if constexpr (T::hybrid) return t.rec.has_pool();
+            else return t.pool.has_value();
+        }();
+        const std::uint64_t before = had ? state_digest(t.state()) : 0;
+        const status s = t.create(pages, swa_pages, page, window);
+        if (s) t.model = pool_model{page, sliding ? window : 0, {}};
+        if (!had) {  // only the first create can meet an empty target; it must be valid
+            if (!s) violated(t, call::create, "the starting pools must be valid");
+            counts_.ok[0] += 1;
+            check_state(t, call::create);
+            return;
+        }
+        settle(t, call::create, s.code(), allowed, before);
+    }
+
+    template <class T>
+    void step(T& t, unsigned opcode, byte_reader& in) {
+        pool_model& m = t.model;
+        switch (opcode) {
+            case 0: {  // create, possibly with invalid parameters
+                const std::int32_t pages = decode_pool_size(in.next());
+                const std::int32_t swa_pages = T::hybrid ? decode_pool_size(in.next()) : 0;
+                const std::int32_t page = decode_page_size(in.next());
+                do_create(t, pages, swa_pages, page, decode_window(in.next(), page));
+                return;
+            }
+            case 1: return do_add(t);
+            case 2: {
+                const request_id r = decode_request(in.next(), m);
+                return do_extend(t, r, decode_tokens(in.next(), m, m.find(r)));
+            }
+            case 3: {
+                const request_id r = decode_request(in.next(), m);
+                return do_commit(t, r, decode_tokens(in.next(), m, m.find(r)));
+            }
+            case 4: {  // a speculative step: 1 token + up to 7 drafts in flight, then some accepted
+                const request_id r = decode_request(in.next(), m);
+                const std::int64_t in_flight = 1 + in.next() % 8;
+                do_extend(t, r, in_flight);
+                return do_commit(t, r, in.next() % (in_flight + 2));  // in_flight + 1: one too many
+            }
+            case 5: {
+                const request_id r = decode_request(in.next(), m);
+                return do_truncate(t, r, decode_tokens(in.next(), m, m.find(r)));
+            }
+            case 6: return do_free(t, decode_request(in.next(), m));
+            case 7: read_batch(m, in); return do_dense(t, in.next());
+            case 8: read_batch(m, in); return do_csr(t, in.next());
+            default: read_batch(m, in); return do_slots(t, in.next());
+        }
+    }
+
+    void read_batch(const pool_model& m, byte_reader& in) {
+        batch_.clear();
+        for (int n = in.next() % 6; n > 0; --n) batch_.push_back(decode_request(in.next(), m));
+    }
+
+    template <class T>
+    void do_add(T& t) {
+        const std::uint64_t before = state_digest(t.state());
+        const auto r = t.api().add_request();
+        const bool fresh = !r || !t.model.find(r.value());
+        if (r && fresh) t.model.requests.push_back(request_model{r.value()});
+        settle(t, call::add, r.code(), 0, before);
+        expect(t, call::add, fresh, "an id was issued twice");
+    }
+
+    template <class T>
+    void do_extend(T& t, request_id r, std::int64_t n) {
+        request_model* m = t.model.find(r);
+        errc_set allowed = 0;
+        if (!m || !m->live) allowed = bit(errc::unknown_request);
+        else if (n < 0) allowed = bit(errc::negative_length);
+        else if (n > t.model.max_tokens() - m->length_tokens) allowed = bit(errc::length_overflow);
+        else {
+            const std::int64_t need = t.model.pages(m->length_tokens + n) - t.model.pages(m->length_tokens);
+            t.for_each_view([&](const auto& v) {
+                if (need > v.free_pages())
+                    allowed |= bit(kind_of<decltype(v)> == attention_kind::full ? errc::out_of_full_pages
+                                                                                : errc::out_of_swa_pages);
+            });
+        }
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().extend(r, n);
+        if (s) m->length_tokens += n;
+        settle(t, call::extend, s.code(), allowed, before);
+    }
+
+    template <class T>
+    void do_commit(T& t, request_id r, std::int64_t n) {
+        request_model* m = t.model.find(r);
+        errc_set allowed = 0;
+        if (!m || !m->live) allowed = bit(errc::unknown_request);
+        else if (n < 0) allowed = bit(errc::negative_length);
+        else if (n > m->length_tokens - m->committed_tokens) allowed = bit(errc::commit_exceeds_reserved);
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().commit(r, n);
+        if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens;
+        settle(t, call::commit, s.code(), allowed, before);
+    }
+
+    template <class T>
+    void do_truncate(T& t, request_id r, std::int64_t n) {
+        request_model* m = t.model.find(r);
+        errc_set allowed = 0;
+        if (!m || !m->live) allowed = bit(errc::unknown_request);
+        else if (n < 0) allowed = bit(errc::negative_length);
+        else if (n > m->length_tokens) allowed = bit(errc::truncate_past_length);
+        else {
+            const std::int64_t committed = std::min(m->committed_tokens, n);
+            t.for_each_view([&](const auto& v) {
+                constexpr attention_kind k = kind_of<decltype(v)>;
+                if (t.model.released(k, committed) < t.model.released(k, m->committed_tokens))
+                    allowed |= bit(errc::window_already_released);
+            });
+        }
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().truncate(r, n);
+        if (s) m->length_tokens = n, m->committed_tokens = std::min(m->committed_tokens, n);
+        settle(t, call::truncate, s.code(), allowed, before);
+    }
+
+    template <class T>
+    void do_free(T& t, request_id r) {
+        request_model* m = t.model.find(r);
+        const errc_set allowed = (!m || !m->live) ? bit(errc::unknown_request) : 0;
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().free_request(r);
+        if (s) m->live = false;
+        settle(t, call::free, s.code(), allowed, before);
+    }
+
+    // ---- tables -------------------------------------------------------------------------------------
+
+    static constexpr std::int32_t sentinel = -0x3c3c3c3d;
+    static constexpr std::size_t guard = 4;  // sentinel entries past every buffer's capacity
+    static constexpr std::int64_t max_entries = std::int64_t{1} << 18;
+
+    // Pages of distinct requests in one table must never coincide: that is one user's KV read as
+    // another's. `owner` is indexed by page; duplicate ids in a batch are the same request.
+    struct ownership {
+        std::vector<request_id> owner;
+        std::vector<std::uint8_t> seen;
+        explicit ownership(std::int32_t pages) : owner(static_cast<std::size_t>(pages)), seen(owner.size(), 0) {}
+        bool claim(std::int64_t page, request_id r) {
+            auto i = static_cast<std::size_t>(page);
+            if (seen[i] && owner[i] != r) return false;
+            seen[i] = 1, owner[i] = r;
+            return true;
+        }
+    };
+
+    template <class V>
+    static bool valid_page(const V& v, std::int64_t p) noexcept { return p >= 1 && p < v.size().pages; }
+
+    template <class T>
+    void do_dense(T& t, std::uint8_t variant) {
+        pool_model& m = t.model;
+        const auto batch_size = static_cast<std::int64_t>(batch_.size());
+        std::int64_t widest = 0;
+        for (request_id r : batch_)
+            if (m.live(r)) widest = std::max(widest, m.pages(m.find(r)->length_tokens));
+        std::int64_t row = widest, cap = 0;
+        switch (variant % 6) {
+            case 1: row += 1 + variant / 6 % 3; break;                 // wider rows than needed
+            case 2: row = std::max<std::int64_t>(0, row - 1); break;   // a row too short
+            case 5: row = variant & 64 ? INT64_MIN : -1; break;        // negative row width
+            default: break;
+        }
+        cap = row >= 0 ? batch_size * row : variant % 8;
+        if (variant % 6 == 3 && cap > 0) cap -= 1;                                     // one entry short
+        if (variant % 6 == 4 && batch_size > 0 && row >= 0) cap = (batch_size - 1) * row;  // a row short
+        if (cap > max_entries) return;
+        errc_set allowed = 0;
+        if (row < 0 || batch_size * row > cap) allowed |= bit(errc::buffer_too_small);
+        for (request_id r : batch_) {
+            if (!m.live(r)) allowed |= bit(errc::unknown_request);
+            else if (m.pages(m.find(r)->length_tokens) > row) allowed |= bit(errc::row_too_short);
+        }
+        t.for_each_view([&](const auto& v) {
+            constexpr attention_kind k = kind_of<decltype(v)>;
+            std::vector<std::int32_t> buf(static_cast<std::size_t>(cap) + guard, sentinel);
+            const std::uint64_t before = state_digest(t.state());
+            const status s = t.template dense<k>(batch_, std::span(buf).first(static_cast<std::size_t>(cap)), row);
+            settle(t, call::dense, s.code(), allowed, before, false);
+            std::size_t written = 0;
+            if (s) {
+                ownership own(v.size().pages);
+                for (std::size_t b = 0; b < batch_.size(); ++b) {
+                    const request_model& rm = *m.find(batch_[b]);
+                    const std::int64_t n = m.pages(rm.length_tokens), gone = m.released(k, rm.committed_tokens);
+                    const std::int32_t* e = buf.data() + b * static_cast<std::size_t>(row);
+                    for (std::int64_t i = 0; i < row; ++i) {
+                        const std::int32_t p = e[i];
+                        if (i < gone || i >= n) expect(t, call::dense, p == null_page.value, "entry should be the null page");
+                        else {
+                            expect(t, call::dense, valid_page(v, p), "entry outside the pool");
+                            expect(t, call::dense, p == v.pages(rm.id)[static_cast<std::size_t>(i)].value,
+                                   "entry differs from the request's page list");
+                            expect(t, call::dense, own.claim(p, rm.id), "two requests share a page");
+                        }
+                    }
+                }
+                written = static_cast<std::size_t>(batch_size * row);
+            }
+            expect(t, call::dense, std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(written), buf.end(),
+                                               [](std::int32_t x) { return x == sentinel; }),
+                   "wrote past the table it returned (or wrote while failing)");
+        });
+    }
+
+    template <class T>
+    void do_csr(T& t, std::uint8_t variant) {
+        pool_model& m = t.model;
+        const std::size_t batch_size = batch_.size();
+        t.for_each_view([&](const auto& v) {
+            constexpr attention_kind k = kind_of<decltype(v)>;
+            std::int64_t nnz = 0;
+            bool all_live = true;
+            for (request_id r : batch_) {
+                if (!m.live(r)) { all_live = false; continue; }
+                const request_model& rm = *m.find(r);
+                nnz += m.pages(rm.length_tokens) - m.released(k, rm.committed_tokens);
+            }
+            if (nnz > max_entries) return;
+            std::size_t caps[3] = {batch_size + 1, static_cast<std::size_t>(nnz), batch_size};
+            switch (variant % 5) {
+                case 1: caps[0] -= 1; break;                          // more requests than indptr rows
+                case 2: caps[1] -= caps[1] > 0 ? 1 : 0; break;        // indices one short
+                case 3: caps[2] -= caps[2] > 0 ? 1 : 0; break;        // last_page_len one short
+                case 4: for (std::size_t& c : caps) c += 1 + variant / 5 % 3; break;
+                default: break;
+            }
+            errc_set allowed = 0;
+            if (caps[0] < batch_size + 1 || caps[2] < batch_size) allowed |= bit(errc::buffer_too_small);
+            if (!all_live) allowed |= bit(errc::unknown_request);
+            else if (static_cast<std::size_t>(nnz) > caps[1]) allowed |= bit(errc::buffer_too_small);
+            std::vector<std::int32_t> bufs[3];
+            for (std::size_t i = 0; i < 3; ++i) bufs[i].assign(caps[i] + guard, sentinel);
+            const csr_table_out out{std::span(bufs[0]).first(caps[0]), std::span(bufs[1]).first(caps[1]),
+                                    std::span(bufs[2]).first(caps[2])};
+            const std::uint64_t before = state_digest(t.state());
+            const auto n = t.template csr<k>(batch_, out);
+            settle(t, call::csr, n.code(), allowed, before, false);
+            std::size_t written[3] = {0, 0, 0};
+            if (n) {
+                expect(t, call::csr, n.value() == nnz, "nnz differs from the in-window page count");
+                expect(t, call::csr, bufs[0][0] == 0, "indptr[0] != 0");
+                ownership own(v.size().pages);
+                const std::int64_t page = m.page_size_tokens;
+                for (std::size_t b = 0; b < batch_size; ++b) {
+                    const request_model& rm = *m.find(batch_[b]);
+                    const std::int64_t gone = m.released(k, rm.committed_tokens);
+                    const std::int64_t rows = m.pages(rm.length_tokens) - gone;
+                    expect(t, call::csr, bufs[0][b + 1] - bufs[0][b] == rows, "row length != in-window pages");
+                    for (std::int64_t j = 0; j < rows; ++j) {
+                        const std::int32_t p = bufs[1][static_cast<std::size_t>(bufs[0][b] + j)];
+                        expect(t, call::csr, valid_page(v, p), "index outside the pool (or a null page)");
+                        expect(t, call::csr, p == v.pages(rm.id)[static_cast<std::size_t>(gone + j)].value,
+                               "index differs from the request's page list");
+                        expect(t, call::csr, own.claim(p, rm.id), "two requests share a page");
+                    }
+                    const std::int64_t len = rm.length_tokens, last = bufs[2][b];
+                    expect(t, call::csr, last == (len == 0 ? 0 : (len - 1) % page + 1), "last_page_len wrong");
+                    // The length a kernel derives from the row spans exactly the tokens from the first
+                    // listed page on, so every query-key distance, hence the window mask, is unchanged.
+                    if (rows > 0)
+                        expect(t, call::csr, (rows - 1) * page + last == len - gone * page, "derived kv length wrong");
+                    else
+                        expect(t, call::csr, len == gone * page, "an empty row for a request with live tokens");
+                }
+                written[0] = batch_size + 1, written[1] = static_cast<std::size_t>(nnz), written[2] = batch_size;
+            }
+            for (std::size_t i = 0; i < 3; ++i)
+                expect(t, call::csr, std::all_of(bufs[i].begin() + static_cast<std::ptrdiff_t>(written[i]), bufs[i].end(),
+                                                 [](std::int32_t x) { return x == sentinel; }),
+                       "wrote past the table it returned (or wrote while failing)");
+        });
+    }
+
+    template <class T>
+    void do_slots(T& t, std::uint8_t variant) {
+        pool_model& m = t.model;
+        std::int64_t total = 0;
+        bool all_live = true;
+        for (request_id r : batch_) {
+            if (!m.live(r)) { all_live = false; continue; }
+            total = sat_add(total, m.find(r)->length_tokens - m.find(r)->committed_tokens);
+        }
+        std::int64_t cap = total;
+        if (total > max_entries) cap = variant % 16;               // only the too-small case is affordable
+        else if (variant % 3 == 1 && cap > 0) cap -= 1;            // one slot short
+        else if (variant % 3 == 2) cap += 1 + variant / 3 % 3;
+        errc_set allowed = 0;
+        if (!all_live) allowed |= bit(errc::unknown_request);
+        else if (total > cap) allowed |= bit(errc::buffer_too_small);
+        std::vector<std::int64_t> per_view[2];
+        t.for_each_view([&](const auto& v) {
+            constexpr attention_kind k = kind_of<decltype(v)>;
+            std::vector<std::int64_t>& buf = per_view[k == attention_kind::full ? 0 : 1];
+            buf.assign(static_cast<std::size_t>(cap) + guard, sentinel);
+            const std::uint64_t before = state_digest(t.state());
+            const auto n = t.template slots<k>(batch_, std::span(buf).first(static_cast<std::size_t>(cap)));
+            settle(t, call::slots, n.code(), allowed, before, false);
+            std::size_t written = 0;
+            if (n) {
+                expect(t, call::slots, n.value() == total, "slot count != tokens in flight");
+                ownership own(v.size().pages);
+                const std::int64_t page = m.page_size_tokens;
+                std::size_t at = 0;
+                for (request_id r : batch_) {
+                    const request_model& rm = *m.find(r);
+                    for (std::int64_t tok = rm.committed_tokens; tok < rm.length_tokens; ++tok) {
+                        const std::int64_t slot = buf[at++];
+                        expect(t, call::slots, slot % page == tok % page, "slot offset != token offset in its page");
+                        expect(t, call::slots, valid_page(v, slot / page), "slot outside the pool (or in the null page)");
+                        expect(t, call::slots, slot / page == v.pages(r)[static_cast<std::size_t>(tok / page)].value,
+                               "slot's page differs from the request's page list");
+                        expect(t, call::slots, own.claim(slot / page, r), "two requests share a page");
+                    }
+                }
+                written = static_cast<std::size_t>(total);
+            }
+            expect(t, call::slots, std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(written), buf.end(),
+                                               [](std::int64_t x) { return x == sentinel; }),
+                   "wrote past the slots it returned (or wrote while failing)");
+            buf.resize(written);  // a failing view leaves nothing to compare
+        });
+        // A hybrid pool's SWA slot of a token is its full slot mapped through full_to_swa.
+        if constexpr (T::hybrid) {
+            if (!per_view[0].empty() || !per_view[1].empty()) {
+                expect(t, call::slots, per_view[0].size() == per_view[1].size(), "views disagree on slot count");
+                for (std::size_t i = 0; i < per_view[0].size(); ++i)
+                    expect(t, call::slots, t.state().swa_slot(per_view[0][i]) == per_view[1][i],
+                           "swa_slot(full slot) != the SWA view's slot");
+            }
+        }
+    }
+};
+
+/// Runs one input on fresh pools; `trace` (optional) receives the hybrid pool's calls.
+inline outcome run(std::span<const std::uint8_t> input, std::ostream* trace = nullptr) {
+    return session(trace).run(input);
+}
+
+}  // namespace pagedkv::fuzz
