@@ -18,7 +18,7 @@
 
 #include "pagedkv/cuda/swa_decode.cuh"
 
-using namespace pagedkv::cuda;
+using namespace pagedkv::gpu;
 using bf16 = __nv_bfloat16;
 
 namespace {

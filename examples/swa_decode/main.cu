@@ -22,7 +22,7 @@
 namespace {
 
 using namespace pagedkv;
-using namespace pagedkv::cuda;
+using namespace pagedkv::gpu;
 using bf16 = __nv_bfloat16;
 
 // The KV shape of Gemma 4 E4B's sliding layers (2 KV heads of 256, W = 512: presets/gemma-4-e4b.preset)

@@ -18,7 +18,7 @@
 #include "pagedkv/table/slot_mapping.hpp"
 
 using namespace pagedkv;
-using namespace pagedkv::cuda;
+using namespace pagedkv::gpu;
 using bf16 = __nv_bfloat16;
 
 namespace {

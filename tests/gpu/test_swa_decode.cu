@@ -14,7 +14,7 @@
 
 #include "pagedkv/cuda/swa_decode.cuh"
 
-using namespace pagedkv::cuda;
+using namespace pagedkv::gpu;
 
 namespace {
 

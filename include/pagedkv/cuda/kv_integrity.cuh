@@ -10,7 +10,7 @@
 #include "pagedkv/cuda/page_table_view.cuh"
 #include "pagedkv/cuda/swa_decode.cuh"
 
-namespace pagedkv::cuda {
+namespace pagedkv::gpu {
 
 /// Element d of head h of the K (or V) row of token `pos` of the request tagged `tag`: an integer
 /// in [0, 255], so exact in bf16 and fp16. Elements 0..4 spell the tag's low two bytes and the
@@ -139,4 +139,4 @@ cudaError_t check_kv_probes(const T* k, const T* v, const page_table_view& table
     return cudaGetLastError();
 }
 
-}  // namespace pagedkv::cuda
+}  // namespace pagedkv::gpu

@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-namespace pagedkv::cuda {
+namespace pagedkv::gpu {
 
 /// Which of pagedkv's table formats a `page_table_view` reads (see table/dense_table.hpp and
 /// table/csr_table.hpp). A value of the view, not a property of a pool: the caller passes the
@@ -57,4 +57,4 @@ __device__ inline page_row row_of(const page_table_view& t, int b, int page_size
 }
 #endif
 
-}  // namespace pagedkv::cuda
+}  // namespace pagedkv::gpu

@@ -11,7 +11,7 @@
 #include "pagedkv/cuda/page_table_view.cuh"
 #include "pagedkv/cuda/detail/swa_decode_kernel.cuh"
 
-namespace pagedkv::cuda {
+namespace pagedkv::gpu {
 
 /// The element types the kernel reads and writes; accumulation is always fp32.
 template <class T>
@@ -182,4 +182,4 @@ decode_status swa_decode(const decode_plan& plan, const decode_tensors<T>& t, vo
     return {};
 }
 
-}  // namespace pagedkv::cuda
+}  // namespace pagedkv::gpu

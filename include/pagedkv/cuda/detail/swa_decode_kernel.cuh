@@ -1,4 +1,4 @@
-// The kernels behind pagedkv::cuda::swa_decode: a split-K paged attention kernel and the merge of
+// The kernels behind pagedkv::gpu::swa_decode: a split-K paged attention kernel and the merge of
 // its splits. Included by cuda/swa_decode.cuh; not a public interface.
 #pragma once
 #include <cuda_bf16.h>
@@ -11,7 +11,7 @@
 
 #include "pagedkv/cuda/page_table_view.cuh"
 
-namespace pagedkv::cuda::detail {
+namespace pagedkv::gpu::detail {
 
 // Block shape, shared by the kernel and the host-side plan. 128 threads; each key row of D
 // elements is read by D/8 threads as 16-byte chunks, so a pass covers 128/(D/8) keys and a tile
@@ -349,4 +349,4 @@ __global__ void __launch_bounds__(threads) merge_splits_kernel(const float* part
     }
 }
 
-}  // namespace pagedkv::cuda::detail
+}  // namespace pagedkv::gpu::detail

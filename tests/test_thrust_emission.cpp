@@ -1,0 +1,343 @@
+// table_mirror + the Thrust emission algorithms on Thrust's CPP system: a staged delta, applied and
+// emitted exactly as the GPU does it, reproduces the host tables after any pool history.
+// Built with -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_CPP (g++ only, no CUDA needed).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include <thrust/system/cpp/execution_policy.h>
+
+#include <pagedkv/pagedkv.hpp>
+#include <pagedkv/table/table_mirror.hpp>
+#include <pagedkv/table/thrust_emission.hpp>
+
+using namespace pagedkv;
+
+namespace {
+
+using hybrid = hybrid_pool<>;
+
+/// One pool's "device" buffers in host memory: what the CPP system reads and writes.
+struct host_tables {
+    std::vector<std::int32_t> store, owner, dense, csr_indptr, csr_indices, last, slot_indptr;
+    std::vector<std::int64_t> slots;
+    pool_tables_view view{};
+    host_tables(const table_capacity& c, pool_size pages, std::int32_t page_size)
+        : store(static_cast<std::size_t>(c.max_requests * c.max_pages_per_request), 0),
+          owner(static_cast<std::size_t>(pages.pages), -1),
+          dense(static_cast<std::size_t>(c.max_batch * c.max_pages_per_request), 0),
+          csr_indptr(static_cast<std::size_t>(c.max_batch + 1), 0),
+          csr_indices(static_cast<std::size_t>(c.max_batch * c.max_pages_per_request), 0),
+          last(static_cast<std::size_t>(c.max_batch), 0), slot_indptr(static_cast<std::size_t>(c.max_batch + 1), 0),
+          slots(static_cast<std::size_t>(c.max_new_tokens), 0) {
+        view = {store.data(), owner.data(), dense.data(), csr_indptr.data(), csr_indices.data(), last.data(),
+                slot_indptr.data(), slots.data(), c.max_pages_per_request, page_size, pages.pages, c.max_new_tokens};
+    }
+};
+
+/// The GPU's sync + emission on the CPP system: the delta is read back from its packed bytes.
+struct host_device {
+    table_capacity cap;
+    std::vector<std::byte> delta;
+    host_tables full, swa;
+    std::vector<std::int32_t> map;
+    host_device(const table_capacity& c, const hybrid& hp)
+        : cap(c), delta(static_cast<std::size_t>(max_delta_bytes(c, 2, true))),
+          full(c, hp.full().size(), hp.full().page_size_tokens()), swa(c, hp.swa().size(), hp.swa().page_size_tokens()),
+          map(static_cast<std::size_t>(hp.full().size().pages), 0) {}
+    delta_header header() const {
+        delta_header h;
+        std::memcpy(&h, delta.data(), sizeof h);
+        return h;
+    }
+    void sync() {
+        const delta_header h = header();
+        const pool_tables_view views[2] = {full.view, swa.view};
+        apply_delta(thrust::cpp::par, delta.data(), h, views, map.data());
+        emit_tables(thrust::cpp::par, delta.data(), h, 0, full.view);
+        emit_tables(thrust::cpp::par, delta.data(), h, 1, swa.view);
+    }
+    std::span<const row_desc> rows(int k) const {
+        const delta_header h = header();
+        return {reinterpret_cast<const row_desc*>(delta.data() + h.pools[k].rows_offset),
+                static_cast<std::size_t>(h.batch_size)};
+    }
+};
+
+/// Every table of pool `src` for `batch` as the host emitters write it, against the device copy.
+template <class Pool, class Mirror>
+void check_pool(const Pool& src, const Mirror& mirror, std::span<const request_id> batch, const host_tables& d,
+                std::span<const row_desc> rows, const table_capacity& cap) {
+    const auto mp = static_cast<std::size_t>(cap.max_pages_per_request);
+    const std::size_t b = batch.size();
+    std::vector<std::int32_t> dense(b * mp);
+    REQUIRE(emit_dense_table(src, batch, dense, cap.max_pages_per_request).ok());
+    CHECK(std::equal(dense.begin(), dense.end(), d.dense.begin()));
+
+    std::vector<std::int32_t> indptr(b + 1), indices(b * mp), last(b);
+    const auto nnz = emit_csr_table(src, batch, csr_table_out{indptr, indices, last});
+    REQUIRE(nnz.ok());
+    CHECK(std::equal(indptr.begin(), indptr.end(), d.csr_indptr.begin()));
+    CHECK(std::equal(indices.begin(), indices.begin() + nnz.value(), d.csr_indices.begin()));
+    CHECK(std::equal(last.begin(), last.end(), d.last.begin()));
+
+    std::vector<std::int64_t> slots(static_cast<std::size_t>(cap.max_new_tokens));
+    const auto n = emit_slot_mapping(src, batch, slots);
+    REQUIRE(n.ok());
+    CHECK(d.slot_indptr[b] == n.value());
+    CHECK(std::equal(slots.begin(), slots.begin() + n.value(), d.slots.begin()));
+    for (std::size_t i = 0; i < b; ++i) {  // the host's offsets (read by the CUB kernel) equal the scans
+        CHECK(rows[i].csr_begin == d.csr_indptr[i]);
+        CHECK(rows[i].slot_begin == d.slot_indptr[i]);
+    }
+
+    // owner[p]: the store row of the live request whose in-window entries hold p, else -1.
+    std::vector<std::int32_t> owner(static_cast<std::size_t>(src.size().pages), -1);
+    src.for_each_request([&](request_id r) {
+        const auto pages = src.pages(r);
+        for (auto i = static_cast<std::size_t>(src.first_live_page(r)); i < pages.size(); ++i)
+            owner[static_cast<std::size_t>(pages[i].value)] = mirror.store_row(r);
+    });
+    CHECK(owner == d.owner);
+    CHECK(std::equal(owner.begin(), owner.end(), mirror.owners().begin()));
+    CHECK(mirror.check_against(src).ok());
+}
+
+void check_all(const hybrid& hp, const hybrid_table_mirror<hybrid>& m, std::span<const request_id> batch,
+               const host_device& dev) {
+    check_pool(hp.full(), m.full(), batch, dev.full, dev.rows(0), dev.cap);
+    check_pool(hp.swa(), m.swa(), batch, dev.swa, dev.rows(1), dev.cap);
+    for (std::size_t f = 0; f < dev.map.size(); ++f) CHECK(dev.map[f] == hp.full_to_swa()[f].value);
+}
+
+/// A randomized engine: add, prefill, decode with drafts, commit, roll back, free; fixed seed.
+struct engine {
+    hybrid hp;
+    std::mt19937 rng;
+    std::vector<request_id> live;
+    std::int64_t max_tokens;
+    engine(hybrid pool, unsigned seed, std::int64_t max_tok) : hp(std::move(pool)), rng(seed), max_tokens(max_tok) {}
+    int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); }
+
+    /// Picks a shuffled batch and gives each member its tokens in flight.
+    std::vector<request_id> schedule(std::size_t max_batch) {
+        if (live.size() < 6 && pick(3) == 0) {
+            const request_id r = hp.add_request().value();
+            live.push_back(r);
+            if (pick(4) == 0) (void)hp.extend(r, 1 + pick(20));  // a request prefilled outside this batch
+        }
+        std::vector<request_id> batch;
+        for (request_id r : live)
+            if (batch.size() < max_batch && pick(4) != 0) batch.push_back(r);
+        std::shuffle(batch.begin(), batch.end(), rng);
+        std::erase_if(batch, [&](request_id r) {
+            const std::int64_t in_flight = hp.full().length_tokens(r) - hp.full().committed_tokens(r);
+            const std::int64_t want = in_flight > 0 ? 0 : (hp.full().length_tokens(r) == 0 ? 1 + pick(17) : 1 + pick(3));
+            return hp.full().length_tokens(r) + want > max_tokens || !hp.extend(r, want).ok();
+        });
+        return batch;
+    }
+    /// After the forward pass: accept some tokens, sometimes roll back or finish a request.
+    void finish(std::span<const request_id> batch) {
+        for (request_id r : batch) {
+            const std::int64_t in_flight = hp.full().length_tokens(r) - hp.full().committed_tokens(r);
+            REQUIRE(hp.commit(r, in_flight == 0 ? 0 : 1 + pick(static_cast<int>(in_flight))).ok());
+        }
+        for (request_id r : live)
+            if (pick(9) == 0) (void)hp.truncate(r, std::max<std::int64_t>(0, hp.full().length_tokens(r) - 1 - pick(6)));
+        if (!live.empty() && pick(7) == 0) {
+            const auto i = static_cast<std::size_t>(pick(static_cast<int>(live.size())));
+            REQUIRE(hp.free_request(live[i]).ok());
+            live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        REQUIRE(hp.check_invariants().ok());
+    }
+};
+
+const table_capacity small_cap{8, 6, 40, 256, 512};
+
+}  // namespace
+
+TEST_CASE("a staged delta applied with Thrust reproduces every host table after randomized histories") {
+    for (unsigned seed : {1u, 2u, 3u}) {
+        engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 150);
+        auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp).value();
+        host_device dev(small_cap, e.hp);
+        for (int step = 0; step < 400; ++step) {
+            const auto batch = e.schedule(6);
+            REQUIRE(mirror.stage(e.hp, batch).ok());
+            REQUIRE(mirror.pack(dev.delta).ok());
+            dev.sync();
+            check_all(e.hp, mirror, batch, dev);
+            e.finish(batch);
+        }
+    }
+}
+
+TEST_CASE("full_rows stays exact when a commit follows a rollback between two stages") {
+    for (unsigned seed : {7u, 8u}) {
+        engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 150);
+        auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp, diff_scope::full_rows).value();
+        host_device dev(small_cap, e.hp);
+        for (int step = 0; step < 300; ++step) {
+            auto batch = e.schedule(6);
+            e.finish(batch);  // commit, roll back and free before the stage ...
+            for (request_id r : e.live)  // ... then grow and commit again: no precondition on the order
+                if (e.pick(2) == 0 && e.hp.full().length_tokens(r) < 140 && e.hp.extend(r, e.pick(6)).ok())
+                    REQUIRE(e.hp.commit(r, e.hp.full().length_tokens(r) - e.hp.full().committed_tokens(r)).ok());
+            std::erase_if(batch, [&](request_id r) { return !e.hp.contains(r); });
+            for (request_id r : batch) (void)e.hp.extend(r, e.pick(3));
+            REQUIRE(mirror.stage(e.hp, batch).ok());
+            REQUIRE(mirror.pack(dev.delta).ok());
+            dev.sync();
+            check_all(e.hp, mirror, batch, dev);
+            for (request_id r : batch) REQUIRE(e.hp.commit(r, 0).ok());
+        }
+    }
+}
+
+TEST_CASE("committed_prefix does not re-read pages under the committed length (its stated precondition)") {
+    for (diff_scope scope : {diff_scope::committed_prefix, diff_scope::full_rows}) {
+        auto fp = full_pool<>::create(pool_size{16}, 4).value();
+        auto mirror = table_mirror<full_pool<>>::create(small_cap, fp, scope).value();
+        const request_id r = fp.add_request().value();
+        REQUIRE(fp.extend(r, 12).ok());
+        REQUIRE(fp.commit(r, 12).ok());
+        const request_id batch[] = {r};
+        REQUIRE(mirror.stage(fp, batch).ok());
+        // Roll back two pages, grow again and commit before the next stage: the LIFO free list
+        // hands the two pages back in swapped order, under a committed length that did not move.
+        REQUIRE(fp.truncate(r, 4).ok());
+        REQUIRE(fp.extend(r, 8).ok());
+        REQUIRE(fp.commit(r, 8).ok());
+        REQUIRE(mirror.stage(fp, batch).ok());
+        CHECK(mirror.check_against(fp).ok() == (scope == diff_scope::full_rows));
+    }
+}
+
+TEST_CASE("a decode step records only the entries that changed; a reordered batch records none") {
+    auto hp = hybrid::create(pool_size{64}, pool_size{32}, 4, 8).value();
+    auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, hp).value();
+    const request_id a = hp.add_request().value(), b = hp.add_request().value();
+    REQUIRE(hp.extend(a, 12).ok());
+    REQUIRE(hp.extend(b, 5).ok());
+    REQUIRE(hp.commit(a, 12).ok());  // window 8: SWA page 0 of a is released
+    REQUIRE(hp.commit(b, 5).ok());
+    const request_id ab[] = {a, b}, ba[] = {b, a};
+    REQUIRE(mirror.stage(hp, ab).ok());
+    CHECK(mirror.full().delta().batch_writes.size() == 5);  // 3 + 2 pages, uploaded once
+    CHECK(mirror.swa().delta().batch_writes.size() == 4);   // the released page is never sent
+
+    REQUIRE(mirror.stage(hp, ba).ok());  // nothing moved but the rows' order
+    CHECK(mirror.full().delta().batch_writes.empty());
+    CHECK(mirror.full().delta().owner_writes.empty());
+    CHECK(mirror.swa().delta().owner_writes.empty());
+    CHECK(mirror.map_writes().empty());
+    CHECK(mirror.full().delta().rows[0].store_row == mirror.full().store_row(b));
+    CHECK(mirror.full().delta().rows[1].store_row == mirror.full().store_row(a));
+
+    // a grows into page 3 and commits 15 tokens (SWA page 1 leaves the window); b stays in page 1.
+    REQUIRE(hp.extend(a, 3).ok());
+    REQUIRE(hp.commit(a, 3).ok());
+    REQUIRE(hp.extend(b, 1).ok());
+    REQUIRE(mirror.stage(hp, ab).ok());
+    const auto full = mirror.full().delta();
+    REQUIRE(full.batch_writes.size() == 1);
+    CHECK(full.batch_writes[0].value == hp.full().pages(a)[3].value);
+    CHECK(full.rows[0].write_count == 1);
+    CHECK(full.rows[1].write_count == 0);
+    CHECK(full.owner_writes.size() == 1);
+    const auto swa = mirror.swa().delta();
+    CHECK(swa.batch_writes.size() == 1);
+    CHECK(swa.owner_writes.size() == 2);     // the new SWA page, and the released one (owner -1)
+    CHECK(mirror.map_writes().size() == 2);  // the new full page's mapping, and page 1's now null one
+    CHECK(swa.rows[0].first_live_page == 2);
+}
+
+TEST_CASE("a failing stage returns its error and leaves the mirror as it was") {
+    auto hp = hybrid::create(pool_size{64}, pool_size{40}, 4, 8).value();
+    const table_capacity cap{3, 2, 8, 32, 5};
+    auto mirror = hybrid_table_mirror<hybrid>::create(cap, hp).value();
+    host_device dev(cap, hp);
+    const request_id a = hp.add_request().value(), b = hp.add_request().value();
+    REQUIRE(hp.extend(a, 8).ok());
+    REQUIRE(hp.extend(b, 4).ok());
+    const request_id ab[] = {a, b};
+    REQUIRE(mirror.stage(hp, ab).ok());
+    REQUIRE(mirror.pack(dev.delta).ok());
+    dev.sync();
+    REQUIRE(hp.commit(a, 8).ok());
+    REQUIRE(hp.commit(b, 4).ok());
+
+    const request_id aab[] = {a, a}, abb[] = {a, b, b}, gone[] = {request_id{9, 0}};
+    CHECK(mirror.stage(hp, aab).code() == errc::duplicate_request);
+    CHECK(mirror.stage(hp, abb).code() == errc::buffer_too_small);  // three rows, max_batch 2
+    CHECK(mirror.stage(hp, gone).code() == errc::unknown_request);
+    REQUIRE(hp.extend(a, 40).ok());  // 12 pages: more than a row holds
+    CHECK(mirror.stage(hp, ab).code() == errc::row_too_short);
+    REQUIRE(hp.commit(a, 0).ok());
+    REQUIRE(hp.extend(a, 24).ok());  // 6 new full pages: more store writes than one delta holds
+    CHECK(mirror.stage(hp, ab).code() == errc::buffer_too_small);
+    REQUIRE(hp.commit(a, 0).ok());
+    const request_id c = hp.add_request().value(), d = hp.add_request().value();
+    CHECK(mirror.stage(hp, ab).code() == errc::buffer_too_small);  // four live requests, three store rows
+    REQUIRE(hp.free_request(d).ok());
+
+    // Nothing above reached the mirror: the next stage is exact against the device copy.
+    REQUIRE(hp.extend(c, 3).ok());
+    const request_id bc[] = {b, c};
+    REQUIRE(mirror.stage(hp, bc).ok());
+    REQUIRE(mirror.pack(dev.delta).ok());
+    dev.sync();
+    check_all(hp, mirror, bc, dev);
+    std::vector<std::byte> tiny(sizeof(delta_header));
+    CHECK(mirror.pack(tiny).code() == errc::buffer_too_small);
+}
+
+TEST_CASE("check_capacity rejects empty and int32-overflowing capacities") {
+    CHECK(check_capacity(small_cap).ok());
+    CHECK(check_capacity(table_capacity{0, 1, 1, 1, 1}).code() == errc::buffer_too_small);
+    CHECK(check_capacity(table_capacity{1, 1, 1, 1, 0}).code() == errc::buffer_too_small);
+    CHECK(check_capacity(table_capacity{1 << 16, 1, 1 << 16, 1, 1}).code() == errc::length_overflow);
+    CHECK(check_capacity(table_capacity{1, 1, 1, 1, 1 << 28}).code() == errc::length_overflow);
+    CHECK(table_mirror<full_pool<>>::create(table_capacity{}, full_pool<>::create(pool_size{4}, 4).value())
+              .code() == errc::buffer_too_small);
+}
+
+TEST_CASE("translating the full dense table through full_to_swa gives the SWA dense table") {
+    engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), 11, 150);
+    auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp).value();
+    host_device dev(small_cap, e.hp);
+    for (int step = 0; step < 60; ++step) {
+        const auto batch = e.schedule(6);
+        REQUIRE(mirror.stage(e.hp, batch).ok());
+        REQUIRE(mirror.pack(dev.delta).ok());
+        dev.sync();
+        const auto cells = static_cast<std::int64_t>(batch.size()) * small_cap.max_pages_per_request;
+        std::vector<std::int32_t> swa(static_cast<std::size_t>(cells));
+        translate_through_map(thrust::cpp::par, dev.full.dense.data(), cells, dev.map.data(), swa.data());
+        CHECK(std::equal(swa.begin(), swa.end(), dev.swa.dense.begin()));
+        e.finish(batch);
+    }
+}
+
+TEST_CASE("doc example: one step of a hybrid engine's table sync") {
+    // example-begin table-mirror
+    auto hp = hybrid_pool<>::create(pool_size{1024}, pool_size{256}, 16, 512).value();
+    const table_capacity cap{.max_requests = 64, .max_batch = 32, .max_pages_per_request = 64,
+                             .max_new_tokens = 2048, .max_writes = 4096};
+    auto mirror = hybrid_table_mirror<hybrid_pool<>>::create(cap, hp).value();
+    std::vector<std::byte> staging(static_cast<std::size_t>(max_delta_bytes(cap, 2, true)));  // pinned, on a GPU
+
+    const request_id r = hp.add_request().value();
+    REQUIRE(hp.extend(r, 100).ok());                   // schedule: 100 prefill tokens in flight
+    const request_id batch[] = {r};
+    REQUIRE(mirror.stage(hp, batch).ok());             // diff the pools against the device state
+    const std::int32_t bytes = mirror.pack(staging).value();  // one copy of `bytes`, then one kernel
+    REQUIRE(hp.commit(r, 100).ok());                   // after the forward pass
+    // example-end table-mirror
+    CHECK(bytes == static_cast<std::int32_t>(sizeof(delta_header) + 2 * sizeof(row_desc) +
+                                             (7 + 7 + 7 + 7 + 7) * sizeof(entry_write)));
+}
