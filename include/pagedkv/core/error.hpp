@@ -26,6 +26,13 @@ enum class errc : std::uint8_t {
     duplicate_request,        ///< a batch names the same request twice
     cache_in_use,             ///< resetting a prefix cache while pages are still referenced
     invariant_violated,       ///< check_invariants found inconsistent state (a bug in pagedkv)
+    request_not_empty,        ///< attaching cached pages to a request that already holds tokens
+    invalid_attach,           ///< attached pages that do not fit the length, or a free / out-of-range page
+    tokens_too_short,         ///< fewer token ids than the request's committed whole pages hold
+    truncate_into_shared_page,  ///< truncate would make the request rewrite a page others hold
+    not_cached,               ///< dropping a page that is not in the prefix cache
+    uncommitted_tokens,       ///< exporting a request that still has tokens in flight
+    device_error,             ///< a CUDA call failed (allocation, copy); `error::detail` says which
 };
 
 /// The error's name, for logs: `to_string(errc::out_of_swa_pages) == "out_of_swa_pages"`.
@@ -48,6 +55,13 @@ constexpr std::string_view to_string(errc e) noexcept {
         case errc::duplicate_request: return "duplicate_request";
         case errc::cache_in_use: return "cache_in_use";
         case errc::invariant_violated: return "invariant_violated";
+        case errc::request_not_empty: return "request_not_empty";
+        case errc::invalid_attach: return "invalid_attach";
+        case errc::tokens_too_short: return "tokens_too_short";
+        case errc::truncate_into_shared_page: return "truncate_into_shared_page";
+        case errc::not_cached: return "not_cached";
+        case errc::uncommitted_tokens: return "uncommitted_tokens";
+        case errc::device_error: return "device_error";
     }
     return "unknown_errc";
 }

@@ -43,7 +43,7 @@ public:
     static constexpr std::int32_t default_captured_delta_bytes = 64 * 1024;
 
     /// Tables of one pool. Errors: those of check_capacity; invalid_pool_size, invalid_page_size;
-    /// buffer_too_small when CUDA cannot allocate (the detail names the CUDA error).
+    /// device_error when CUDA cannot allocate (the detail names the CUDA error).
     static result<device_tables> create(const table_capacity& cap, pool_shape pool,
                                         std::int32_t captured_delta_bytes = default_captured_delta_bytes) {
         return make(cap, {pool, pool}, 1, captured_delta_bytes);
@@ -158,7 +158,7 @@ private:
         t.staging_bytes_ = max_delta_bytes(cap, pools, pools == 2);
         t.captured_bytes_ = static_cast<std::int32_t>(
             std::clamp<std::int64_t>(captured, sizeof(delta_header), t.staging_bytes_));
-        const auto fail = [](cudaError_t e) { return error{errc::buffer_too_small, cudaGetErrorString(e)}; };
+        const auto fail = [](cudaError_t e) { return error{errc::device_error, cudaGetErrorString(e)}; };
         detail::tables_layout sizing;
         t.carve(sizing, shapes);
         if (cudaError_t e = cudaMalloc(&t.block_, sizing.used)) return fail(e);

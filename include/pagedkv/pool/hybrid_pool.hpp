@@ -1,6 +1,7 @@
 // A request's pages in a full pool and an SWA pool, tied together by the full_to_swa mapping.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -13,14 +14,23 @@ namespace pagedkv {
 /// Models mixing full-attention and sliding-window layers keep two pools with the same page size;
 /// page i of a request holds tokens [i*P, (i+1)*P) in both. `full_to_swa()[f]` is the SWA page that
 /// holds the same tokens as full page f for the SWA layers, or the SWA null page when there is none
-/// (f free, or f's tokens out of the window). Every mutation updates both pools and the mapping in
+/// (f free, or f's SWA KV released or evicted). Same tokens, same KV: the SWA page is a property of
+/// f, so a request's SWA entry i is either the null page (released by its window) or exactly
+/// full_to_swa[F[i]], also when f is shared. Every mutation updates both pools and the mapping in
 /// the same call; a failing call changes neither pool nor the mapping.
+///
+/// With caching pools on both sides (`caching_hybrid_pool<lru>`), a full page keeps its SWA page
+/// while it has a content key: an SWA page no request holds stays cached, still mapped, and may be
+/// evicted on its own (full_to_swa[f] becomes null: a tombstone) while f stays cached. A hit of H
+/// tokens needs the full pages of [0, H) and the SWA pages of [H - W + 1, H) (see attach_prefix).
 template <class FullPool = full_pool<>, class SwaPool = swa_pool<>>
     requires(FullPool::kind == attention_kind::full && SwaPool::kind == attention_kind::sliding)
 class hybrid_pool {
 public:
     using full_pool_type = FullPool;
     using swa_pool_type = SwaPool;
+    /// Prefix reuse needs the full pool's index and an SWA pool that can share and cache pages.
+    static constexpr bool caching = FullPool::indexed && SwaPool::caching;
 
     /// Errors: those of the two pools' `create`.
     static result<hybrid_pool> create(pool_size full_pages, pool_size swa_pages, std::int32_t page_size_tokens,
@@ -38,18 +48,27 @@ public:
         [[maybe_unused]] const request_id s = swa_.add_request().value();
         return r;
     }
+    /// A new request cached under `scope`, released with priorities `keep`.
+    result<request_id> add_request(cache_scope scope, retention keep = {})
+        requires caching
+    {
+        const request_id r = full_.add_request(scope, keep).value();
+        [[maybe_unused]] const request_id s = swa_.add_request(scope, keep).value();
+        return r;
+    }
 
-    /// Reserve `n` tokens in both pools, or in neither. Errors: unknown_request, negative_length,
-    /// length_overflow, out_of_full_pages, out_of_swa_pages.
+    /// Reserve `n` tokens in both pools, or in neither; each pool evicts cached pages when its free
+    /// list runs out. Errors: unknown_request, negative_length, length_overflow, out_of_full_pages,
+    /// out_of_swa_pages.
     status extend(request_id r, std::int64_t n) {
         if (auto need = full_.pages_to_extend(r, n); !need) return need.err();
         if (auto need = swa_.pages_to_extend(r, n); !need) return need.err();
         const std::size_t old_pages = full_.pages(r).size();
-        (void)full_.extend(r, n);  // both checked above: cannot fail
-        (void)swa_.extend(r, n);
+        (void)full_.extend(r, n, full_hooks{*this});  // both checked above: cannot fail
+        (void)swa_.extend(r, n, swa_hooks{*this, true});
         const auto f = full_.pages(r);
         const auto s = swa_.pages(r);
-        for (std::size_t i = old_pages; i < f.size(); ++i) map(f[i]) = s[i];
+        for (std::size_t i = old_pages; i < f.size(); ++i) link(f[i], s[i]);
         return {};
     }
 
@@ -59,34 +78,133 @@ public:
     status commit(request_id r, std::int64_t n) {
         if (!full_.contains(r)) return errc::unknown_request;
         if (n < 0) return errc::negative_length;
-        const std::int64_t committed = full_.committed_tokens(r);
-        if (n > full_.length_tokens(r) - committed) return errc::commit_exceeds_reserved;
-        unmap(r, committed + n, committed + n);
-        (void)full_.commit(r, n);
-        (void)swa_.commit(r, n);
+        if (n > full_.length_tokens(r) - full_.committed_tokens(r)) return errc::commit_exceeds_reserved;
+        // SWA first: an SWA page is released before (or with) the full page it belongs to.
+        (void)swa_.commit(r, n, swa_hooks{*this, true});
+        (void)full_.commit(r, n, full_hooks{*this});
+        return {};
+    }
+
+    /// `commit(r, n)` that first keys the full pages the commit completes (see
+    /// paged_pool::commit with tokens), so the SWA pages this commit slides out of the window stay
+    /// cached for later hits. Errors: those of commit, plus tokens_too_short.
+    status commit(request_id r, std::int64_t n, std::span<const token_id> tokens,
+                  std::span<const std::uint64_t> page_extra_keys = {})
+        requires caching
+    {
+        // Full first, so its pages are keyed when the SWA pool decides what to keep; the draft
+        // pages it drops stay mapped only until the SWA commit right after releases them.
+        if (auto s = full_.commit(r, n, tokens, page_extra_keys, full_hooks{*this}); !s) return s;
+        (void)swa_.commit(r, n, swa_hooks{*this, true});
         return {};
     }
 
     /// Roll back to `n` tokens in both pools. Errors: those of `paged_pool::truncate`.
     status truncate(request_id r, std::int64_t n) {
-        if (auto s = swa_.check_truncate(r, n); !s) return s;  // full's checks are a subset
-        const std::int64_t committed = full_.committed_tokens(r);
-        unmap(r, n, committed < n ? committed : n);
-        (void)full_.truncate(r, n);
-        (void)swa_.truncate(r, n);
+        if (auto s = swa_.check_truncate(r, n); !s) return s;
+        if (auto s = full_.check_truncate(r, n); !s) return s;
+        (void)swa_.truncate(r, n, swa_hooks{*this, true});
+        (void)full_.truncate(r, n, full_hooks{*this});
         return {};
     }
 
-    /// Free the request in both pools and clear its mapping entries. Errors: unknown_request.
+    /// Free the request in both pools; pages no request holds are freed (or cached, when keyed).
+    /// Errors: unknown_request.
     status free_request(request_id r) {
         if (!full_.contains(r)) return errc::unknown_request;
-        for (page_id f : full_.pages(r)) map(f) = null_page;
-        (void)full_.free_request(r);
-        (void)swa_.free_request(r);
+        (void)swa_.free_request(r, swa_hooks{*this, true});
+        (void)full_.free_request(r, full_hooks{*this});
         return {};
+    }
+
+    /// A new request holding `length` committed tokens in both pools, or in neither (the import
+    /// side of disaggregation, see dist/request_transfer.hpp): full pages for all of them, SWA
+    /// pages for the window, and `full_to_swa` set as if it had been prefilled here.
+    /// Errors: negative_length, length_overflow, out_of_full_pages, out_of_swa_pages.
+    result<request_id> add_committed_request(std::int64_t length) {
+        if (auto need = full_.pages_to_hold(length); !need) return need.err();
+        if (auto need = swa_.pages_to_hold(length); !need) return need.err();
+        const request_id r = full_.add_committed_request(length, full_hooks{*this}).value();  // checked above
+        [[maybe_unused]] const request_id same = swa_.add_committed_request(length, swa_hooks{*this, true}).value();
+        const auto f = full_.pages(r);
+        const auto s = swa_.pages(r);
+        for (auto i = static_cast<std::size_t>(swa_.first_live_page(r)); i < f.size(); ++i) link(f[i], s[i]);
+        return r;
+    }
+
+    // ---- prefix cache (caching pools) --------------------------------------------------------------
+
+    /// Attaches to the empty request r the longest cached prefix H of `tokens` that has both the
+    /// full pages of [0, H) and the SWA pages of [H - W + 1, H) (the window of the next query),
+    /// in whole pages and never including the last token. Returns H; r then holds H committed
+    /// tokens, with SWA entries before dead_pages(H) null. Both pools record the lookup.
+    /// Errors: unknown_request, request_not_empty.
+    result<std::int64_t> attach_prefix(request_id r, std::span<const token_id> tokens,
+                                       std::span<const std::uint64_t> page_extra_keys = {})
+        requires caching
+    {
+        if (!full_.contains(r)) return errc::unknown_request;
+        if (full_.length_tokens(r) != 0) return errc::request_not_empty;
+        hit_full_.clear();
+        const std::int64_t hit = hit_pages(tokens, full_.scope(r), page_extra_keys,
+                                           [&](page_id f) { hit_full_.push_back(f); });
+        const std::int64_t hit_tokens = hit * full_.page_size_tokens();
+        hit_swa_.assign(static_cast<std::size_t>(hit), null_page);
+        for (auto i = static_cast<std::size_t>(swa_.live_from(hit_tokens)); i < hit_swa_.size(); ++i)
+            hit_swa_[i] = map(hit_full_[i]);
+        const auto queried = static_cast<std::int64_t>(tokens.size());
+        (void)full_.attach_pages(r, std::span<const page_id>(hit_full_).first(hit_swa_.size()), hit_tokens, queried);
+        (void)swa_.attach_pages(r, hit_swa_, hit_tokens, queried);  // checked by hit_pages: cannot fail
+        return hit_tokens;
+    }
+
+    /// Tokens `attach_prefix` would hit now for a request under `scope`; changes nothing.
+    std::int64_t lookup(std::span<const token_id> tokens, cache_scope scope,
+                        std::span<const std::uint64_t> page_extra_keys = {}) const
+        requires caching
+    {
+        return hit_pages(tokens, scope, page_extra_keys, [](page_id) {}) * full_.page_size_tokens();
+    }
+
+    /// Keys the request's committed whole full pages (their SWA pages follow them into the cache).
+    /// Errors: those of paged_pool::cache_committed.
+    status cache_committed(request_id r, std::span<const token_id> tokens,
+                           std::span<const std::uint64_t> page_extra_keys = {})
+        requires caching
+    {
+        return full_.cache_committed(r, tokens, page_extra_keys, full_hooks{*this});
+    }
+
+    /// Keys the request's committed whole pages and frees it: a resumed request hits them.
+    /// Errors: those of cache_committed.
+    status preempt(request_id r, std::span<const token_id> tokens, std::span<const std::uint64_t> page_extra_keys = {})
+        requires caching
+    {
+        if (auto s = cache_committed(r, tokens, page_extra_keys); !s) return s;
+        return free_request(r);
+    }
+
+    /// Empties both caches. Errors: cache_in_use (some request still owns a page).
+    status reset_cache()
+        requires caching
+    {
+        if (full_.used_pages() != 0 || swa_.used_pages() != 0) return errc::cache_in_use;
+        (void)swa_.reset_cache(swa_hooks{*this, false});
+        (void)full_.reset_cache(full_hooks{*this});
+        return {};
+    }
+
+    /// Events from now on go to `sink`: the full pool's stored / removed / cleared, and `removed`
+    /// with layers == sliding when an SWA page is evicted while its full page stays cached.
+    void set_event_sink(kv_event_sink sink)
+        requires caching
+    {
+        full_.set_event_sink(sink);
+        sink_ = std::move(sink);
     }
 
     /// The typed views: `full()` can only emit full-layer tables and `swa()` only SWA-layer tables.
+    /// Each pool's `stats()` counts its own lookups, hits, stored and evicted pages.
     const FullPool& full() const noexcept { return full_; }
     const SwaPool& swa() const noexcept { return swa_; }
     bool contains(request_id r) const noexcept { return full_.contains(r); }
@@ -102,13 +220,15 @@ public:
         return std::int64_t{full_to_swa_[static_cast<std::size_t>(full_slot / p)].value} * p + full_slot % p;
     }
 
-    /// Both pools' invariants plus the mapping's: for every full page f of request r at index i,
-    /// full_to_swa[f] == swa.pages(r)[i]; every other entry is the null page. Hence every SWA page
-    /// of r is reached from exactly one full page of r, and every entry is below the SWA pool size.
+    /// Both pools' invariants plus the mapping's: for every request r and index i, swa.pages(r)[i]
+    /// is the null page or full_to_swa[full.pages(r)[i]], and non-null past the window release;
+    /// full_to_swa and its inverse agree; a mapped pair is in use in both pools (or cached in both);
+    /// a cached SWA page's full page has a content key; every SWA page in use is mapped.
     status check_invariants() const {
         if (auto s = full_.check_invariants(); !s) return s;
         if (auto s = swa_.check_invariants(); !s) return s;
-        std::vector<std::uint8_t> mapped(full_to_swa_.size(), 0);
+        if (full_.live_requests() != swa_.live_requests())
+            return error{errc::invariant_violated, "pools disagree on live requests"};
         status bad{};
         full_.for_each_request([&](request_id r) {
             if (!bad.ok()) return;
@@ -120,49 +240,129 @@ public:
             }
             const auto f = full_.pages(r);
             const auto s = swa_.pages(r);
-            for (std::size_t i = 0; i < f.size(); ++i) {
-                if (full_to_swa_[static_cast<std::size_t>(f[i].value)] != s[i]) {
+            for (std::size_t i = 0; i < f.size(); ++i)
+                if (s[i] != null_page && s[i] != map(f[i])) {
                     bad = error{errc::invariant_violated, "full_to_swa disagrees with the SWA page list"};
                     return;
                 }
-                mapped[static_cast<std::size_t>(f[i].value)] = 1;
-            }
         });
         if (!bad.ok()) return bad;
-        if (full_.live_requests() != swa_.live_requests())
-            return error{errc::invariant_violated, "pools disagree on live requests"};
-        for (std::size_t f = 0; f < full_to_swa_.size(); ++f) {
-            if (full_to_swa_[f].value < 0 || full_to_swa_[f].value >= swa_.size().pages)
+        for (std::int32_t i = 0; i < full_.size().pages; ++i) {
+            const page_id f{i}, s = map(f);
+            if (s.value < 0 || s.value >= swa_.size().pages)
                 return error{errc::invariant_violated, "full_to_swa entry out of SWA pool range"};
-            if (!mapped[f] && full_to_swa_[f] != null_page)
-                return error{errc::invariant_violated, "stale full_to_swa entry for an unowned full page"};
+            if (s == null_page) continue;
+            if (swa_to_full_[static_cast<std::size_t>(s.value)] != f)
+                return error{errc::invariant_violated, "full_to_swa and swa_to_full disagree"};
+            if (full_.allocator().is_free(f) || swa_.allocator().is_free(s))
+                return error{errc::invariant_violated, "mapping entry of a free page"};
+            if (swa_.ref_count(s) > full_.ref_count(f))
+                return error{errc::invariant_violated, "SWA page held by more requests than its full page"};
+            if (swa_.is_cached(s) && !full_.key_of(f))
+                return error{errc::invariant_violated, "cached SWA page under an unkeyed full page"};
+        }
+        for (std::int32_t i = 1; i < swa_.size().pages; ++i) {
+            const page_id s{i}, f = swa_to_full_[static_cast<std::size_t>(i)];
+            if (f.value < 0 || f.value >= full_.size().pages || (f != null_page && map(f) != s))
+                return error{errc::invariant_violated, "swa_to_full entry without its full_to_swa entry"};
+            if ((f == null_page) != swa_.allocator().is_free(s))
+                return error{errc::invariant_violated, "SWA page in use but unmapped, or free but mapped"};
         }
         return {};
     }
 
 private:
+    // Hooks the full pool calls: a full page whose content is gone takes its cached SWA page along.
+    struct full_hooks : no_hooks {
+        hybrid_pool& h;
+        explicit full_hooks(hybrid_pool& pool) noexcept : h(pool) {}
+        void dropped(page_id f) { h.drop_swa_of(f); }
+        void unkeyed(page_id f) {
+            const page_id s = h.map(f);
+            if (s != null_page && h.swa_.ref_count(s) == 0) h.drop_swa_of(f);
+        }
+        // A recomputed copy whose SWA page is live heals a cached page whose SWA page was evicted
+        // (SGLang does the same on insert over a tombstone).
+        bool prefer_copy(page_id cached, page_id copy) const {
+            return h.map(cached) == null_page && h.map(copy) != null_page;
+        }
+        void replaced(page_id, page_id copy) {
+            if (!h.sink_) return;
+            const page_id up = h.full_.index().parent(copy);
+            h.sink_(kv_event{kv_event_kind::stored, attention_kind::sliding, *h.full_.key_of(copy),
+                             up == null_page ? 0 : *h.full_.key_of(up), up != null_page, h.map(copy)});
+        }
+    };
+    // Hooks the SWA pool calls: an SWA page stays cached while its full page is keyed; a page that
+    // leaves (freed, or evicted: a tombstone) clears its mapping entry.
+    struct swa_hooks : no_hooks {
+        hybrid_pool& h;
+        bool report;  // emit `removed` for an evicted SWA page whose full page stays
+        swa_hooks(hybrid_pool& pool, bool report_evictions) noexcept : h(pool), report(report_evictions) {}
+        std::optional<std::uint64_t> retain_key(page_id s) const {
+            const page_id f = h.swa_to_full_[static_cast<std::size_t>(s.value)];
+            return f == null_page ? std::nullopt : h.full_.key_of(f);
+        }
+        void freed(page_id s) { h.unlink(s); }
+        void dropped(page_id s) {
+            if (report && h.sink_) {
+                const page_id f = h.swa_to_full_[static_cast<std::size_t>(s.value)];
+                const page_id up = h.full_.index().parent(f);
+                h.sink_(kv_event{kv_event_kind::removed, attention_kind::sliding, *h.full_.key_of(f),
+                                 up == null_page ? 0 : *h.full_.key_of(up), up != null_page, s});
+            }
+            h.unlink(s);
+        }
+    };
+
     hybrid_pool(FullPool f, SwaPool s)
         : full_(std::move(f)), swa_(std::move(s)),
-          full_to_swa_(static_cast<std::size_t>(full_.size().pages), null_page) {}
+          full_to_swa_(static_cast<std::size_t>(full_.size().pages), null_page),
+          swa_to_full_(static_cast<std::size_t>(swa_.size().pages), null_page) {}
 
-    page_id& map(page_id full_page) noexcept { return full_to_swa_[static_cast<std::size_t>(full_page.value)]; }
+    page_id map(page_id full_page) const noexcept { return full_to_swa_[static_cast<std::size_t>(full_page.value)]; }
+    // The one writer of the mapping and its inverse.
+    void link(page_id f, page_id s) noexcept {
+        full_to_swa_[static_cast<std::size_t>(f.value)] = s;
+        swa_to_full_[static_cast<std::size_t>(s.value)] = f;
+    }
+    void unlink(page_id s) noexcept {
+        page_id& f = swa_to_full_[static_cast<std::size_t>(s.value)];
+        full_to_swa_[static_cast<std::size_t>(f.value)] = null_page;
+        f = null_page;
+    }
+    // f left the cache or lost its key while no request holds its SWA page: that page goes too.
+    void drop_swa_of(page_id f) {
+        if (const page_id s = map(f); s != null_page) (void)swa_.drop_cached(s, swa_hooks{*this, false});
+    }
 
-    // Clears the entries that shrinking to `length` tokens with `committed` committed tokens will
-    // drop: tail pages past the new length, and SWA pages that fall out of the window.
-    void unmap(request_id r, std::int64_t length, std::int64_t committed) noexcept {
-        const auto f = full_.pages(r);
-        const auto keep = static_cast<std::size_t>(pages_for_tokens(length, full_.page_size_tokens()));
-        for (std::size_t i = keep; i < f.size(); ++i) map(f[i]) = null_page;
-        const auto live = static_cast<std::size_t>(swa_.live_from(committed));
-        for (auto i = static_cast<std::size_t>(swa_.first_live_page(r)); i < live && i < keep; ++i)
-            map(f[i]) = null_page;
+    // The longest hit in pages: the full chain confirmed page by page, cut to the last page i whose
+    // window pages [dead_pages((i+1)P), i] all still have their SWA page. Calls out(f) per full page.
+    template <class Out>
+    std::int64_t hit_pages(std::span<const token_id> tokens, cache_scope scope,
+                           std::span<const std::uint64_t> page_extra_keys, Out&& out) const {
+        const std::int32_t page = full_.page_size_tokens();
+        std::int64_t best = 0, run = 0;
+        full_.match(tokens, scope, page_extra_keys, [&](std::int64_t i, page_id f) {
+            out(f);
+            run = map(f) != null_page ? run + 1 : 0;
+            if ((i + 1) - dead_pages((i + 1) * page, swa_.window_tokens(), page) <= run) best = i + 1;
+        });
+        return best;
     }
 
     FullPool full_;
     SwaPool swa_;
     // Invariant: see check_invariants. The one home of "which SWA page holds full page f's tokens";
-    // a request's SWA page list is the same fact, written by the same calls.
+    // swa_to_full_ is its inverse, written only by link/unlink with it.
     std::vector<page_id> full_to_swa_;
+    std::vector<page_id> swa_to_full_;
+    std::vector<page_id> hit_full_, hit_swa_;  // attach_prefix scratch, reused (no per-call allocation)
+    kv_event_sink sink_;
 };
+
+/// A hybrid pool whose full and SWA pools cache released pages under eviction policy `Evict`.
+template <eviction_policy Evict, alloc_policy Alloc = lifo_free_stack>
+using caching_hybrid_pool = hybrid_pool<full_pool<Alloc, Evict>, swa_pool<Alloc, Evict>>;
 
 }  // namespace pagedkv

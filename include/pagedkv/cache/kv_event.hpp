@@ -1,0 +1,36 @@
+// KV events: the stream of cache changes a KV-aware router consumes.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "pagedkv/cache/cache_scope.hpp"
+#include "pagedkv/core/ids.hpp"
+#include "pagedkv/core/page_math.hpp"
+
+namespace pagedkv {
+
+enum class kv_event_kind : std::uint8_t {
+    stored,   ///< a page's content became findable under `key`
+    removed,  ///< `key` is no longer findable in these layers (evicted, or its page was rewritten)
+    cleared,  ///< every key of the pool was dropped (reset_cache); key fields are 0
+};
+
+/// One cache change. `layers` says which attention layers lost or gained the KV: a hybrid pool
+/// reports an evicted SWA page as `removed` with `layers == sliding` while the full page stays.
+struct kv_event {
+    kv_event_kind kind{};
+    attention_kind layers = attention_kind::full;
+    std::uint64_t key = 0;
+    std::uint64_t parent_key = 0;          ///< 0 for the first page of a sequence
+    bool has_parent = false;
+    page_id page{};                        ///< the page that held (or holds) the content
+    std::span<const token_id> tokens = {}; ///< `stored` only; valid during the callback
+    cache_scope scope = {};                ///< `stored` only
+    std::uint64_t page_extra_key = 0;      ///< `stored` only
+};
+
+/// The optional callback a pool reports events to (empty = no events, no cost but a branch).
+using kv_event_sink = std::function<void(const kv_event&)>;
+
+}  // namespace pagedkv
