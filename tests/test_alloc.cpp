@@ -52,18 +52,3 @@ TEST_CASE("lowest_index_first hands out the smallest free page") {
     CHECK(a.pop() == page_id{150});
     CHECK(a.free_count() == 0);
 }
-
-TEST_CASE_TEMPLATE("remove takes one particular free page out", A, lifo_free_stack, lowest_index_first) {
-    A a(pool_size{70});
-    a.remove(page_id{65});
-    a.remove(page_id{1});
-    CHECK(a.free_count() == 67);
-    CHECK_FALSE(a.is_free(page_id{65}));
-    CHECK_FALSE(a.is_free(page_id{1}));
-    CHECK(a.is_free(page_id{64}));
-    std::vector<std::int32_t> popped;
-    while (a.free_count() > 0) popped.push_back(a.pop().value);
-    CHECK(std::find(popped.begin(), popped.end(), 65) == popped.end());
-    CHECK(std::find(popped.begin(), popped.end(), 1) == popped.end());
-    CHECK(popped.size() == 67);
-}

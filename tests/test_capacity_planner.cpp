@@ -205,3 +205,20 @@ TEST_CASE("a hybrid pool sized by the plan holds the planned requests at their p
     CHECK(pool.extend(extra, 1).code() == errc::out_of_full_pages);
     CHECK(pool.check_invariants().ok());
 }
+
+TEST_CASE("demand_of rejects counts past the table limit instead of overflowing") {
+    const model_config m{1, 1, 4096, {8, 128}, {8, 128}, 2};
+    workload_shape w{};
+    w.prompt_tokens = INT64_MAX;
+    CHECK(demand_of(m, w, 16).code() == errc::length_overflow);
+    workload_shape w2{};
+    w2.prompt_tokens = INT64_MAX - 1;
+    w2.output_tokens = INT64_MAX;
+    CHECK(demand_of(m, w2, 16).code() == errc::length_overflow);
+    workload_shape w3{};
+    w3.prompt_tokens = 1000;
+    w3.output_tokens = INT64_MAX;
+    CHECK(demand_of(m, w3, 16).code() == errc::length_overflow);
+    w3.output_tokens = 100;
+    CHECK(demand_of(m, w3, 16).ok());
+}

@@ -108,3 +108,42 @@ TEST_CASE("adaptive_s3fifo forgets a page's hits when the page is erased") {
     e.insert(page_id{1}, key(9));  // new content in the same page: small, not main
     CHECK(drain(e) == std::vector<std::int32_t>{1, 2});
 }
+
+namespace {
+using s3_pool = full_pool<lifo_free_stack, adaptive_s3fifo>;
+void store_and_release(s3_pool& p, std::vector<token_id> t) {  // one request: prefill t, key it, free it
+    const request_id r = p.add_request().value();
+    REQUIRE(p.extend(r, static_cast<std::int64_t>(t.size())).ok());
+    REQUIRE(p.commit(r, static_cast<std::int64_t>(t.size())).ok());
+    REQUIRE(p.cache_committed(r, t).ok());
+    REQUIRE(p.free_request(r).ok());
+}
+// Whether page X, given new content after its first content left by `forget_first`, survives the
+// first eviction among 8 once-seen pages (it must not: the old content's hit is not the new one's).
+bool reused_page_survives(bool revive_then_unkey) {
+    auto p = s3_pool::create(pool_size{64}, 2).value();
+    store_and_release(p, {0, 1, 2});
+    const page_id x = p.allocator().is_free(page_id{1}) ? page_id{2} : page_id{1};
+    if (revive_then_unkey) {
+        const request_id b = p.add_request().value();
+        const std::vector<token_id> t{0, 1, 2};
+        REQUIRE(p.attach_prefix(b, t).value() == 2);  // a hit revives X
+        REQUIRE(p.truncate(b, 1).ok());              // X's tail is rewritten: X loses its key
+        REQUIRE(p.free_request(b).ok());             // unkeyed X goes to the free list, not via erase
+    } else {
+        REQUIRE(p.drop_cached(x).ok());
+    }
+    store_and_release(p, {9, 9});  // X (LIFO) now holds [9, 9]
+    REQUIRE(p.key_of(x).has_value());
+    for (token_id k = 0; k < 7; ++k) store_and_release(p, {100 + 2 * k, 101 + 2 * k});
+    const request_id e = p.add_request().value();
+    REQUIRE(p.extend(e, 2 * std::int64_t{p.free_pages() + 1}).ok());  // exactly one eviction
+    REQUIRE(p.check_invariants().ok());
+    return p.is_cached(x);
+}
+}  // namespace
+
+TEST_CASE("adaptive_s3fifo: a page's hits end with its content, also when the pool forgets it without erase") {
+    CHECK_FALSE(reused_page_survives(false));
+    CHECK_FALSE(reused_page_survives(true));
+}

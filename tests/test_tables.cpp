@@ -111,3 +111,16 @@ TEST_CASE("SWA tables: dense rows keep the released prefix as null, CSR rows tri
     CHECK(emit_slot_mapping(pool, batch, slots).value() == 3);
     CHECK(slots == std::vector<std::int64_t>{3 * 4 + 2, 3 * 4 + 3, 1 * 4 + 0});
 }
+
+TEST_CASE("an SWA CSR row whose every page the window released is empty, with last_page_len 0") {
+    auto pool = swa_pool<>::create(pool_size{8}, 4, 1).value();  // W = 1: only the query's own key
+    const request_id r = pool.add_request().value();
+    REQUIRE(pool.extend(r, 8).ok());
+    REQUIRE(pool.commit(r, 8).ok());  // next query at 8 sees key 8 only: pages 0 and 1 are dead
+    CHECK(pool.pages_held(r) == 0);
+    const request_id batch[] = {r};
+    V indptr(2, -1), indices(2, -1), last(1, -1);
+    CHECK(emit_csr_table(pool, batch, {indptr, indices, last}).value() == 0);
+    CHECK(indptr == V{0, 0});
+    CHECK(last == V{0});
+}

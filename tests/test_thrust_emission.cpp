@@ -341,3 +341,26 @@ TEST_CASE("doc example: one step of a hybrid engine's table sync") {
     CHECK(bytes == static_cast<std::int32_t>(sizeof(delta_header) + 2 * sizeof(row_desc) +
                                              (7 + 7 + 7 + 7 + 7) * sizeof(entry_write)));
 }
+
+TEST_CASE("a failing hybrid stage leaves the last staged delta whole, map writes included") {
+    using hybrid = hybrid_pool<>;
+    auto hp = hybrid::create(pool_size{64}, pool_size{64}, 4, 8).value();
+    auto m = hybrid_table_mirror<hybrid>::create(table_capacity{8, 8, 16, 64, 64}, hp).value();
+    const request_id a = hp.add_request().value();
+    REQUIRE(hp.extend(a, 10).ok());
+    const request_id batch[] = {a};
+    REQUIRE(m.stage(hp, batch).ok());
+    const std::size_t rows = m.full().delta().batch_writes.size(), maps = m.map_writes().size();
+    CHECK(maps == 3);
+    const request_id bad[] = {request_id{7, 0}};
+    CHECK(m.stage(hp, bad).code() == errc::unknown_request);
+    CHECK(m.full().delta().batch_writes.size() == rows);
+    CHECK(m.map_writes().size() == maps);
+}
+
+TEST_CASE("check_capacity refuses a capacity whose delta offsets would pass int32") {
+    const table_capacity c{1, 26843543, 1, 1, 2};
+    CHECK(max_delta_bytes(c, 2, true) > INT32_MAX);
+    CHECK(check_capacity(c).code() == errc::length_overflow);
+    CHECK(check_capacity(table_capacity{1, 1000, 1, 1, 2}).ok());
+}

@@ -12,8 +12,7 @@ namespace pagedkv {
 /// - `free_count()`     : pages currently free.
 /// - `pop()`            : @pre free_count() > 0; removes and returns one free page.
 /// - `push(p)`          : @pre p is not free and p != null_page; makes p free again.
-/// - `is_free(p)`       : O(1); used by invariant checks and by prefix-cache revival.
-/// - `remove(p)`        : @pre is_free(p); takes that particular page out of the free list.
+/// - `is_free(p)`       : O(1); used by invariant checks.
 /// - `for_each_free(f)` : calls f(page_id) once per free page (invariant checks, state digests).
 template <class A>
 concept alloc_policy = std::constructible_from<A, pool_size> &&
@@ -22,7 +21,6 @@ concept alloc_policy = std::constructible_from<A, pool_size> &&
         { a.pop() } -> std::same_as<page_id>;
         { a.push(p) } -> std::same_as<void>;
         { ca.is_free(p) } -> std::same_as<bool>;
-        { a.remove(p) } -> std::same_as<void>;
         { ca.for_each_free(visit) } -> std::same_as<void>;
     };
 

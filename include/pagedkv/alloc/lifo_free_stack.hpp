@@ -8,43 +8,31 @@
 
 namespace pagedkv {
 
-/// A free stack with a position index, so `is_free` and `remove` are O(1) as well as push/pop.
+/// A free stack plus a free flag per page, so `is_free` is O(1) as well as push and pop.
 class lifo_free_stack {
-    // Invariant: stack_[pos_[p]] == p for every free page p; pos_[p] == npos otherwise;
-    // the null page is never in stack_.
-    static constexpr std::int32_t npos = -1;
+    // Invariant: free_[p] == 1 iff p is in stack_, exactly once; the null page never is.
     std::vector<page_id> stack_;
-    std::vector<std::int32_t> pos_;
+    std::vector<std::uint8_t> free_;
 
 public:
     /// All pages but the null page free; page 1 is popped first.
-    explicit lifo_free_stack(pool_size n) : pos_(static_cast<std::size_t>(n.pages), npos) {
-        stack_.reserve(pos_.size());
-        for (std::int32_t p = n.pages - 1; p >= 1; --p) {
-            pos_[static_cast<std::size_t>(p)] = static_cast<std::int32_t>(stack_.size());
-            stack_.push_back(page_id{p});
-        }
+    explicit lifo_free_stack(pool_size n) : free_(static_cast<std::size_t>(n.pages), 1) {
+        if (!free_.empty()) free_[0] = 0;
+        stack_.reserve(free_.size());
+        for (std::int32_t p = n.pages - 1; p >= 1; --p) stack_.push_back(page_id{p});
     }
     std::int32_t free_count() const noexcept { return static_cast<std::int32_t>(stack_.size()); }
     page_id pop() noexcept {
         const page_id p = stack_.back();
         stack_.pop_back();
-        pos_[static_cast<std::size_t>(p.value)] = npos;
+        free_[static_cast<std::size_t>(p.value)] = 0;
         return p;
     }
     void push(page_id p) noexcept {
-        pos_[static_cast<std::size_t>(p.value)] = static_cast<std::int32_t>(stack_.size());
+        free_[static_cast<std::size_t>(p.value)] = 1;
         stack_.push_back(p);
     }
-    bool is_free(page_id p) const noexcept { return pos_[static_cast<std::size_t>(p.value)] != npos; }
-    void remove(page_id p) noexcept {
-        const std::int32_t i = pos_[static_cast<std::size_t>(p.value)];
-        const page_id last = stack_.back();
-        stack_[static_cast<std::size_t>(i)] = last;  // swap-remove keeps removal O(1)
-        pos_[static_cast<std::size_t>(last.value)] = i;
-        stack_.pop_back();
-        pos_[static_cast<std::size_t>(p.value)] = npos;
-    }
+    bool is_free(page_id p) const noexcept { return free_[static_cast<std::size_t>(p.value)] != 0; }
     template <class F>
     void for_each_free(F&& f) const {
         for (page_id p : stack_) f(p);

@@ -20,7 +20,7 @@ constexpr std::int64_t dead_pages(std::int64_t committed_tokens, std::int64_t wi
     return first_visible <= 0 ? 0 : first_visible / page_size;
 }
 
-/// Largest token count whose pages an int32 table can index in a pool of `pages` pages of P tokens.
+/// Largest token count whose pages an int32 table can index, with pages of P tokens.
 constexpr std::int64_t max_tokens_per_request(std::int32_t page_size) noexcept {
     return std::int64_t{INT32_MAX} * page_size;
 }

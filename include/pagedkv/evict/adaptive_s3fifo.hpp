@@ -41,6 +41,8 @@ public:
           target_(n.pages / 10), pages_(n.pages) {}
 
     void insert(page_id p, eviction_hint h) noexcept {
+        // New content (a page can be unkeyed and freed without erase): its old hits do not count.
+        if (key_[at(p)] != h.key) hits_[at(p)] = 0;
         key_[at(p)] = h.key;
         std::uint64_t& g = ghost_[slot(h.key)];
         const bool ghost_hit = g != 0 && (g | from_main) == (h.key | from_main);

@@ -72,6 +72,11 @@ constexpr result<request_demand> demand_of(const model_config& m, const workload
     if (w.prompt_tokens < 0 || w.output_tokens < 0 || w.draft_tokens < 0 || w.prefill_chunk_tokens < 0 ||
         w.concurrency < 0)
         return errc::negative_length;
+    // Bound every count before adding any two: past the table limit there is no valid plan.
+    const std::int64_t limit = max_tokens_per_request(page_size_tokens);
+    if (w.prompt_tokens > limit || w.output_tokens > limit || w.draft_tokens > limit ||
+        w.prefill_chunk_tokens > limit || m.window_tokens > limit)
+        return errc::length_overflow;
     request_demand d;
     d.page_size_tokens = page_size_tokens;
     const std::int64_t decode_steps_tokens = w.output_tokens > 1 ? w.output_tokens - 1 + w.draft_tokens : 0;

@@ -212,9 +212,10 @@ public:
     /// Indexed by full page; every entry is an SWA page index in [0, swa().size()).
     std::span<const page_id> full_to_swa() const noexcept { return full_to_swa_; }
 
-    /// The SWA KV slot of full slot `page * P + offset`: the same offset in the mapped SWA page, or
-    /// in the SWA null page when the token is out of the window (a write there is never read).
-    /// @pre 0 <= full_slot < full().size().pages * P
+    /// The SWA KV slot of full slot `page * P + offset`: the same offset in the mapped SWA page.
+    /// @pre 0 <= full_slot < full().size().pages * P, and the token is inside its request's window
+    /// (tokens in flight always are). Outside the window the entry is the null page, or, in a
+    /// caching pool, a cached SWA page that holds other requests' KV: never write through it.
     std::int64_t swa_slot(std::int64_t full_slot) const noexcept {
         const std::int32_t p = full_.page_size_tokens();
         return std::int64_t{full_to_swa_[static_cast<std::size_t>(full_slot / p)].value} * p + full_slot % p;

@@ -25,12 +25,4 @@ concept page_table_source = requires(const S& s, request_id r) {
     { s.size() } -> std::same_as<pool_size>;
 };
 
-/// Checks a batch before any table is written: every id must be live in `src`.
-template <page_table_source S>
-constexpr bool all_live(const S& src, std::span<const request_id> batch) noexcept {
-    for (request_id r : batch)
-        if (!src.contains(r)) return false;
-    return true;
-}
-
 }  // namespace pagedkv

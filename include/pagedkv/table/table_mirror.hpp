@@ -27,19 +27,6 @@ struct table_capacity {
     friend constexpr bool operator==(const table_capacity&, const table_capacity&) = default;
 };
 
-/// Errors: buffer_too_small (a capacity below 1), length_overflow (an index past int32).
-constexpr status check_capacity(const table_capacity& c) noexcept {
-    if (c.max_requests < 1 || c.max_batch < 1 || c.max_pages_per_request < 1 || c.max_new_tokens < 1 ||
-        c.max_writes < 1)
-        return errc::buffer_too_small;
-    const std::int64_t cells = std::int64_t{c.max_pages_per_request} *
-                               (c.max_requests > c.max_batch ? c.max_requests : c.max_batch);
-    const std::int64_t delta_bytes = 64 + 2 * (std::int64_t{c.max_batch} * 40 + 3 * std::int64_t{c.max_writes} * 8) +
-                                     std::int64_t{c.max_writes} * 8;  // max_delta_bytes(c, 2, true), below
-    if (cells > INT32_MAX || delta_bytes > INT32_MAX) return errc::length_overflow;
-    return {};
-}
-
 // ---- the delta format: what one sync copies to the device --------------------------------------
 
 /// One row of this step's batch as the device reads it. The offsets are prefix sums the host
@@ -91,6 +78,18 @@ constexpr std::int64_t max_delta_bytes(const table_capacity& c, int pool_count, 
     const std::int64_t writes = std::int64_t{c.max_writes} * std::int64_t{sizeof(entry_write)};
     const std::int64_t per_pool = std::int64_t{c.max_batch} * std::int64_t{sizeof(row_desc)} + 3 * writes;
     return std::int64_t{sizeof(delta_header)} + pool_count * per_pool + (with_map ? writes : 0);
+}
+
+/// Errors: buffer_too_small (a capacity below 1), length_overflow (an index or a delta offset past
+/// int32).
+constexpr status check_capacity(const table_capacity& c) noexcept {
+    if (c.max_requests < 1 || c.max_batch < 1 || c.max_pages_per_request < 1 || c.max_new_tokens < 1 ||
+        c.max_writes < 1)
+        return errc::buffer_too_small;
+    const std::int64_t cells = std::int64_t{c.max_pages_per_request} *
+                               (c.max_requests > c.max_batch ? c.max_requests : c.max_batch);
+    if (cells > INT32_MAX || max_delta_bytes(c, 2, true) > INT32_MAX) return errc::length_overflow;
+    return {};
 }
 
 /// One pool's part of a delta, as staged by a mirror (views into the mirror's scratch).
@@ -496,7 +495,6 @@ public:
 
     /// Stages both pools and the mapping for `batch`, or neither. Errors: those of table_mirror::stage.
     status stage(const Hybrid& hp, std::span<const request_id> batch) {
-        map_writes_.clear();
         touched_.clear();
         next_epoch();
         auto on_full = [this](request_id, std::int64_t, page_id old_page, page_id new_page) {
@@ -513,6 +511,7 @@ public:
         if (auto s = full_.plan(hp.full(), batch, on_full); !s) return s;
         if (auto s = swa_.plan(hp.swa(), batch, on_swa); !s) return s;
         if (static_cast<std::int64_t>(touched_.size()) > full_.capacity().max_writes) return errc::buffer_too_small;
+        map_writes_.clear();  // only now: a failing stage leaves the last staged delta whole
         touched_.clear();
         next_epoch();
         full_.apply(hp.full(), batch, on_full);

@@ -177,8 +177,9 @@ void emit_tables(const Policy& policy, const std::byte* delta, const delta_heade
 }
 
 /// The SWA view of a full table: out[i] = full_to_swa[table[i]]. Applied to a full dense table it
-/// gives the SWA dense table (released and padding entries map to the null page), which is how an
-/// engine can keep one table per request and translate on the device.
+/// gives the SWA dense table in every in-window column (padding maps to the null page), which is how
+/// an engine can keep one table per request and translate on the device. Columns before the window
+/// map to the null page, or, in a caching pool, to a cached SWA page: kernels never read them.
 template <class Policy>
 void translate_through_map(const Policy& policy, const std::int32_t* table, std::int64_t count,
                            const std::int32_t* full_to_swa, std::int32_t* out) {
