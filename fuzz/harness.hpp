@@ -23,10 +23,14 @@
 namespace pagedkv::fuzz {
 
 /// The calls the harness makes, for counting.
-enum class call : std::uint8_t { create, add, extend, commit, truncate, free, dense, csr, slots };
-inline constexpr std::size_t call_kinds = 9;
+enum class call : std::uint8_t {
+    create, add, extend, commit, truncate, free, dense, csr, slots,
+    attach, commit_keyed, cache, preempt, resume, reset  // prefix reuse (the caching hybrid pool)
+};
+inline constexpr std::size_t call_kinds = 15;
 inline constexpr std::array<std::string_view, call_kinds> call_names{
-    "create", "add", "extend", "commit", "truncate", "free", "dense", "csr", "slots"};
+    "create", "add", "extend", "commit", "truncate", "free", "dense", "csr", "slots",
+    "attach", "commit_k", "cache", "preempt", "resume", "reset"};
 
 /// Calls made, by kind and by outcome.
 struct call_counts {
@@ -61,7 +65,20 @@ struct request_model {
     std::int64_t length_tokens = 0;
     std::int64_t committed_tokens = 0;
     bool live = true;
+    // Prefix reuse only: the request's prompt and generated tokens are `stream_token(stream, i)`.
+    std::uint8_t stream = 0;
+    cache_scope scope{};
+    bool keyed_all = true;          ///< every commit keyed its pages (so released SWA pages stayed cached)
+    std::int64_t calm_since = 0;    ///< the session's disturbance count when it was admitted
 };
+
+/// Token i of stream s. Streams of one family (s % 4) agree on their first (s / 4 % 8) * 5 tokens,
+/// so prompts share prefixes of 0 to 35 tokens and hits really happen; equal streams agree on all.
+/// Ids are consecutive within a stream, which the trace's run-length encoding stores in a few bytes.
+inline token_id stream_token(std::uint8_t s, std::int64_t i) noexcept {
+    const std::int64_t fork = s / 4 % 8 * 5;
+    return static_cast<token_id>((i < fork ? s % 4 : 4 + s) * 100000 + i % 100000);
+}
 
 /// One pool (or hybrid pair) as the conventions describe it.
 struct pool_model {
@@ -97,6 +114,7 @@ struct pool_model {
 template <class Pool>
 struct single_target {
     static constexpr bool hybrid = false;
+    static constexpr bool caching = false;
     static constexpr std::string_view name = Pool::kind == attention_kind::full ? "full" : "swa";
     std::optional<Pool> pool;
     pool_model model;
@@ -127,15 +145,20 @@ struct single_target {
     }
 };
 
+/// A hybrid pool through a trace recorder: `hybrid_pool<>`, or with `Caching` the prefix-reuse pool
+/// `caching_hybrid_pool<lru>`.
+template <bool Caching>
 struct hybrid_target {
+    using pool_type = std::conditional_t<Caching, caching_hybrid_pool<lru>, hybrid_pool<>>;
     static constexpr bool hybrid = true;
-    static constexpr std::string_view name = "hybrid";
-    trace_recorder<hybrid_pool<>> rec;
+    static constexpr bool caching = Caching;
+    static constexpr std::string_view name = Caching ? "cache" : "hybrid";
+    trace_recorder<pool_type> rec;
     pool_model model;
 
     explicit hybrid_target(std::ostream* trace) : rec(trace) {}
-    trace_recorder<hybrid_pool<>>& api() noexcept { return rec; }
-    const hybrid_pool<>& state() const noexcept { return rec.pool(); }
+    trace_recorder<pool_type>& api() noexcept { return rec; }
+    const pool_type& state() const noexcept { return rec.pool(); }
     template <class F>
     void for_each_view(F&& f) const { f(rec.pool().full()), f(rec.pool().swa()); }
     status create(std::int32_t full_pages, std::int32_t swa_pages, std::int32_t page_size, std::int64_t window) {
@@ -143,13 +166,13 @@ struct hybrid_target {
     }
     template <attention_kind K>
     status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
-        return rec.emit_dense_table<K>(b, out, row);
+        return rec.template emit_dense_table<K>(b, out, row);
     }
     template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) { return rec.emit_csr_table<K>(b, out); }
+    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) { return rec.template emit_csr_table<K>(b, out); }
     template <attention_kind K>
     result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
-        return rec.emit_slot_mapping<K>(b, out);
+        return rec.template emit_slot_mapping<K>(b, out);
     }
 };
 
@@ -232,7 +255,7 @@ struct property_violation {
 /// Decodes and runs one input. With `trace`, the hybrid pool's calls are also recorded to it.
 class session {
 public:
-    explicit session(std::ostream* trace) : hybrid_(trace) {}
+    explicit session(std::ostream* trace, std::ostream* cache_trace = nullptr) : hybrid_(trace), cache_(cache_trace) {}
 
     outcome run(std::span<const std::uint8_t> input) {
         outcome out;
@@ -241,9 +264,14 @@ public:
             do_create(full_, 40, 0, 4, 0);
             do_create(swa_, 12, 0, 4, 6);
             do_create(hybrid_, 40, 12, 4, 6);
+            do_create(cache_, 40, 12, 4, 6);
             byte_reader in(input);
             while (!in.done()) {
                 const std::uint8_t b = in.next();
+                if (b >= cache_opcodes) {
+                    cache_step(b - cache_opcodes, in);
+                    continue;
+                }
                 switch (b % 3) {
                     case 0: step(full_, b / 3 % 10, in); break;
                     case 1: step(swa_, b / 3 % 10, in); break;
@@ -259,11 +287,14 @@ public:
     }
 
 private:
+    static constexpr std::uint8_t cache_opcodes = 240;  // bytes 240..255 drive the caching pool
     single_target<full_pool<>> full_;
     single_target<swa_pool<>> swa_;
-    hybrid_target hybrid_;
+    hybrid_target<false> hybrid_;
+    hybrid_target<true> cache_;
     call_counts counts_;
     std::vector<request_id> batch_;
+    std::vector<token_id> tokens_;  // scratch: a request's stream tokens
 
     template <class T>
     [[noreturn]] static void violated(const T&, call c, const std::string& what) {
@@ -308,9 +339,62 @@ private:
                 used += t.model.pages(m.length_tokens) - gone;
             }
             expect(t, c, v.live_requests() == live, "live request count differs");
-            expect(t, c, v.used_pages() == used, "pages in use differ from the model's count");
-            expect(t, c, v.free_pages() + used + 1 == v.size().pages, "free + used + null != pool size");
+            if constexpr (T::caching) {
+                check_sharing(t, c, v);
+            } else {
+                expect(t, c, v.used_pages() == used, "pages in use differ from the model's count");
+                expect(t, c, v.free_pages() + used + 1 == v.size().pages, "free + used + null != pool size");
+            }
         });
+    }
+
+    // Prefix reuse: a page's reference count is its owners; pages are shared only by requests that
+    // hold the same committed tokens under the same scope at the same index (one user's KV is never
+    // read as another's); a keyed full page stores exactly its owners' tokens.
+    template <class T, class V>
+    void check_sharing(const T& t, call c, const V& v) {
+        constexpr attention_kind k = kind_of<V>;
+        const std::int64_t page = t.model.page_size_tokens;
+        const auto n = static_cast<std::size_t>(v.size().pages);
+        std::vector<std::int32_t> owners(n, 0);
+        std::vector<const request_model*> first_owner(n, nullptr);
+        std::vector<std::int64_t> first_index(n, 0);
+        std::int64_t used = 0;
+        for (const request_model& m : t.model.requests) {
+            if (!m.live) continue;
+            const auto list = v.pages(m.id);
+            for (std::size_t i = static_cast<std::size_t>(t.model.released(k, m.committed_tokens)); i < list.size(); ++i) {
+                const auto p = static_cast<std::size_t>(list[i].value);
+                const auto idx = static_cast<std::int64_t>(i);
+                if (owners[p]++ == 0) {
+                    ++used, first_owner[p] = &m, first_index[p] = idx;
+                    if constexpr (k == attention_kind::full) {
+                        if (const auto key = v.key_of(list[i])) {
+                            const page_content pc = v.index().content(list[i]);
+                            expect(t, c, pc.scope == m.scope, "a keyed page's scope differs from its owner's");
+                            expect(t, c, (idx + 1) * page <= m.committed_tokens, "a keyed page holds uncommitted tokens");
+                            for (std::int64_t j = 0; j < page; ++j)
+                                expect(t, c, pc.tokens[static_cast<std::size_t>(j)] == stream_token(m.stream, idx * page + j),
+                                       "a keyed page's stored tokens differ from its owner's tokens");
+                        }
+                    }
+                    continue;
+                }
+                const request_model& o = *first_owner[p];
+                expect(t, c, first_index[p] == idx, "a shared page sits at different indices");
+                expect(t, c, o.scope == m.scope, "a page shared across scopes (tenants)");
+                expect(t, c, (idx + 1) * page <= std::min(o.committed_tokens, m.committed_tokens),
+                       "a shared page holds uncommitted tokens");
+                for (std::int64_t j = idx * page; j < (idx + 1) * page; ++j)
+                    expect(t, c, stream_token(o.stream, j) == stream_token(m.stream, j),
+                           "a page shared by requests whose tokens differ");
+            }
+        }
+        for (std::int32_t p = 1; p < v.size().pages; ++p)
+            expect(t, c, v.ref_count(page_id{p}) == owners[static_cast<std::size_t>(p)], "reference count != owners");
+        expect(t, c, v.used_pages() == used, "pages in use != pages with owners");
+        expect(t, c, v.free_pages() + used + v.cached_pages() + 1 == v.size().pages,
+               "free + used + cached + null != pool size");
     }
 
     template <class T>
@@ -327,6 +411,7 @@ private:
         const std::uint64_t before = had ? state_digest(t.state()) : 0;
         const status s = t.create(pages, swa_pages, page, window);
         if (s) t.model = pool_model{page, sliding ? window : 0, {}};
+        if (s && T::caching) ++cache_disturbed_;
         if (!had) {  // only the first create can meet an empty target; it must be valid
             if (!s) violated(t, call::create, "the starting pools must be valid");
             counts_.ok[0] += 1;
@@ -347,7 +432,7 @@ private:
                 do_create(t, pages, swa_pages, page, decode_window(in.next(), page));
                 return;
             }
-            case 1: return do_add(t);
+            case 1: do_add(t); return;
             case 2: {
                 const request_id r = decode_request(in.next(), m);
                 return do_extend(t, r, decode_tokens(in.next(), m, m.find(r)));
@@ -373,19 +458,197 @@ private:
         }
     }
 
+    // ---- prefix reuse: the caching hybrid pool ------------------------------------------------------
+
+    // Evictions, truncations and new pools: what may take a request's cached prefix away.
+    std::int64_t cache_disturbed_ = 0;
+    std::int64_t disturbances() const {
+        if (!cache_.rec.has_pool()) return cache_disturbed_;
+        return cache_disturbed_ + cache_.state().full().stats().evicted_pages + cache_.state().swa().stats().evicted_pages;
+    }
+
+    // The first `n` tokens of m's stream (n clamped to what a pool can hold), in tokens_.
+    std::span<const token_id> stream_of(const request_model* m, std::int64_t n) {
+        n = std::clamp<std::int64_t>(n, 0, std::int64_t{1} << 16);
+        tokens_.resize(static_cast<std::size_t>(n));
+        for (std::int64_t i = 0; i < n; ++i) tokens_[static_cast<std::size_t>(i)] = stream_token(m ? m->stream : 0, i);
+        return tokens_;
+    }
+    // Token-count variants for keying calls: the new committed length, its whole pages, one short
+    // of them (tokens_too_short), or a few more.
+    std::int64_t keying_tokens(std::uint8_t v, std::int64_t committed) const {
+        const std::int64_t whole = committed / cache_.model.page_size_tokens * cache_.model.page_size_tokens;
+        switch (v % 4) {
+            case 0: return committed;
+            case 1: return whole;
+            case 2: return std::max<std::int64_t>(0, whole - 1);  // no tokens at all when no whole page
+            default: return committed + 5;
+        }
+    }
+
+    void cache_step(unsigned opcode, byte_reader& in) {
+        auto& t = cache_;
+        pool_model& m = t.model;
+        switch (opcode) {
+            case 0: return step(t, 0, in);  // create
+            case 1: case 15: {                // add under a scope (tenant 0 or 1), with a stream
+                const std::uint8_t b = opcode == 1 ? in.next() : 0;
+                do_add(t, cache_scope{b % 2u, 0}, static_cast<std::uint8_t>(b / 2));
+                return;
+            }
+            case 2: {
+                const request_id r = decode_request(in.next(), m);
+                return do_attach(t, r, in.next() % 64);
+            }
+            case 3: return step(t, 2, in);  // extend
+            case 4: {
+                const request_id r = decode_request(in.next(), m);
+                const std::int64_t n = decode_tokens(in.next(), m, m.find(r));
+                return do_commit_keyed(t, r, n, in.next());
+            }
+            case 5: return step(t, 3, in);  // a plain commit
+            case 6: {                        // a speculative step whose commit keys its pages
+                const request_id r = decode_request(in.next(), m);
+                const std::int64_t in_flight = 1 + in.next() % 8;
+                do_extend(t, r, in_flight);
+                return do_commit_keyed(t, r, in.next() % (in_flight + 2), in.next());
+            }
+            case 7: {
+                const request_id r = decode_request(in.next(), m);
+                return do_cache(t, r, in.next());
+            }
+            case 8: {
+                const request_id r = decode_request(in.next(), m);
+                return do_preempt(t, r, in.next());
+            }
+            case 9: return step(t, 5, in);   // truncate
+            case 10: return step(t, 6, in);  // free
+            case 11: return do_reset(t);
+            case 12: return step(t, 7, in);  // tables
+            case 13: return step(t, 8, in);
+            default: return step(t, 9, in);
+        }
+    }
+
+    template <class T>
+    void do_attach(T& t, request_id r, std::int64_t n_tokens) {
+        request_model* m = t.model.find(r);
+        errc_set allowed = 0;
+        if (!m || !m->live) allowed = bit(errc::unknown_request);
+        else if (m->length_tokens != 0) allowed = bit(errc::request_not_empty);
+        const auto tokens = stream_of(m, n_tokens);
+        const std::int64_t predicted = m && m->live ? t.state().lookup(tokens, m->scope) : 0;
+        const std::int64_t hits_before = t.state().full().stats().hit_tokens;
+        const std::uint64_t before = state_digest(t.state());
+        const auto hit = t.api().attach_prefix(r, tokens);
+        if (hit) m->length_tokens = m->committed_tokens = hit.value();
+        settle(t, call::attach, hit.code(), allowed, before);
+        if (!hit) return;
+        const std::int64_t page = t.model.page_size_tokens;
+        expect(t, call::attach, hit.value() % page == 0 && hit.value() >= 0, "a hit of a partial page");
+        expect(t, call::attach, n_tokens == 0 ? hit.value() == 0 : hit.value() <= (n_tokens - 1) / page * page,
+               "a hit includes the last token");
+        expect(t, call::attach, hit.value() == predicted, "attach_prefix differs from lookup just before");
+        expect(t, call::attach, t.state().full().stats().hit_tokens == hits_before + hit.value(), "hit tokens not counted");
+    }
+
+    template <class T>
+    void do_commit_keyed(T& t, request_id r, std::int64_t n, std::uint8_t variant) {
+        request_model* m = t.model.find(r);
+        errc_set allowed = 0;
+        std::int64_t n_tokens = 0;
+        if (!m || !m->live) allowed = bit(errc::unknown_request);
+        else if (n < 0) allowed = bit(errc::negative_length);
+        else if (n > m->length_tokens - m->committed_tokens) allowed = bit(errc::commit_exceeds_reserved);
+        else {
+            n_tokens = keying_tokens(variant, m->committed_tokens + n);
+            const std::int64_t page = t.model.page_size_tokens;
+            if (n_tokens < (m->committed_tokens + n) / page * page) allowed = bit(errc::tokens_too_short);
+        }
+        const auto tokens = stream_of(m, n_tokens);
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().commit(r, n, tokens);
+        if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens;
+        settle(t, call::commit_keyed, s.code(), allowed, before);
+    }
+
+    template <class T>
+    void do_cache(T& t, request_id r, std::uint8_t variant) {
+        request_model* m = t.model.find(r);
+        errc_set allowed = 0;
+        std::int64_t n_tokens = 0;
+        if (!m || !m->live) allowed = bit(errc::unknown_request);
+        else if ((n_tokens = keying_tokens(variant, m->committed_tokens)) <
+                 m->committed_tokens / t.model.page_size_tokens * t.model.page_size_tokens)
+            allowed = bit(errc::tokens_too_short);
+        const auto tokens = stream_of(m, n_tokens);
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().cache_committed(r, tokens);
+        settle(t, call::cache, s.code(), allowed, before);
+    }
+
+    // Preempts r, then resumes it as a new request (same scope, same stream) that attaches its
+    // committed tokens plus the next one: it hits every committed whole page unless something
+    // (eviction, truncation, a plain commit that let SWA pages go) may have taken them away.
+    template <class T>
+    void do_preempt(T& t, request_id r, std::uint8_t variant) {
+        request_model* m = t.model.find(r);
+        errc_set allowed = 0;
+        std::int64_t n_tokens = 0;
+        if (!m || !m->live) allowed = bit(errc::unknown_request);
+        else if ((n_tokens = keying_tokens(variant, m->committed_tokens)) <
+                 m->committed_tokens / t.model.page_size_tokens * t.model.page_size_tokens)
+            allowed = bit(errc::tokens_too_short);
+        const auto tokens = stream_of(m, n_tokens);
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().preempt(r, tokens);
+        if (s) m->live = false;
+        settle(t, call::preempt, s.code(), allowed, before);
+        if (!s) return;
+        const request_model was = *m;  // do_add may reallocate the model's vector
+        const bool calm = was.keyed_all && disturbances() == was.calm_since;
+        const request_id again = do_add(t, was.scope, was.stream);
+        const std::int64_t hits_before = t.state().full().stats().hit_tokens;
+        do_attach(t, again, was.committed_tokens + 1);
+        const std::int64_t hit = t.state().full().stats().hit_tokens - hits_before;
+        const std::int64_t page = t.model.page_size_tokens;
+        counts_.ok[static_cast<std::size_t>(call::resume)] += calm;
+        if (calm) expect(t, call::resume, hit == was.committed_tokens / page * page, "a resumed request missed its own prefix");
+        t.model.find(again)->keyed_all = was.keyed_all;
+    }
+
+    template <class T>
+    void do_reset(T& t) {
+        errc_set allowed = 0;
+        for (const request_model& m : t.model.requests)
+            if (m.live && m.length_tokens > 0) allowed = bit(errc::cache_in_use);
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().reset_cache();
+        settle(t, call::reset, s.code(), allowed, before);
+        if (s) {
+            ++cache_disturbed_;
+            expect(t, call::reset, t.state().full().cached_pages() == 0 && t.state().swa().cached_pages() == 0,
+                   "reset_cache left cached pages");
+        }
+    }
+
     void read_batch(const pool_model& m, byte_reader& in) {
         batch_.clear();
         for (int n = in.next() % 6; n > 0; --n) batch_.push_back(decode_request(in.next(), m));
     }
 
     template <class T>
-    void do_add(T& t) {
+    request_id do_add(T& t, cache_scope scope = {}, std::uint8_t stream = 0) {
         const std::uint64_t before = state_digest(t.state());
-        const auto r = t.api().add_request();
+        const auto r = [&] {
+            if constexpr (T::caching) return t.api().add_request(scope);
+            else return t.api().add_request();
+        }();
         const bool fresh = !r || !t.model.find(r.value());
-        if (r && fresh) t.model.requests.push_back(request_model{r.value()});
+        if (r && fresh) t.model.requests.push_back(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances()});
         settle(t, call::add, r.code(), 0, before);
         expect(t, call::add, fresh, "an id was issued twice");
+        return r ? r.value() : request_id{};
     }
 
     template <class T>
@@ -398,7 +661,7 @@ private:
         else {
             const std::int64_t need = t.model.pages(m->length_tokens + n) - t.model.pages(m->length_tokens);
             t.for_each_view([&](const auto& v) {
-                if (need > v.free_pages())
+                if (need > (T::caching ? v.available_pages() : v.free_pages()))
                     allowed |= bit(kind_of<decltype(v)> == attention_kind::full ? errc::out_of_full_pages
                                                                                 : errc::out_of_swa_pages);
             });
@@ -418,7 +681,7 @@ private:
         else if (n > m->length_tokens - m->committed_tokens) allowed = bit(errc::commit_exceeds_reserved);
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().commit(r, n);
-        if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens;
+        if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens, m->keyed_all = false;
         settle(t, call::commit, s.code(), allowed, before);
     }
 
@@ -435,11 +698,17 @@ private:
                 constexpr attention_kind k = kind_of<decltype(v)>;
                 if (t.model.released(k, committed) < t.model.released(k, m->committed_tokens))
                     allowed |= bit(errc::window_already_released);
+                const std::int64_t partial = n / t.model.page_size_tokens;
+                if (T::caching && n % t.model.page_size_tokens != 0 && partial < t.model.pages(m->length_tokens) &&
+                    partial >= t.model.released(k, m->committed_tokens) &&
+                    v.ref_count(v.pages(r)[static_cast<std::size_t>(partial)]) > 1)
+                    allowed |= bit(errc::truncate_into_shared_page);
             });
         }
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().truncate(r, n);
         if (s) m->length_tokens = n, m->committed_tokens = std::min(m->committed_tokens, n);
+        if (s && T::caching) ++cache_disturbed_;  // it may unkey pages other requests chain through
         settle(t, call::truncate, s.code(), allowed, before);
     }
 
@@ -520,7 +789,7 @@ private:
                             expect(t, call::dense, valid_page(v, p), "entry outside the pool");
                             expect(t, call::dense, p == v.pages(rm.id)[static_cast<std::size_t>(i)].value,
                                    "entry differs from the request's page list");
-                            expect(t, call::dense, own.claim(p, rm.id), "two requests share a page");
+                            expect(t, call::dense, T::caching || own.claim(p, rm.id), "two requests share a page");
                         }
                     }
                 }
@@ -581,10 +850,10 @@ private:
                         expect(t, call::csr, valid_page(v, p), "index outside the pool (or a null page)");
                         expect(t, call::csr, p == v.pages(rm.id)[static_cast<std::size_t>(gone + j)].value,
                                "index differs from the request's page list");
-                        expect(t, call::csr, own.claim(p, rm.id), "two requests share a page");
+                        expect(t, call::csr, T::caching || own.claim(p, rm.id), "two requests share a page");
                     }
                     const std::int64_t len = rm.length_tokens, last = bufs[2][b];
-                    expect(t, call::csr, last == (len == 0 ? 0 : (len - 1) % page + 1), "last_page_len wrong");
+                    expect(t, call::csr, last == (rows == 0 ? 0 : (len - 1) % page + 1), "last_page_len wrong");  // empty row: 0
                     // The length a kernel derives from the row spans exactly the tokens from the first
                     // listed page on, so every query-key distance, hence the window mask, is unchanged.
                     if (rows > 0)
@@ -639,7 +908,7 @@ private:
                         expect(t, call::slots, valid_page(v, slot / page), "slot outside the pool (or in the null page)");
                         expect(t, call::slots, slot / page == v.pages(r)[static_cast<std::size_t>(tok / page)].value,
                                "slot's page differs from the request's page list");
-                        expect(t, call::slots, own.claim(slot / page, r), "two requests share a page");
+                        expect(t, call::slots, own.claim(slot / page, r), "a slot in a page another request holds");
                     }
                 }
                 written = static_cast<std::size_t>(total);
@@ -662,8 +931,9 @@ private:
 };
 
 /// Runs one input on fresh pools; `trace` (optional) receives the hybrid pool's calls.
-inline outcome run(std::span<const std::uint8_t> input, std::ostream* trace = nullptr) {
-    return session(trace).run(input);
+/// `cache_trace` (optional) receives the caching hybrid pool's calls.
+inline outcome run(std::span<const std::uint8_t> input, std::ostream* trace = nullptr, std::ostream* cache_trace = nullptr) {
+    return session(trace, cache_trace).run(input);
 }
 
 }  // namespace pagedkv::fuzz

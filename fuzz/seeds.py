@@ -134,6 +134,59 @@ def bad_creates(t):
     return s.create(t, 3, 1, 1, swa_pages=2).add(t).extend(t, 0, Seed.tok(2)).tables(t, [0], variant=4)
 
 
+# The caching hybrid pool (prefix reuse): opcode bytes 240 + op; see docs/fuzzing.md.
+C_CREATE, C_ADD, C_ATTACH, C_EXTEND, C_COMMIT_KEYED, C_COMMIT, C_SPECULATE, C_CACHE, C_PREEMPT, C_TRUNCATE, \
+    C_FREE, C_RESET, C_DENSE, C_CSR, C_SLOTS, C_ADD_PLAIN = range(16)
+
+
+class CacheSeed(Seed):
+    def c(self, opcode, *operands):
+        self.b.append(240 + opcode)
+        self.b.extend(operands)
+        return self
+
+    def add_scoped(self, tenant, stream):  # stream s: family s % 4, shares its first (s // 4 % 8) * 5 tokens
+        return self.c(C_ADD, tenant + 2 * stream)
+
+    def tables_c(self, reqs, variant=0):
+        for opcode in (C_DENSE, C_CSR, C_SLOTS):
+            self.c(opcode, len(reqs), *reqs, variant)
+        return self
+
+
+def cache_share():
+    """Two streams sharing 30 tokens, two tenants, a hit, a shared page truncate, preempt + resume."""
+    s = CacheSeed()
+    s.add_scoped(0, 28).c(C_ATTACH, 0, 40).c(C_EXTEND, 0, Seed.pages_tok(7)).c(C_COMMIT_KEYED, 0, Seed.rel(2), 0)
+    s.c(C_FREE, 0)
+    s.add_scoped(0, 24).c(C_ATTACH, 1, 40)            # hits 28 tokens of request 0's pages
+    s.add_scoped(1, 28).c(C_ATTACH, 2, 40)            # another tenant: no hit
+    s.add_scoped(0, 28).c(C_ATTACH, 3, 40)            # shares request 1's pages
+    s.c(C_ATTACH, 3, 40)                              # request_not_empty
+    s.c(C_TRUNCATE, 3, Seed.pages_tok(6, 1))          # into a shared page
+    s.c(C_RESET)                                      # cache_in_use
+    s.c(C_SPECULATE, 1, 3, 2, 0).c(C_SPECULATE, 1, 5, 7, 1)
+    s.tables_c([1, 3, 2])
+    s.c(C_CACHE, 1, 2).c(C_CACHE, 1, 1)               # tokens_too_short, then exact
+    s.c(C_PREEMPT, 3, 2).c(C_PREEMPT, 3, 0)           # tokens_too_short, then preempt + resume
+    s.c(C_PREEMPT, 1, 3)
+    for r in range(8):
+        s.c(C_FREE, r)
+    return s.c(C_RESET).c(C_ADD_PLAIN).c(C_ATTACH, 7, 40)
+
+
+def cache_pressure():
+    """A tiny caching pool: hits, evictions of full and SWA pages (tombstones), plain commits."""
+    s = CacheSeed().c(C_CREATE, 8, 4, 3, 5)          # 10 full pages, 6 SWA pages, P = 4, W = 6
+    for i in range(4):
+        s.add_scoped(0, 28).c(C_ATTACH, i, 30).c(C_EXTEND, i, Seed.pages_tok(3, 1))
+        s.c(C_COMMIT_KEYED if i % 2 == 0 else C_COMMIT, i, Seed.rel(2), *([0] if i % 2 == 0 else []))
+        s.c(C_PREEMPT, i, 0)
+        s.add_scoped(0, 24 + i).c(C_ATTACH, 4 + 2 * i + 1, 30).c(C_EXTEND, 4 + 2 * i + 1, Seed.pages_tok(5))
+        s.c(C_SPECULATE, 4 + 2 * i + 1, 2, 3, 1).tables_c([4 + 2 * i + 1])
+    return s
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     os.makedirs(out, exist_ok=True)
@@ -142,6 +195,9 @@ def main():
         for t in (FULL, SWA, HYBRID):
             with open(os.path.join(out, f"seed-{scenario.__name__.replace('_', '-')}-{names[t]}"), "wb") as f:
                 f.write(scenario(t).b)
+    for scenario in (cache_share, cache_pressure):
+        with open(os.path.join(out, f"seed-{scenario.__name__.replace('_', '-')}"), "wb") as f:
+            f.write(scenario().b)
 
 
 if __name__ == "__main__":

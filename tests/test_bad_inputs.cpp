@@ -342,6 +342,173 @@ TEST_CASE("emit_csr_table: more than INT32_MAX indices -> length_overflow, nothi
     munmap(mem, index_bytes);
 }
 
+// ---- prefix cache (caching pools) ---------------------------------------------------------------
+
+namespace {
+
+/// A caching pool holding a cached prefix and requests in every state a bad cache call can meet:
+///   cached   3 pages of `prompt` (tokens 1..13), keyed by `donor`, which was freed
+///   holder   hit those 3 pages (12 committed tokens), then extended 3 more (in flight)
+///   twin     hit the same 3 pages: every one of them has two owners
+///   empty    a request with no tokens
+template <class Pool>
+struct cache_world {
+    Pool pool;
+    std::vector<token_id> prompt;
+    request_id holder, twin, empty;
+
+    explicit cache_world(Pool p) : pool(std::move(p)) {
+        for (token_id t = 1; t <= 13; ++t) prompt.push_back(t);
+        const cache_scope scope{7, 0};
+        const request_id donor = pool.add_request(scope).value();
+        REQUIRE(pool.extend(donor, 12));
+        REQUIRE(pool.commit(donor, 12, prompt));
+        REQUIRE(pool.free_request(donor));
+        holder = pool.add_request(scope).value();
+        REQUIRE(pool.attach_prefix(holder, prompt).value() == 12);
+        REQUIRE(pool.extend(holder, 3));
+        twin = pool.add_request(scope).value();
+        REQUIRE(pool.attach_prefix(twin, prompt).value() == 12);
+        empty = pool.add_request(scope).value();
+        REQUIRE(pool.check_invariants());
+    }
+    /// The first `n` prompt tokens.
+    std::span<const token_id> first(std::size_t n) const { return std::span<const token_id>(prompt).first(n); }
+};
+
+using caching_full = full_pool<lifo_free_stack, lru>;
+struct caching_full_world : cache_world<caching_full> {
+    caching_full_world() : cache_world(caching_full::create(pool_size{16}, page_tokens).value()) {}
+};
+struct caching_hybrid_world : cache_world<caching_hybrid_pool<lru>> {
+    caching_hybrid_world()
+        : cache_world(caching_hybrid_pool<lru>::create(pool_size{16}, pool_size{16}, page_tokens, window).value()) {}
+};
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("the state digest sees the prefix index and the cached set, not only page lists", W,
+                   caching_full_world, caching_hybrid_world) {
+    W w;
+    REQUIRE(w.pool.commit(w.holder, 3));
+    REQUIRE(w.pool.extend(w.empty, 8));
+    REQUIRE(w.pool.commit(w.empty, 8));  // a plain commit keys nothing
+    // Keying touches only the index (and its counter): page lists and the free list stay as they are.
+    auto keyed = w.pool;
+    std::vector<token_id> other(8, 99);
+    REQUIRE(keyed.cache_committed(w.empty, other));
+    CHECK(state_digest(keyed) != state_digest(w.pool));
+    // Two pools that differ only in which pages are cached and which are free.
+    auto a = w.pool, b = w.pool;
+    REQUIRE(a.free_request(w.holder));
+    REQUIRE(a.free_request(w.twin));
+    REQUIRE(a.free_request(w.empty));
+    REQUIRE(b.free_request(w.holder));
+    REQUIRE(b.free_request(w.twin));
+    REQUIRE(b.free_request(w.empty));
+    CHECK(state_digest(a) == state_digest(b));
+    REQUIRE(a.reset_cache());
+    CHECK(state_digest(a) != state_digest(b));
+}
+
+TEST_CASE_TEMPLATE("attach_prefix: a request that holds tokens -> request_not_empty; ids not live -> unknown_request",
+                   W, caching_full_world, caching_hybrid_world) {
+    W w;
+    rejects(w.pool, errc::request_not_empty, [&] { return w.pool.attach_prefix(w.holder, w.prompt); });
+    rejects(w.pool, errc::request_not_empty, [&] { return w.pool.attach_prefix(w.twin, w.first(5)); });
+    rejects(w.pool, errc::unknown_request, [&] { return w.pool.attach_prefix(never_issued, w.prompt); });
+    CHECK(w.pool.attach_prefix(w.empty, w.prompt).value() == 12);  // control: the empty request
+}
+
+TEST_CASE_TEMPLATE("commit with tokens, cache_committed, preempt: fewer tokens than the committed whole pages "
+                   "-> tokens_too_short",
+                   W, caching_full_world, caching_hybrid_world) {
+    W w;
+    // holder: 12 committed + 3 in flight. A commit of 3 makes 15 committed: 3 whole pages = 12 tokens.
+    rejects(w.pool, errc::tokens_too_short, [&] { return w.pool.commit(w.holder, 3, w.first(11)); });
+    rejects(w.pool, errc::tokens_too_short, [&] { return w.pool.cache_committed(w.holder, w.first(11)); });
+    rejects(w.pool, errc::tokens_too_short, [&] { return w.pool.preempt(w.twin, w.first(0)); });
+    // The commit's own errors come first, as documented.
+    rejects(w.pool, errc::commit_exceeds_reserved, [&] { return w.pool.commit(w.holder, 4, w.first(0)); });
+    rejects(w.pool, errc::unknown_request, [&] { return w.pool.cache_committed(never_issued, w.prompt); });
+    rejects(w.pool, errc::unknown_request, [&] { return w.pool.preempt(never_issued, w.prompt); });
+    // Controls: exactly the whole pages' tokens.
+    CHECK(w.pool.cache_committed(w.holder, w.first(12)).ok());
+    CHECK(w.pool.commit(w.holder, 3, w.first(12)).ok());
+    CHECK(w.pool.preempt(w.twin, w.first(12)).ok());
+}
+
+TEST_CASE_TEMPLATE("truncate: into a partial page another request holds -> truncate_into_shared_page", W,
+                   caching_full_world, caching_hybrid_world) {
+    W w;
+    // Page 2 (tokens 8..11) is held by holder and twin; holder's SWA window still needs it.
+    rejects(w.pool, errc::truncate_into_shared_page, [&] { return w.pool.truncate(w.holder, 10); });
+    rejects(w.pool, errc::truncate_into_shared_page, [&] { return w.pool.truncate(w.twin, 9); });
+    CHECK(w.pool.truncate(w.holder, 12).ok());  // control: a page boundary rewrites nothing shared
+    REQUIRE(w.pool.free_request(w.twin));
+    CHECK(w.pool.truncate(w.holder, 10).ok());  // control: the page has one owner now
+}
+
+TEST_CASE_TEMPLATE("reset_cache: while any request owns a page -> cache_in_use", W, caching_full_world,
+                   caching_hybrid_world) {
+    W w;
+    rejects(w.pool, errc::cache_in_use, [&] { return w.pool.reset_cache(); });
+    REQUIRE(w.pool.free_request(w.holder));
+    rejects(w.pool, errc::cache_in_use, [&] { return w.pool.reset_cache(); });  // twin still holds the prefix
+    REQUIRE(w.pool.free_request(w.twin));
+    CHECK(w.pool.reset_cache().ok());  // control: only the empty request is left, holding nothing
+    CHECK(w.pool.attach_prefix(w.empty, w.prompt).value() == 0);
+}
+
+TEST_CASE("attach_pages: pages that do not fit the length, free, null or out-of-range pages -> invalid_attach") {
+    caching_full_world w;
+    const page_id shared = w.pool.pages(w.holder)[0], tail = w.pool.pages(w.holder)[3];
+    REQUIRE(w.pool.free_request(w.twin));
+    REQUIRE(w.pool.free_request(w.holder));  // pages 0..2 cached again, the tail page free
+    const request_id r = w.empty;
+    const page_id one[] = {shared};
+    const page_id two[] = {shared, shared};
+    rejects(w.pool, errc::invalid_attach, [&] { return w.pool.attach_pages(r, one, 5, 5); });   // not whole pages
+    rejects(w.pool, errc::invalid_attach, [&] { return w.pool.attach_pages(r, one, 8, 8); });   // too few pages
+    rejects(w.pool, errc::invalid_attach, [&] { return w.pool.attach_pages(r, two, 4, 4); });   // too many
+    rejects(w.pool, errc::invalid_attach, [&] { return w.pool.attach_pages(r, one, -4, 0); });  // negative
+    for (page_id bad : {tail, null_page, page_id{16}, page_id{-1}}) {  // free, null, out of range
+        const page_id list[] = {bad};
+        rejects(w.pool, errc::invalid_attach, [&] { return w.pool.attach_pages(r, list, 4, 4); });
+    }
+    rejects(w.pool, errc::unknown_request, [&] { return w.pool.attach_pages(never_issued, one, 4, 4); });
+    CHECK(w.pool.attach_pages(r, one, 4, 4).ok());  // control: one cached page, 4 tokens
+    rejects(w.pool, errc::request_not_empty, [&] { return w.pool.attach_pages(r, one, 4, 4); });
+}
+
+TEST_CASE("attach_pages on an SWA pool: a live entry inside the released prefix -> invalid_attach") {
+    auto pool = swa_pool<lifo_free_stack, lru>::create(pool_size{8}, page_tokens, window).value();
+    const request_id owner = pool.add_request(cache_scope{}).value();
+    REQUIRE(pool.extend(owner, 12));
+    const page_id p1 = pool.pages(owner)[1], p2 = pool.pages(owner)[2];
+    const request_id r = pool.add_request(cache_scope{}).value();
+    // 12 tokens: the next query sees keys from 7 on, so page 0 is released (null) and pages 1, 2 live.
+    const page_id live_in_released[] = {p1, p1, p2};
+    const page_id null_in_window[] = {null_page, null_page, p2};
+    rejects(pool, errc::invalid_attach, [&] { return pool.attach_pages(r, live_in_released, 12, 12); });
+    rejects(pool, errc::invalid_attach, [&] { return pool.attach_pages(r, null_in_window, 12, 12); });
+    const page_id good[] = {null_page, p1, p2};
+    CHECK(pool.attach_pages(r, good, 12, 12).ok());  // control
+    CHECK(pool.ref_count(p1) == 2);
+}
+
+TEST_CASE("drop_cached: a page that is not cached -> not_cached") {
+    caching_full_world w;
+    const page_id owned = w.pool.pages(w.holder)[0], tail = w.pool.pages(w.holder)[3];
+    for (page_id bad : {owned, null_page, page_id{16}, page_id{-1}})
+        rejects(w.pool, errc::not_cached, [&] { return w.pool.drop_cached(bad); });
+    REQUIRE(w.pool.free_request(w.twin));
+    REQUIRE(w.pool.free_request(w.holder));
+    rejects(w.pool, errc::not_cached, [&] { return w.pool.drop_cached(tail); });  // free, not cached
+    CHECK(w.pool.drop_cached(owned).ok());  // control: the prefix's first page, cached now
+    CHECK(w.pool.free_pages() == 15);       // its descendants went with it: every page is free
+}
+
 // ---- wrong kinds: not expressible, so compile errors rather than runtime errors ------------------
 
 namespace {

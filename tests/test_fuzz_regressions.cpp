@@ -66,7 +66,25 @@ TEST_CASE("the seed corpus passes and reaches every call kind both succeeding an
     for (std::size_t i = 0; i < call_kinds; ++i) {
         CAPTURE(pagedkv::fuzz::call_names[i]);
         CHECK(total.ok[i] > 0);
-        if (i != index(call::add)) CHECK(total.failed[i] > 0);  // add cannot fail
+        if (i != index(call::add) && i != index(call::resume)) CHECK(total.failed[i] > 0);  // these cannot fail
+    }
+}
+
+TEST_CASE("prefix-reuse seeds really hit: attached tokens, and resumed requests checked against their prefix") {
+    for (const char* name : {"fuzz/corpus/seed-cache-share", "fuzz/corpus/seed-cache-pressure"}) {
+        CAPTURE(name);
+        std::ostringstream trace;
+        const auto out = pagedkv::fuzz::run(bytes_of(fs::path(PAGEDKV_SOURCE_DIR) / name), nullptr, &trace);
+        REQUIRE(out.ok());
+        CHECK(out.counts.ok[index(call::resume)] > 0);
+        std::int64_t hit_lines = 0;
+        std::istringstream lines(trace.str());
+        for (std::string l; std::getline(lines, l);)
+            if (l.starts_with("attach") && l.find("= ok 0 ") == std::string::npos && l.find("= ok") != std::string::npos) ++hit_lines;
+        CHECK(hit_lines > 0);
+        std::istringstream again(trace.str());
+        const pagedkv::replay_report rep = pagedkv::replay_trace(again);
+        CHECK_MESSAGE(rep.ok(), rep.message);
     }
 }
 
@@ -84,7 +102,7 @@ TEST_CASE("the decoder turns bytes into the documented calls") {
     std::ostringstream trace;
     const auto out = pagedkv::fuzz::run(input, &trace);
     REQUIRE(out.ok());
-    CHECK(out.counts.total() == 3 + 7);
+    CHECK(out.counts.total() == 4 + 7);  // 4 starting pools: full, SWA, hybrid, caching hybrid
     CHECK(out.counts.failed[index(call::truncate)] == 1);
     CHECK(out.counts.failed[index(call::free)] == 1);
     CHECK(out.counts.ok[index(call::slots)] == 1);

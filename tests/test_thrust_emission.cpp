@@ -10,7 +10,7 @@
 #include <thrust/system/cpp/execution_policy.h>
 
 #include <pagedkv/pagedkv.hpp>
-#include <pagedkv/table/table_mirror.hpp>
+#include <pagedkv/table/hybrid_table_mirror.hpp>
 #include <pagedkv/table/thrust_emission.hpp>
 
 using namespace pagedkv;

@@ -74,7 +74,7 @@ std::size_t find_line(const std::vector<std::string>& lines, const std::string& 
 TEST_CASE("every stored trace (engine history and fuzz corpus) replays without divergence") {
     const auto files = stored_traces();
     REQUIRE_MESSAGE(files.size() >= 2, "traces missing under " PAGEDKV_SOURCE_DIR "/tests/data");
-    bool engine = false, fuzz = false;
+    bool engine = false, fuzz = false, caching = false;
     for (const fs::path& f : files) {
         CAPTURE(f.filename().string());
         std::ifstream in(f);
@@ -83,12 +83,47 @@ TEST_CASE("every stored trace (engine history and fuzz corpus) replays without d
         const replay_report rep = replay(text.str());
         CHECK_MESSAGE(rep.ok(), "step " << rep.divergent_step << " (line " << rep.line << "): " << rep.message);
         CHECK(rep.steps == static_cast<std::int64_t>(lines_of(text.str()).size()) - 1);  // every line but the header
-        CHECK(rep.steps > 100);
+        CHECK(rep.steps > 40);
+        caching = caching || text.str().starts_with("pagedkv-trace 1 lru\n");
         engine = engine || f.filename().string().starts_with("engine-");
         fuzz = fuzz || f.filename().string().starts_with("fuzz-");
     }
     CHECK(engine);
     CHECK(fuzz);
+    CHECK(caching);  // a prefix-reuse history: tests/data/fuzz-cache-share.trace
+}
+
+TEST_CASE("prefix-reuse calls replay: tokens round-trip, and a different hit or token diverges") {
+    std::ostringstream out;
+    trace_recorder<caching_hybrid_pool<lru>> rec(&out);
+    REQUIRE(rec.create(pool_size{16}, pool_size{16}, 4, 6));
+    std::vector<token_id> prompt{5, 6, 7, 8, 9, 9, 9, 9, 1, 2, 3, 4, 70};
+    const request_id a = rec.add_request(cache_scope{3, 1}).value();
+    REQUIRE(rec.attach_prefix(a, prompt).value() == 0);
+    REQUIRE(rec.extend(a, 12));
+    REQUIRE(rec.commit(a, 12, prompt));
+    REQUIRE(rec.preempt(a, prompt));
+    const request_id b = rec.add_request(cache_scope{3, 1}).value();
+    REQUIRE(rec.attach_prefix(b, prompt).value() == 12);
+    CHECK(rec.reset_cache().code() == errc::cache_in_use);
+    REQUIRE(rec.cache_committed(b, prompt));
+    auto lines = lines_of(out.str());
+    CHECK(lines[0] == "pagedkv-trace 1 lru");
+    const std::size_t attach = find_line(lines, "attach 0:1");
+    CHECK(lines[attach].starts_with("attach 0:1 5+5,9+1,9+1,9+1,1+4,70+1 = ok 12 #"));
+    const replay_report rep = replay(out.str());
+    CHECK_MESSAGE(rep.ok(), rep.message);
+    CHECK(rep.steps == static_cast<std::int64_t>(lines.size()) - 1);
+    auto changed = lines;
+    changed[attach].replace(changed[attach].find("= ok 12"), 7, "= ok 8");
+    CHECK(replay(joined(changed)).divergent_step == static_cast<std::int64_t>(attach));
+    changed = lines;
+    changed[attach].replace(changed[attach].find("70+1"), 4, "71+1");  // another last token: same hit, same digest
+    CHECK(replay(joined(changed)).ok());
+    changed = lines;
+    changed[attach].replace(changed[attach].find("5+5"), 3, "5+4");   // one token fewer: a different hit
+    CHECK(replay(joined(changed)).divergent_step == static_cast<std::int64_t>(attach));
+    CHECK(replay("pagedkv-trace 1\ncreate 8 8 4 4 = ok\nreset = ok\n").message.starts_with("prefix-cache call"));
 }
 
 TEST_CASE("a recorded engine history replays to the same results, with or without digests") {

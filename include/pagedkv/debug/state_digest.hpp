@@ -7,6 +7,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "pagedkv/cache/cache_stats.hpp"
+#include "pagedkv/cache/prefix_index.hpp"
 #include "pagedkv/pool/hybrid_pool.hpp"
 #include "pagedkv/table/page_table_source.hpp"
 
@@ -49,10 +51,42 @@ concept paired_pool = single_pool<std::remove_cvref_t<decltype(std::declval<cons
                       };
 }  // namespace detail
 
+/// The prefix cache of a caching pool: every page's reference count and cache membership, the
+/// cache counters, and for an indexed (full) pool every keyed page's key, parent, scope, extra key
+/// and stored tokens. Not included, because no const call exposes it: the policy's eviction order
+/// (only which pages are cached).
+template <detail::single_pool P>
+void hash_cache(state_hasher& h, const P& pool) {
+    if constexpr (P::caching) {
+        h.add(pool.cached_pages());
+        const cache_stats& st = pool.stats();
+        for (std::int64_t v : {st.lookups, st.queried_tokens, st.hit_tokens, st.stored_pages, st.evicted_pages}) h.add(v);
+        for (std::int32_t i = 1; i < pool.size().pages; ++i) {
+            const page_id p{i};
+            h.add(pool.ref_count(p));
+            h.add(pool.is_cached(p));
+            if constexpr (P::indexed) {
+                const prefix_index& idx = pool.index();
+                h.add(idx.keyed(p));
+                if (!idx.keyed(p)) continue;
+                const page_content c = idx.content(p);
+                h.add(static_cast<std::int64_t>(idx.key(p)));
+                h.add(idx.parent(p).value);
+                h.add(static_cast<std::int64_t>(c.scope.tenant_salt));
+                h.add(static_cast<std::int64_t>(c.scope.extra_key));
+                h.add(static_cast<std::int64_t>(c.page_extra_key));
+                for (token_id t : c.tokens) h.add(t);
+            }
+        }
+    } else {
+        (void)h, (void)pool;
+    }
+}
+
 /// Everything a caller can read back from a full or SWA pool: configuration, counters, the free
-/// list *in hand-out order* (which page the next extend gets is observable), and every live
-/// request's id, lengths and page list. Not included, because no const call exposes it: which id
-/// the next add_request will return.
+/// list *in hand-out order* (which page the next extend gets is observable), every live request's
+/// id, lengths, page list (and cache scope), and for a caching pool its cache (`hash_cache`). Not
+/// included, because no const call exposes it: which id the next add_request will return.
 template <detail::single_pool P>
 void hash_state(state_hasher& h, const P& pool) {
     h.add(static_cast<std::int64_t>(P::kind));
@@ -70,10 +104,15 @@ void hash_state(state_hasher& h, const P& pool) {
         h.add(pool.first_live_page(r));
         h.add(static_cast<std::int64_t>(pool.pages(r).size()));
         for (page_id p : pool.pages(r)) h.add(p.value);
+        if constexpr (P::caching) {
+            h.add(static_cast<std::int64_t>(pool.scope(r).tenant_salt));
+            h.add(static_cast<std::int64_t>(pool.scope(r).extra_key));
+        }
     });
+    hash_cache(h, pool);
 }
 
-/// Both pools plus the full_to_swa mapping.
+/// Both pools (with their caches) plus the full_to_swa mapping.
 template <detail::paired_pool H>
 void hash_state(state_hasher& h, const H& pool) {
     hash_state(h, pool.full());
@@ -84,7 +123,7 @@ void hash_state(state_hasher& h, const H& pool) {
 
 /// A type whose observable state can be digested: some `hash_state(state_hasher&, const T&)` is
 /// found by argument-dependent lookup. New stateful types (prefix caches, evictors) join by adding
-/// one such overload next to this header's.
+/// one such overload next to this header's (caching pools are covered by `hash_cache`).
 template <class T>
 concept digestible = requires(state_hasher& h, const T& t) { hash_state(h, t); };
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pagedkv/debug/state_digest.hpp"
+#include "pagedkv/evict/lru.hpp"
 #include "pagedkv/pool/hybrid_pool.hpp"
 #include "pagedkv/table/csr_table.hpp"
 #include "pagedkv/table/dense_table.hpp"
@@ -35,6 +36,22 @@ namespace pagedkv {
 // (SWA). <result> is `ok`, `ok <value>` (add: the new id; csr, slots: the count) or an errc name,
 // then optionally ` #<16 hex digits>`: for a mutation the state digest after the call, for a
 // successful emission a hash of exactly what it wrote.
+//
+// A caching pool (`caching_hybrid_pool<lru>`) writes `pagedkv-trace 1 lru` as its first line and may
+// also record the prefix-cache calls:
+//   add <tenant_salt>:<extra_key> = <result>            add_request(scope)
+//   attach <id> <tokens> = ok <hit tokens>               attach_prefix
+//   commit <id> <n> <tokens> = <result>                  commit that keys the pages it completes
+//   cache|preempt <id> <tokens> = <result>               cache_committed, preempt
+//   reset = <result>                                     reset_cache
+// <tokens> is run-length encoded: runs `v+n` (the n ids v, v+1, ..., v+n-1) joined by ',', '-'
+// when empty; prompts made of consecutive ids (or long repeats of one, `v+1` each) stay short.
+
+/// The word after `pagedkv-trace 1` naming the pool type a trace replays on ("" = hybrid_pool<>).
+template <class Hybrid>
+inline constexpr std::string_view trace_pool_tag = "";
+template <>
+inline constexpr std::string_view trace_pool_tag<caching_hybrid_pool<lru>> = "lru";
 
 /// How much a recorder writes.
 struct trace_options {
@@ -49,7 +66,7 @@ template <class Hybrid = hybrid_pool<>>
 class trace_recorder {
 public:
     explicit trace_recorder(std::ostream* out, trace_options opts = {}) : out_(out), opts_(opts) {
-        if (out_) *out_ << "pagedkv-trace 1\n";
+        if (out_) *out_ << "pagedkv-trace 1" << (trace_pool_tag<Hybrid>.empty() ? "" : " ") << trace_pool_tag<Hybrid> << '\n';
     }
 
     /// Replaces the wrapped pool on success; a failing create keeps the previous one.
@@ -85,6 +102,60 @@ public:
     status free_request(request_id r) {
         const status s = pool_->free_request(r);
         if (begin("free")) put(r), end_mutation(s);
+        return s;
+    }
+
+    // ---- prefix cache (caching pools): @pre has_pool() -------------------------------------------
+    result<request_id> add_request(cache_scope scope)
+        requires Hybrid::caching
+    {
+        auto r = pool_->add_request(scope);
+        if (begin("add")) {
+            sep(), append(static_cast<std::int64_t>(scope.tenant_salt)), line_ += ':';
+            append(static_cast<std::int64_t>(scope.extra_key));
+            sep(), line_ += '=';
+            if (r) put_str("ok"), put(r.value()); else put_str(to_string(r.code()));
+            end_digest();
+        }
+        return r;
+    }
+    result<std::int64_t> attach_prefix(request_id r, std::span<const token_id> tokens)
+        requires Hybrid::caching
+    {
+        auto hit = pool_->attach_prefix(r, tokens);
+        if (begin("attach")) {
+            put(r), put(tokens), sep(), line_ += '=';
+            if (hit) put_str("ok"), put(hit.value()); else put_str(to_string(hit.code()));
+            end_digest();
+        }
+        return hit;
+    }
+    status commit(request_id r, std::int64_t n, std::span<const token_id> tokens)
+        requires Hybrid::caching
+    {
+        const status s = pool_->commit(r, n, tokens);
+        if (begin("commit")) put(r), put(n), put(tokens), end_mutation(s);
+        return s;
+    }
+    status cache_committed(request_id r, std::span<const token_id> tokens)
+        requires Hybrid::caching
+    {
+        const status s = pool_->cache_committed(r, tokens);
+        if (begin("cache")) put(r), put(tokens), end_mutation(s);
+        return s;
+    }
+    status preempt(request_id r, std::span<const token_id> tokens)
+        requires Hybrid::caching
+    {
+        const status s = pool_->preempt(r, tokens);
+        if (begin("preempt")) put(r), put(tokens), end_mutation(s);
+        return s;
+    }
+    status reset_cache()
+        requires Hybrid::caching
+    {
+        const status s = pool_->reset_cache();
+        if (begin("reset")) end_mutation(s);
         return s;
     }
 
@@ -164,6 +235,18 @@ private:
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (i) line_ += ',';
             append_id(batch[i]);
+        }
+    }
+    // Runs of consecutive ids: `v+n` (see the format above).
+    void put(std::span<const token_id> tokens) {
+        sep();
+        if (tokens.empty()) line_ += '-';
+        for (std::size_t i = 0; i < tokens.size();) {
+            std::size_t n = 1;
+            while (i + n < tokens.size() && std::int64_t{tokens[i + n]} == std::int64_t{tokens[i]} + static_cast<std::int64_t>(n)) ++n;
+            if (i) line_ += ',';
+            append(tokens[i]), line_ += '+', append(static_cast<std::int64_t>(n));
+            i += n;
         }
     }
     template <attention_kind View>
@@ -248,6 +331,26 @@ inline bool parse_id(std::string_view s, request_id& r) {
     return true;
 }
 
+// Decodes the run-length token encoding written by trace_recorder (at most `max_tokens` ids).
+inline bool parse_tokens(std::string_view s, std::vector<token_id>& tokens, std::int64_t max_tokens) {
+    tokens.clear();
+    if (s == "-") return true;
+    while (!s.empty()) {
+        const auto comma = std::min(s.find(','), s.size());
+        const std::string_view run = s.substr(0, comma);
+        const auto plus = run.find('+');
+        std::int64_t v = 0, n = 0;
+        if (plus == std::string_view::npos || !parse_int(run.substr(0, plus), v) || !parse_int(run.substr(plus + 1), n) ||
+            n < 1 || n > max_tokens - static_cast<std::int64_t>(tokens.size()) || v < INT32_MIN || v + n - 1 > INT32_MAX)
+            return false;
+        for (std::int64_t i = 0; i < n; ++i) tokens.push_back(static_cast<token_id>(v + i));
+        if (comma == s.size()) return true;
+        s.remove_prefix(comma + 1);
+        if (s.empty()) return false;
+    }
+    return false;
+}
+
 inline bool parse_list(std::string_view s, std::vector<std::string_view>& items) {
     items.clear();
     if (s == "-") return true;
@@ -268,7 +371,7 @@ inline bool parse_list(std::string_view s, std::vector<std::string_view>& items)
 /// allocated at the recorded capacities (pools and buffers of at most 2^24 entries) and must stay untouched when
 /// the call fails.
 template <class Hybrid = hybrid_pool<>>
-replay_report replay_trace(std::istream& in) {
+replay_report replay_trace_as(std::istream& in) {
     constexpr std::int64_t max_capacity = std::int64_t{1} << 24;
     constexpr std::int32_t sentinel = -0x5a5a5a5b;
     replay_report rep;
@@ -279,6 +382,7 @@ replay_report replay_trace(std::istream& in) {
     bool header = false;
     std::vector<std::string_view> items;
     std::vector<request_id> batch;
+    std::vector<token_id> tokens;
     auto diverge = [&](std::string msg) {
         rep.divergent_step = rep.steps + 1;
         rep.line = line_no;
@@ -290,8 +394,11 @@ replay_report replay_trace(std::istream& in) {
         const auto words = detail::split_words(text);
         if (words.empty() || words[0].starts_with('#')) continue;
         if (!header) {
-            if (words.size() != 2 || words[0] != "pagedkv-trace" || words[1] != "1")
-                return diverge("not a version-1 trace (first line must be `pagedkv-trace 1`)");
+            const std::string_view tag = words.size() == 3 ? words[2] : "";
+            if (words.size() < 2 || words.size() > 3 || words[0] != "pagedkv-trace" || words[1] != "1" ||
+                tag != trace_pool_tag<Hybrid>)
+                return diverge("not a version-1 trace of this pool type (first line must be `pagedkv-trace 1" +
+                               std::string(trace_pool_tag<Hybrid>.empty() ? "" : " ") + std::string(trace_pool_tag<Hybrid>) + "`)");
             header = true;
             continue;
         }
@@ -324,9 +431,30 @@ replay_report replay_trace(std::istream& in) {
             if (num[0] > max_capacity || num[1] > max_capacity) return diverge("pool too large to replay");
             (void)rec.create(pool_size{static_cast<std::int32_t>(num[0])}, pool_size{static_cast<std::int32_t>(num[1])},
                              static_cast<std::int32_t>(num[2]), num[3]);
-        } else if (op == "add") {
-            if (!args.empty()) return diverge("malformed add");
+        } else if (op == "add" && args.empty()) {
             (void)rec.add_request();
+        } else if (op == "add" || op == "attach" || (op == "commit" && args.size() == 3) || op == "cache" ||
+                   op == "preempt" || op == "reset") {
+            if constexpr (Hybrid::caching) {
+                std::int64_t salt = 0, extra = 0;
+                const auto colon = args.empty() ? std::string_view::npos : args[0].find(':');
+                const bool with_id = op != "add" && op != "reset";
+                const std::size_t want_args = op == "reset" ? 0 : op == "add" ? 1 : op == "commit" ? 3 : 2;
+                if (args.size() != want_args || (with_id && !detail::parse_id(args[0], r)) ||
+                    (op == "commit" && !detail::parse_int(args[1], num[0])) ||
+                    (with_id && !detail::parse_tokens(args.back(), tokens, max_capacity)) ||
+                    (op == "add" && (colon == std::string_view::npos || !detail::parse_int(args[0].substr(0, colon), salt) ||
+                                     !detail::parse_int(args[0].substr(colon + 1), extra))))
+                    return diverge("malformed " + std::string(op));
+                if (op == "add") (void)rec.add_request(cache_scope{static_cast<std::uint64_t>(salt), static_cast<std::uint64_t>(extra)});
+                else if (op == "attach") (void)rec.attach_prefix(r, tokens);
+                else if (op == "commit") (void)rec.commit(r, num[0], tokens);
+                else if (op == "cache") (void)rec.cache_committed(r, tokens);
+                else if (op == "preempt") (void)rec.preempt(r, tokens);
+                else (void)rec.reset_cache();
+            } else {
+                return diverge("prefix-cache call `" + std::string(op) + "` in a trace of a pool without a cache");
+            }
         } else if (op == "extend" || op == "commit" || op == "truncate") {
             if (args.size() != 2 || !detail::parse_id(args[0], r) || !detail::parse_int(args[1], num[0]))
                 return diverge("malformed " + std::string(op));
@@ -390,6 +518,24 @@ replay_report replay_trace(std::istream& in) {
     }
     if (!header) return diverge("empty trace");
     return rep;
+}
+
+/// Replays a version-1 trace on the pool type its first line names: `pagedkv-trace 1` on
+/// hybrid_pool<>, `pagedkv-trace 1 lru` on caching_hybrid_pool<lru> (see replay_trace_as).
+inline replay_report replay_trace(std::istream& in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string line;
+    bool caching = false;
+    while (std::getline(text, line)) {
+        const auto words = detail::split_words(line);
+        if (words.empty() || words[0].starts_with('#')) continue;
+        caching = words.size() == 3 && words[2] == trace_pool_tag<caching_hybrid_pool<lru>>;
+        break;
+    }
+    text.clear();
+    text.seekg(0);
+    return caching ? replay_trace_as<caching_hybrid_pool<lru>>(text) : replay_trace_as<hybrid_pool<>>(text);
 }
 
 }  // namespace pagedkv
