@@ -74,7 +74,7 @@ std::size_t find_line(const std::vector<std::string>& lines, const std::string& 
 TEST_CASE("every stored trace (engine history and fuzz corpus) replays without divergence") {
     const auto files = stored_traces();
     REQUIRE_MESSAGE(files.size() >= 2, "traces missing under " PAGEDKV_SOURCE_DIR "/tests/data");
-    bool engine = false, fuzz = false, caching = false;
+    bool engine = false, fuzz = false, caching = false, engine_example = false;
     for (const fs::path& f : files) {
         CAPTURE(f.filename().string());
         std::ifstream in(f);
@@ -87,7 +87,9 @@ TEST_CASE("every stored trace (engine history and fuzz corpus) replays without d
         caching = caching || text.str().starts_with("pagedkv-trace 1 lru\n");
         engine = engine || f.filename().string().starts_with("engine-");
         fuzz = fuzz || f.filename().string().starts_with("fuzz-");
+        engine_example = engine_example || f.filename().string().starts_with("engine-sim-");
     }
+    CHECK(engine_example);  // recorded by examples/engine_sim --trace (docs/fuzzing.md)
     CHECK(engine);
     CHECK(fuzz);
     CHECK(caching);  // a prefix-reuse history: tests/data/fuzz-cache-share.trace

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <pagedkv/debug/trace.hpp>
 #include <pagedkv/pagedkv.hpp>
 #include <pagedkv/plan/model_config.hpp>
 
@@ -127,6 +128,20 @@ struct layout<pagedkv::full_pool<>> {
     static std::int64_t length(const pool_type& p, pagedkv::request_id r) { return p.length_tokens(r); }
 };
 
+/// A hybrid pool behind the trace recorder (`--trace FILE`): sampled and emitted as the pool itself;
+/// its mutations go through the recorder, which logs each call, its result and the state digest.
+template <>
+struct layout<pagedkv::trace_recorder<pagedkv::hybrid_pool<>>> {
+    using pool_type = pagedkv::trace_recorder<pagedkv::hybrid_pool<>>;
+    using base = layout<pagedkv::hybrid_pool<>>;
+    static constexpr std::size_t pools = base::pools;
+    static auto free_pages(const pool_type& p) { return base::free_pages(p.pool()); }
+    static auto ideal(std::int64_t f, std::int64_t s, std::int64_t fb, std::int64_t sb) { return base::ideal(f, s, fb, sb); }
+    static pagedkv::status check(const pool_type& p) { return base::check(p.pool()); }
+    static std::int64_t committed(const pool_type& p, pagedkv::request_id r) { return base::committed(p.pool(), r); }
+    static std::int64_t length(const pool_type& p, pagedkv::request_id r) { return base::length(p.pool(), r); }
+};
+
 /// Caller-sized buffers for one step's tables, allocated once per run (none on the step path).
 struct table_buffers {
     std::vector<pagedkv::request_id> batch;
@@ -149,6 +164,9 @@ inline pagedkv::status emit_tables(const pagedkv::hybrid_pool<>& p, table_buffer
     for (std::int64_t i = 0; i < slots.value(); ++i)
         t.swa_slots[static_cast<std::size_t>(i)] = p.swa_slot(t.slots[static_cast<std::size_t>(i)]);
     return {};
+}
+inline pagedkv::status emit_tables(const pagedkv::trace_recorder<pagedkv::hybrid_pool<>>& p, table_buffers& t) {
+    return emit_tables(p.pool(), t);
 }
 inline pagedkv::status emit_tables(const pagedkv::full_pool<>& p, table_buffers& t) {
     if (auto n = pagedkv::emit_csr_table(p, t.batch, t.csr()); !n) return n.err();

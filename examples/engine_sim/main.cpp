@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -30,6 +31,7 @@ struct options {
     std::int32_t check_every = 1;
     progress::mode progress_mode = progress::mode::automatic;
     std::string svg;
+    std::string trace;  ///< --trace FILE: record the hybrid run's pool calls (docs/fuzzing.md)
     bool compare = true;
 };
 
@@ -56,6 +58,8 @@ void usage(std::FILE* out) {
         "  --check-every N        run the invariant checkers every N steps; 0 = never (default 1)\n"
         "  --progress MODE        auto (default: a live line on a terminal, else a line per 10%%), line, lines, off\n"
         "  --svg FILE             write the pool occupancy plot (SVG)\n"
+        "  --trace FILE           record every hybrid-pool call, its result and state digest (tools/replay FILE\n"
+        "                         replays it; keep the workload small: a line per call)\n"
         "  --no-compare           skip the full-only run\n"
         "  --help                 this text\n");
     std::fprintf(out, "\nshipped presets (%s):", preset_dir().c_str());
@@ -120,6 +124,7 @@ int parse(int argc, char** argv, options& o) {
         else if (flag == "--seed") ok = parse_number(value, o.seed);
         else if (flag == "--check-every") ok = parse_number(value, o.check_every) && o.check_every >= 0;
         else if (flag == "--svg") o.svg = value;
+        else if (flag == "--trace") o.trace = value;
         else if (flag == "--progress") {
             if (value == "auto") o.progress_mode = progress::mode::automatic;
             else if (value == "line") o.progress_mode = progress::mode::terminal;
@@ -225,10 +230,22 @@ int main(int argc, char** argv) {
     }
     progress bar(o.progress_mode, w.requests);
     ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar.step(r, running, waiting); };
-    const run_result h = run_engine(hybrid.value(),
-                                    {trace("full", pagedkv::attention_kind::full, plan.full_pages, plan.full_page_bytes),
-                                     trace("SWA", pagedkv::attention_kind::sliding, plan.swa_pages, plan.swa_page_bytes)},
-                                    specs, w, model, ro, "hybrid (full + SWA)");
+    std::vector<pool_trace> hybrid_traces{
+        trace("full", pagedkv::attention_kind::full, plan.full_pages, plan.full_page_bytes),
+        trace("SWA", pagedkv::attention_kind::sliding, plan.swa_pages, plan.swa_page_bytes)};
+    run_result h;
+    if (o.trace.empty()) {
+        h = run_engine(hybrid.value(), std::move(hybrid_traces), specs, w, model, ro, "hybrid (full + SWA)");
+    } else {  // the same run through the recorder: every pool call lands in the trace file
+        std::ofstream file(o.trace);
+        pagedkv::trace_recorder<pagedkv::hybrid_pool<>> recorder(&file);
+        if (!file || !recorder.create(plan.full_pages, plan.swa_pages, o.page_size, model.window_tokens)) {
+            std::fprintf(stderr, "engine_sim: cannot record a trace to %s\n", o.trace.c_str());
+            return 1;
+        }
+        h = run_engine(recorder, std::move(hybrid_traces), specs, w, model, ro, "hybrid (full + SWA)");
+        std::printf("trace of the hybrid run written to %s (replay: tools/replay %s)\n", o.trace.c_str(), o.trace.c_str());
+    }
     bar.done(h);
 
     run_result f;
@@ -247,7 +264,7 @@ int main(int argc, char** argv) {
         bar2.done(f);
     }
     print_summary(stdout, h, compare ? &f : nullptr);
-    for (const run_result* r : {&h, compare ? &f : static_cast<const run_result*>(nullptr)})
+    for (const run_result* r : {static_cast<const run_result*>(&h), compare ? &f : static_cast<const run_result*>(nullptr)})
         if (r && !r->error.empty()) std::printf("\n  %s run stopped: %s\n", r->layout.c_str(), r->error.c_str());
 
     if (!o.svg.empty()) {
