@@ -76,9 +76,7 @@ public:
     /// window slides by the committed length. Errors: unknown_request, negative_length,
     /// commit_exceeds_reserved.
     status commit(request_id r, std::int64_t n) {
-        if (!full_.contains(r)) return errc::unknown_request;
-        if (n < 0) return errc::negative_length;
-        if (n > full_.length_tokens(r) - full_.committed_tokens(r)) return errc::commit_exceeds_reserved;
+        if (auto c = full_.check_commit(r, n); !c) return c;  // both pools hold the same lengths
         // SWA first: an SWA page is released before (or with) the full page it belongs to.
         (void)swa_.commit(r, n, swa_hooks{*this, true});
         (void)full_.commit(r, n, full_hooks{*this});

@@ -91,10 +91,8 @@ public:
     /// Errors: unknown_request, negative_length, commit_exceeds_reserved.
     template <pool_hooks Hooks = no_hooks>
     status commit(request_id r, std::int64_t n, Hooks&& hooks = {}) {
-        if (!contains(r)) return errc::unknown_request;
+        if (auto c = check_commit(r, n); !c) return c;
         sequence& s = seqs_[r.slot];
-        if (n < 0) return errc::negative_length;
-        if (n > s.length_tokens - s.committed_tokens) return errc::commit_exceeds_reserved;
         resize(s, s.committed_tokens + n, s.committed_tokens + n, hooks);
         return {};
     }
@@ -275,10 +273,8 @@ public:
                   std::span<const std::uint64_t> page_extra_keys = {}, Hooks&& hooks = {})
         requires indexed
     {
-        if (!contains(r)) return errc::unknown_request;
+        if (auto c = check_commit(r, n); !c) return c;
         sequence& s = seqs_[r.slot];
-        if (n < 0) return errc::negative_length;
-        if (n > s.length_tokens - s.committed_tokens) return errc::commit_exceeds_reserved;
         const std::int64_t whole = (s.committed_tokens + n) / page_size_;
         if (static_cast<std::int64_t>(tokens.size()) < whole * page_size_) return errc::tokens_too_short;
         key_pages(s, whole, tokens, page_extra_keys, hooks);
@@ -353,6 +349,13 @@ public:
         if (need > available_pages())
             return Kind == attention_kind::full ? errc::out_of_full_pages : errc::out_of_swa_pages;
         return need;
+    }
+    /// The error `commit(r, n)` would return, or success.
+    status check_commit(request_id r, std::int64_t n) const {
+        if (!contains(r)) return errc::unknown_request;
+        if (n < 0) return errc::negative_length;
+        if (n > seqs_[r.slot].length_tokens - seqs_[r.slot].committed_tokens) return errc::commit_exceeds_reserved;
+        return {};
     }
     /// The error `truncate(r, n)` would return, or success.
     status check_truncate(request_id r, std::int64_t n) const {
