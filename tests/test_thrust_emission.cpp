@@ -13,6 +13,8 @@
 #include <pagedkv/table/hybrid_table_mirror.hpp>
 #include <pagedkv/table/thrust_emission.hpp>
 
+#include "random_engine.hpp"
+
 using namespace pagedkv;
 
 namespace {
@@ -112,49 +114,7 @@ void check_all(const hybrid& hp, const hybrid_table_mirror<hybrid>& m, std::span
     for (std::size_t f = 0; f < dev.map.size(); ++f) CHECK(dev.map[f] == hp.full_to_swa()[f].value);
 }
 
-/// A randomized engine: add, prefill, decode with drafts, commit, roll back, free; fixed seed.
-struct engine {
-    hybrid hp;
-    std::mt19937 rng;
-    std::vector<request_id> live;
-    std::int64_t max_tokens;
-    engine(hybrid pool, unsigned seed, std::int64_t max_tok) : hp(std::move(pool)), rng(seed), max_tokens(max_tok) {}
-    int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); }
-
-    /// Picks a shuffled batch and gives each member its tokens in flight.
-    std::vector<request_id> schedule(std::size_t max_batch) {
-        if (live.size() < 6 && pick(3) == 0) {
-            const request_id r = hp.add_request().value();
-            live.push_back(r);
-            if (pick(4) == 0) (void)hp.extend(r, 1 + pick(20));  // a request prefilled outside this batch
-        }
-        std::vector<request_id> batch;
-        for (request_id r : live)
-            if (batch.size() < max_batch && pick(4) != 0) batch.push_back(r);
-        std::shuffle(batch.begin(), batch.end(), rng);
-        std::erase_if(batch, [&](request_id r) {
-            const std::int64_t in_flight = hp.full().length_tokens(r) - hp.full().committed_tokens(r);
-            const std::int64_t want = in_flight > 0 ? 0 : (hp.full().length_tokens(r) == 0 ? 1 + pick(17) : 1 + pick(3));
-            return hp.full().length_tokens(r) + want > max_tokens || !hp.extend(r, want).ok();
-        });
-        return batch;
-    }
-    /// After the forward pass: accept some tokens, sometimes roll back or finish a request.
-    void finish(std::span<const request_id> batch) {
-        for (request_id r : batch) {
-            const std::int64_t in_flight = hp.full().length_tokens(r) - hp.full().committed_tokens(r);
-            REQUIRE(hp.commit(r, in_flight == 0 ? 0 : 1 + pick(static_cast<int>(in_flight))).ok());
-        }
-        for (request_id r : live)
-            if (pick(9) == 0) (void)hp.truncate(r, std::max<std::int64_t>(0, hp.full().length_tokens(r) - 1 - pick(6)));
-        if (!live.empty() && pick(7) == 0) {
-            const auto i = static_cast<std::size_t>(pick(static_cast<int>(live.size())));
-            REQUIRE(hp.free_request(live[i]).ok());
-            live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
-        }
-        REQUIRE(hp.check_invariants().ok());
-    }
-};
+using engine = test::random_engine<hybrid>;
 
 const table_capacity small_cap{8, 6, 40, 256, 512};
 
@@ -162,7 +122,7 @@ const table_capacity small_cap{8, 6, 40, 256, 512};
 
 TEST_CASE("a staged delta applied with Thrust reproduces every host table after randomized histories") {
     for (unsigned seed : {1u, 2u, 3u}) {
-        engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 150);
+        engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 150, 6);
         auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp).value();
         host_device dev(small_cap, e.hp);
         for (int step = 0; step < 400; ++step) {
@@ -178,7 +138,7 @@ TEST_CASE("a staged delta applied with Thrust reproduces every host table after 
 
 TEST_CASE("full_rows stays exact when a commit follows a rollback between two stages") {
     for (unsigned seed : {7u, 8u}) {
-        engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 150);
+        engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 150, 6);
         auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp, diff_scope::full_rows).value();
         host_device dev(small_cap, e.hp);
         for (int step = 0; step < 300; ++step) {
@@ -307,7 +267,7 @@ TEST_CASE("check_capacity rejects empty and int32-overflowing capacities") {
 }
 
 TEST_CASE("translating the full dense table through full_to_swa gives the SWA dense table") {
-    engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), 11, 150);
+    engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), 11, 150, 6);
     auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp).value();
     host_device dev(small_cap, e.hp);
     for (int step = 0; step < 60; ++step) {

@@ -14,6 +14,8 @@
 #include <pagedkv/cuda/validator.cuh>
 #include <pagedkv/pagedkv.hpp>
 
+#include "../random_engine.hpp"
+
 // The device layer is pagedkv::gpu (not pagedkv::cuda, which `using namespace pagedkv` would make
 // ambiguous with libcu++'s ::cuda in the code nvcc generates for Thrust's kernels).
 namespace pagedkv::device_tables_test {
@@ -80,46 +82,7 @@ void check_device(const hybrid& hp, const mirror_t& m, std::span<const request_i
     CHECK(download(t.full_to_swa(), t.full_to_swa_size()) == map);
 }
 
-/// A randomized engine (fixed seed): add, prefill, decode with drafts, commit, roll back, free.
-struct engine {
-    hybrid hp;
-    std::mt19937 rng;
-    std::vector<request_id> live;
-    std::int64_t max_tokens;
-    engine(hybrid pool, unsigned seed, std::int64_t max_tok) : hp(std::move(pool)), rng(seed), max_tokens(max_tok) {}
-    int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); }
-    std::vector<request_id> schedule(std::size_t max_batch) {
-        if (live.size() < 7 && pick(3) == 0) {
-            const request_id r = hp.add_request().value();
-            live.push_back(r);
-            if (pick(4) == 0) (void)hp.extend(r, 1 + pick(20));  // prefilled outside this batch
-        }
-        std::vector<request_id> batch;
-        for (request_id r : live)
-            if (batch.size() < max_batch && pick(4) != 0) batch.push_back(r);
-        std::shuffle(batch.begin(), batch.end(), rng);
-        std::erase_if(batch, [&](request_id r) {
-            const std::int64_t len = hp.full().length_tokens(r), in_flight = len - hp.full().committed_tokens(r);
-            const std::int64_t want = in_flight > 0 ? 0 : (len == 0 ? 1 + pick(17) : 1 + pick(3));
-            return len + want > max_tokens || !hp.extend(r, want).ok();
-        });
-        return batch;
-    }
-    void finish(std::span<const request_id> batch) {
-        for (request_id r : batch) {
-            const std::int64_t in_flight = hp.full().length_tokens(r) - hp.full().committed_tokens(r);
-            REQUIRE(hp.commit(r, in_flight == 0 ? 0 : 1 + pick(static_cast<int>(in_flight))).ok());
-        }
-        for (request_id r : live)
-            if (pick(9) == 0) (void)hp.truncate(r, std::max<std::int64_t>(0, hp.full().length_tokens(r) - 1 - pick(6)));
-        if (!live.empty() && pick(7) == 0) {
-            const auto i = static_cast<std::size_t>(pick(static_cast<int>(live.size())));
-            REQUIRE(hp.free_request(live[i]).ok());
-            live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
-        }
-        REQUIRE(hp.check_invariants().ok());
-    }
-};
+using engine = test::random_engine<hybrid>;
 
 const table_capacity cap{8, 6, 40, 256, 512};
 
@@ -140,7 +103,7 @@ pc::table_validator make_validator() {
 
 TEST_CASE("device tables: fused and Thrust syncs equal the host emission after randomized histories") {
     for (unsigned seed : {21u, 22u}) {
-        engine e(make_pool(), seed, 150);
+        engine e(make_pool(), seed, 150, 7);
         auto mirror = mirror_t::create(cap, e.hp).value();
         auto fused = make_tables(e.hp);
         auto reference = make_tables(e.hp);
@@ -165,7 +128,7 @@ TEST_CASE("device tables: fused and Thrust syncs equal the host emission after r
 }
 
 TEST_CASE("device tables: a captured sync replays exactly over thousands of steps at fixed addresses") {
-    engine e(make_pool(), 31, 150);
+    engine e(make_pool(), 31, 150, 7);
     auto mirror = mirror_t::create(cap, e.hp).value();
     auto tables = make_tables(e.hp, 1024);  // decode deltas fit; a large prefill's does not
     const pool_tables_view before = tables.tables(1);
