@@ -552,6 +552,15 @@ private:
         expect(t, call::attach, t.state().full().stats().hit_tokens == hits_before + hit.value(), "hit tokens not counted");
     }
 
+    // Every call that keys a request's whole pages up to `keyed_len` tokens (keyed commit,
+    // cache_committed, preempt) gets `variant`'s token count, and fails when it is short.
+    template <class T>
+    errc_set keying_errors(const T& t, std::uint8_t variant, std::int64_t keyed_len, std::int64_t& n_tokens) const {
+        n_tokens = keying_tokens(variant, keyed_len);
+        const std::int64_t page = t.model.page_size_tokens;
+        return n_tokens < keyed_len / page * page ? bit(errc::tokens_too_short) : errc_set{0};
+    }
+
     template <class T>
     void do_commit_keyed(T& t, request_id r, std::int64_t n, std::uint8_t variant) {
         request_model* m = t.model.find(r);
@@ -560,11 +569,7 @@ private:
         if (!m || !m->live) allowed = bit(errc::unknown_request);
         else if (n < 0) allowed = bit(errc::negative_length);
         else if (n > m->length_tokens - m->committed_tokens) allowed = bit(errc::commit_exceeds_reserved);
-        else {
-            n_tokens = keying_tokens(variant, m->committed_tokens + n);
-            const std::int64_t page = t.model.page_size_tokens;
-            if (n_tokens < (m->committed_tokens + n) / page * page) allowed = bit(errc::tokens_too_short);
-        }
+        else allowed = keying_errors(t, variant, m->committed_tokens + n, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().commit(r, n, tokens);
@@ -578,9 +583,7 @@ private:
         errc_set allowed = 0;
         std::int64_t n_tokens = 0;
         if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else if ((n_tokens = keying_tokens(variant, m->committed_tokens)) <
-                 m->committed_tokens / t.model.page_size_tokens * t.model.page_size_tokens)
-            allowed = bit(errc::tokens_too_short);
+        else allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().cache_committed(r, tokens);
@@ -596,9 +599,7 @@ private:
         errc_set allowed = 0;
         std::int64_t n_tokens = 0;
         if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else if ((n_tokens = keying_tokens(variant, m->committed_tokens)) <
-                 m->committed_tokens / t.model.page_size_tokens * t.model.page_size_tokens)
-            allowed = bit(errc::tokens_too_short);
+        else allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().preempt(r, tokens);

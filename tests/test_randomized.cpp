@@ -4,6 +4,8 @@
 #include <random>
 #include <vector>
 
+#include <pagedkv/debug/state_digest.hpp>
+
 #include "pool_helpers.hpp"
 
 using namespace pagedkv;
@@ -98,17 +100,6 @@ void random_history(Adapter& a, std::uint64_t seed, int ops) {
     REQUIRE(a.used() == 0);
 }
 
-// Full state as plain numbers, for the all-or-nothing comparison.
-template <class Pool>
-void append_digest(const Pool& p, std::vector<std::int64_t>& d) {
-    d.push_back(p.free_pages());
-    p.for_each_request([&](request_id r) {
-        d.push_back(p.length_tokens(r));
-        d.push_back(p.committed_tokens(r));
-        for (page_id x : p.pages(r)) d.push_back(x.value);
-    });
-}
-
 template <class Pool>
 struct single_adapter {
     Pool pool;
@@ -125,11 +116,7 @@ struct single_adapter {
     std::vector<page_id> full_pages(request_id r) const { return sliding ? std::vector<page_id>{} : snapshot(pool, r); }
     std::vector<page_id> swa_pages(request_id r) const { return sliding ? snapshot(pool, r) : std::vector<page_id>{}; }
     std::int64_t used() const { return pool.used_pages(); }
-    std::vector<std::int64_t> digest() const {
-        std::vector<std::int64_t> d;
-        append_digest(pool, d);
-        return d;
-    }
+    std::uint64_t digest() const { return state_digest(pool); }
 };
 
 template <class Hybrid>
@@ -147,13 +134,7 @@ struct hybrid_adapter {
     std::vector<page_id> full_pages(request_id r) const { return snapshot(h.full(), r); }
     std::vector<page_id> swa_pages(request_id r) const { return snapshot(h.swa(), r); }
     std::int64_t used() const { return h.full().used_pages() + h.swa().used_pages(); }
-    std::vector<std::int64_t> digest() const {
-        std::vector<std::int64_t> d;
-        append_digest(h.full(), d);
-        append_digest(h.swa(), d);
-        for (page_id p : h.full_to_swa()) d.push_back(p.value);
-        return d;
-    }
+    std::uint64_t digest() const { return state_digest(h); }
 };
 
 }  // namespace
