@@ -171,7 +171,7 @@ row run(int page, int batch, int steps, cudaStream_t s) {
             for (const pool_delta& pd : d) {
                 std::int64_t nnz = 0, slots = 0;
                 for (const row_desc& r : pd.rows) {
-                    nnz += csr_count(r, page);
+                    nnz += delta_row(r, page).csr_count();
                     slots += slot_count(r);
                 }
                 w += 4.0 * batch * max_pages + 4.0 * nnz + 4.0 * (3 * batch + 2) + 8.0 * slots +

@@ -117,11 +117,13 @@ TEST_CASE("create: page size below 1 -> invalid_page_size; pool below 2 pages ->
 }
 
 // Pool sizes are int32 page counts (what table entries can address): a larger count does not
-// convert to pool_size at all.
-template <std::int64_t Pages>
+// convert to pool_size at all, nor does any wider type (issue 12: `pool_size(v)` narrowed);
+// wide counts go through pool_size::from_count (test_contracts.cpp).
+template <auto Pages>
 constexpr bool expressible_pool_size = requires { pool_size{Pages}; };
-static_assert(expressible_pool_size<INT32_MAX>);
+static_assert(expressible_pool_size<std::int32_t{INT32_MAX}>);
 static_assert(!expressible_pool_size<std::int64_t{INT32_MAX} + 1>);
+static_assert(!expressible_pool_size<std::int64_t{8}>);
 
 // ---- mutations ----------------------------------------------------------------------------------
 

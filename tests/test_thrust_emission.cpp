@@ -136,6 +136,48 @@ TEST_CASE("a staged delta applied with Thrust reproduces every host table after 
     }
 }
 
+TEST_CASE("host and device agree for windows below, at and just above one page, and W = 1") {
+    for (std::int64_t window : {std::int64_t{1}, std::int64_t{3}, std::int64_t{4}, std::int64_t{5}}) {
+        CAPTURE(window);
+        for (unsigned seed : {4u, 5u}) {
+            engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, window).value(), seed, 150, 6);
+            auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp).value();
+            host_device dev(small_cap, e.hp);
+            for (int step = 0; step < 300; ++step) {
+                const auto batch = e.schedule(6);
+                REQUIRE(mirror.stage(e.hp, batch).ok());
+                REQUIRE(mirror.pack(dev.delta).ok());
+                dev.sync();
+                check_all(e.hp, mirror, batch, dev);
+                e.finish(batch);
+            }
+        }
+    }
+}
+
+TEST_CASE("an SWA row the window emptied has last_page_len 0 on the host and on the device") {
+    for (std::int32_t page : {4, 8}) {
+        CAPTURE(page);
+        auto hp = hybrid::create(pool_size{16}, pool_size{16}, page, 1).value();
+        auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, hp).value();
+        host_device dev(small_cap, hp);
+        const request_id r = hp.add_request().value();
+        REQUIRE(hp.extend(r, page).ok());
+        REQUIRE(hp.commit(r, page).ok());  // W = 1: the next query sees only itself, page 0 is dead
+        REQUIRE(hp.swa().pages_held(r) == 0);
+        const request_id batch[] = {r};
+        std::int32_t indptr[2], indices[4], last[1] = {-1};
+        REQUIRE(emit_csr_table(hp.swa(), batch, csr_table_out{indptr, indices, last}).value() == 0);
+        CHECK(last[0] == 0);
+        REQUIRE(mirror.stage(hp, batch).ok());
+        REQUIRE(mirror.pack(dev.delta).ok());
+        dev.sync();
+        CHECK(dev.swa.csr_indptr[1] == 0);
+        CHECK(dev.swa.last[0] == 0);
+        CHECK(dev.full.last[0] == page);  // the full row keeps its one whole page
+    }
+}
+
 TEST_CASE("full_rows stays exact when a commit follows a rollback between two stages") {
     for (unsigned seed : {7u, 8u}) {
         engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 150, 6);

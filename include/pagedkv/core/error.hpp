@@ -5,6 +5,8 @@
 #include <utility>
 #include <variant>
 
+#include "pagedkv/core/contract.hpp"
+
 namespace pagedkv {
 
 /// Every way a pagedkv call can fail. A call that returns one of these changed nothing.
@@ -33,6 +35,7 @@ enum class errc : std::uint8_t {
     not_cached,               ///< dropping a page that is not in the prefix cache
     uncommitted_tokens,       ///< exporting a request that still has tokens in flight
     device_error,             ///< a CUDA call failed (allocation, copy); `error::detail` says which
+    too_many_requests,        ///< every request slot a pool can issue is live (UINT32_MAX - 1)
 };
 
 /// The error's name, for logs: `to_string(errc::out_of_swa_pages) == "out_of_swa_pages"`.
@@ -62,6 +65,7 @@ constexpr std::string_view to_string(errc e) noexcept {
         case errc::not_cached: return "not_cached";
         case errc::uncommitted_tokens: return "uncommitted_tokens";
         case errc::device_error: return "device_error";
+        case errc::too_many_requests: return "too_many_requests";
     }
     return "unknown_errc";
 }
@@ -84,14 +88,28 @@ public:
 
     constexpr bool ok() const noexcept { return v_.index() == 0; }
     constexpr explicit operator bool() const noexcept { return ok(); }
-    /// @pre ok()
-    constexpr const T& value() const& { return *std::get_if<0>(&v_); }
-    constexpr T& value() & { return *std::get_if<0>(&v_); }
-    /// @pre !ok()
-    constexpr error err() const { return *std::get_if<1>(&v_); }
+    /// @pre ok(); checked builds abort with the error's name (PAGEDKV_CHECKED, core/contract.hpp).
+    constexpr const T& value() const& {
+        if constexpr (PAGEDKV_CHECKED) check_value();
+        return *std::get_if<0>(&v_);
+    }
+    constexpr T& value() & {
+        if constexpr (PAGEDKV_CHECKED) check_value();
+        return *std::get_if<0>(&v_);
+    }
+    /// @pre !ok(); checked builds abort.
+    constexpr error err() const {
+        if constexpr (PAGEDKV_CHECKED) {
+            if (ok()) detail::contract_failure("result::err() on a value", "ok");
+        }
+        return *std::get_if<1>(&v_);
+    }
     constexpr errc code() const { return ok() ? errc{} : err().code; }
 
 private:
+    constexpr void check_value() const {
+        if (!ok()) detail::contract_failure("result::value() on an error", to_string(std::get_if<1>(&v_)->code));
+    }
     std::variant<T, error> v_;
 };
 

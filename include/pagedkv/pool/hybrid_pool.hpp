@@ -215,8 +215,8 @@ public:
     /// (tokens in flight always are). Outside the window the entry is the null page, or, in a
     /// caching pool, a cached SWA page that holds other requests' KV: never write through it.
     std::int64_t swa_slot(std::int64_t full_slot) const noexcept {
-        const std::int32_t p = full_.page_size_tokens();
-        return std::int64_t{full_to_swa_[static_cast<std::size_t>(full_slot / p)].value} * p + full_slot % p;
+        const table_row row{0, 0, full_.page_size_tokens()};  // only its page size: a slot's page and offset
+        return row.slot_of(full_to_swa_[static_cast<std::size_t>(row.page_of(full_slot))].value, full_slot);
     }
 
     /// Both pools' invariants plus the mapping's: for every request r and index i, swa.pages(r)[i]

@@ -67,7 +67,7 @@ public:
 
     // ---- mutations -------------------------------------------------------------------------------
 
-    /// A new request with no tokens. Never fails in practice (ids are 2^32 slots deep).
+    /// A new request with no tokens. Errors: too_many_requests (UINT32_MAX - 1 live requests).
     result<request_id> add_request() { return add_request_in(cache_scope{}, retention{}); }
     /// A new request whose pages are cached under `scope` and released with priorities `keep`.
     result<request_id> add_request(cache_scope scope, retention keep = {})
@@ -525,6 +525,7 @@ private:
 
     result<request_id> add_request_in(cache_scope scope, retention keep) {
         if (free_slots_.empty()) {
+            if (seqs_.size() >= no_request.slot) return errc::too_many_requests;  // no_request's slot is never issued
             seqs_.emplace_back();
             free_slots_.push_back(static_cast<std::uint32_t>(seqs_.size() - 1));
         }

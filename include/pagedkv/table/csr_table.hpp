@@ -24,7 +24,7 @@ std::span<const page_id> csr_row(const S& src, request_id r) noexcept {
 }
 
 /// Row b lists `csr_row(src, batch[b])`; last_page_len[b] is the tokens in the row's last page
-/// (0 for an empty row: no tokens, or an SWA row whose every page the window released). The kv length a kernel derives, (pages - 1) * P + last_page_len, counts
+/// (`table_row::last_page_len`: 0 for a row that lists no page). The kv length a kernel derives, (pages - 1) * P + last_page_len, counts
 /// tokens from the first listed page; for SWA rows it starts at first_live_page * P, which leaves
 /// every query-key distance unchanged, so `window_left = W - 1` masks exactly the same keys.
 /// Returns nnz. Errors (nothing written): unknown_request, buffer_too_small.
@@ -48,9 +48,7 @@ result<std::int32_t> emit_csr_table(const S& src, std::span<const request_id> ba
             std::memcpy(out.indices.data() + at, row.data(), row.size() * sizeof(std::int32_t));
         at += static_cast<std::int32_t>(row.size());
         out.indptr[b + 1] = at;
-        const std::int64_t len = src.length_tokens(r);
-        const std::int32_t page = src.page_size_tokens();
-        out.last_page_len[b] = row.empty() ? 0 : static_cast<std::int32_t>(len - (len - 1) / page * page);
+        out.last_page_len[b] = table_row{src.length_tokens(r), src.first_live_page(r), src.page_size_tokens()}.last_page_len();
     }
     return static_cast<std::int32_t>(nnz);
 }

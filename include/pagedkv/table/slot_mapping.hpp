@@ -27,12 +27,12 @@ result<std::int64_t> emit_slot_mapping(const S& src, std::span<const request_id>
         total += tokens_in_flight(src, r);
     }
     if (total > static_cast<std::int64_t>(out.size())) return errc::buffer_too_small;
-    const std::int64_t page = src.page_size_tokens();
     std::int64_t* slot = out.data();
     for (request_id r : batch) {
         const auto pages = src.pages(r);
-        for (std::int64_t t = src.committed_tokens(r); t < src.length_tokens(r); ++t)
-            *slot++ = std::int64_t{pages[static_cast<std::size_t>(t / page)].value} * page + t % page;
+        const table_row row{src.length_tokens(r), src.first_live_page(r), src.page_size_tokens()};
+        for (std::int64_t t = src.committed_tokens(r); t < row.length_tokens; ++t)
+            *slot++ = row.slot_of(pages[static_cast<std::size_t>(row.page_of(t))].value, t);
     }
     return total;
 }

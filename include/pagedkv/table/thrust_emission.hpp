@@ -10,13 +10,9 @@
 #include <thrust/scan.h>
 #include <thrust/transform.h>
 
+#include "pagedkv/core/host_device.hpp"
+#include "pagedkv/core/page_math.hpp"
 #include "pagedkv/table/table_mirror.hpp"
-
-#if defined(__CUDACC__)
-#define PAGEDKV_HD __host__ __device__
-#else
-#define PAGEDKV_HD
-#endif
 
 namespace pagedkv {
 
@@ -38,36 +34,26 @@ struct pool_tables_view {
     std::int32_t max_new_tokens;
 };
 
-// ---- one definition per table entry, shared by the Thrust algorithms and the CUB fused kernel -----
+// ---- a delta's row as a table_row, shared by the Thrust algorithms and the CUB fused kernel -------
 
-/// Pages a row holds (null ones before first_live included): ceil(length / P).
-PAGEDKV_HD inline std::int64_t row_pages(const row_desc& r, std::int32_t page_size) {
-    return (r.length_tokens + page_size - 1) / page_size;
-}
-/// Entries of the row's CSR list: its in-window pages [first_live, row_pages).
-PAGEDKV_HD inline std::int32_t csr_count(const row_desc& r, std::int32_t page_size) {
-    return static_cast<std::int32_t>(row_pages(r, page_size) - r.first_live_page);
+/// The row a delta record describes (core/page_math.hpp derives every entry from it).
+PAGEDKV_HD inline table_row delta_row(const row_desc& r, std::int32_t page_size) {
+    return {r.length_tokens, r.first_live_page, page_size};
 }
 /// Tokens in flight, whose KV slots the slot mapping lists.
 PAGEDKV_HD inline std::int32_t slot_count(const row_desc& r) {
     return static_cast<std::int32_t>(r.length_tokens - r.committed_tokens);
 }
-/// Tokens in the row's last page; 0 for an empty row.
-PAGEDKV_HD inline std::int32_t last_page_len(const row_desc& r, std::int32_t page_size) {
-    const std::int64_t len = r.length_tokens;
-    return len == 0 ? 0 : static_cast<std::int32_t>(len - (len - 1) / page_size * page_size);
-}
-/// Column `col` of the row's dense table: the stored page inside [first_live, row_pages), else null.
+/// Column `col` of the row's dense table: the stored page where the row is live, else null.
 PAGEDKV_HD inline std::int32_t dense_entry(const row_desc& r, const std::int32_t* store, std::int32_t max_pages,
                                            std::int64_t col, std::int32_t page_size) {
-    return col >= r.first_live_page && col < row_pages(r, page_size)
-               ? store[std::int64_t{r.store_row} * max_pages + col]
-               : 0;
+    return delta_row(r, page_size).live(col) ? store[std::int64_t{r.store_row} * max_pages + col] : 0;
 }
-/// KV slot of token t of the row: page(t / P) * P + t % P.
+/// KV slot of token t of the row.
 PAGEDKV_HD inline std::int64_t token_slot(const row_desc& r, const std::int32_t* store, std::int32_t max_pages,
                                           std::int64_t t, std::int32_t page_size) {
-    return std::int64_t{store[std::int64_t{r.store_row} * max_pages + t / page_size]} * page_size + t % page_size;
+    const table_row row = delta_row(r, page_size);
+    return row.slot_of(store[std::int64_t{r.store_row} * max_pages + row.page_of(t)], t);
 }
 
 namespace detail {
@@ -79,14 +65,16 @@ struct tables_write_fn {
 };
 struct tables_csr_count_fn {
     std::int32_t page_size;
-    PAGEDKV_HD std::int32_t operator()(const row_desc& r) const { return csr_count(r, page_size); }
+    PAGEDKV_HD std::int32_t operator()(const row_desc& r) const {
+        return static_cast<std::int32_t>(delta_row(r, page_size).csr_count());
+    }
 };
 struct tables_slot_count_fn {
     PAGEDKV_HD std::int32_t operator()(const row_desc& r) const { return slot_count(r); }
 };
 struct tables_last_page_fn {
     std::int32_t page_size;
-    PAGEDKV_HD std::int32_t operator()(const row_desc& r) const { return last_page_len(r, page_size); }
+    PAGEDKV_HD std::int32_t operator()(const row_desc& r) const { return delta_row(r, page_size).last_page_len(); }
 };
 struct tables_dense_fn {
     const row_desc* rows;
@@ -101,7 +89,7 @@ struct tables_csr_fn {
     PAGEDKV_HD void operator()(std::int64_t i) const {
         const std::int64_t b = i / v.max_pages, col = i % v.max_pages;
         const row_desc& r = rows[b];
-        if (col < r.first_live_page || col >= row_pages(r, v.page_size_tokens)) return;
+        if (!delta_row(r, v.page_size_tokens).live(col)) return;
         v.csr_indices[v.csr_indptr[b] + col - r.first_live_page] = v.store[std::int64_t{r.store_row} * v.max_pages + col];
     }
 };

@@ -57,7 +57,8 @@ __global__ void __launch_bounds__(tables_block_threads) tables_apply_emit_kernel
         tables_scatter(tables_list<entry_write>(a.delta, s.batch_writes_offset) + r.write_begin, r.write_count,
                        v.store, tid, threads);
         __syncthreads();  // the row's own writes are visible to the whole block before it is read
-        const std::int64_t n = row_pages(r, page);
+        const table_row row = delta_row(r, page);
+        const std::int64_t n = row.pages();
         const std::int32_t fl = r.first_live_page;
         const std::int32_t* src = v.store + std::int64_t{r.store_row} * mp;
         std::int32_t* dense = v.dense + std::int64_t{b} * mp;
@@ -66,8 +67,8 @@ __global__ void __launch_bounds__(tables_block_threads) tables_apply_emit_kernel
         for (std::int64_t t = r.committed_tokens + tid; t < r.length_tokens; t += threads)
             v.slot_mapping[r.slot_begin + (t - r.committed_tokens)] = token_slot(r, v.store, mp, t, page);
         if (tid == 0) {
-            v.csr_indptr[b + 1] = r.csr_begin + csr_count(r, page);
-            v.csr_last_page_len[b] = last_page_len(r, page);
+            v.csr_indptr[b + 1] = r.csr_begin + static_cast<std::int32_t>(row.csr_count());
+            v.csr_last_page_len[b] = row.last_page_len();
             v.slot_indptr[b + 1] = r.slot_begin + slot_count(r);
             if (b == 0) v.csr_indptr[0] = v.slot_indptr[0] = 0;
         }

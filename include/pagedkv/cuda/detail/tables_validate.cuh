@@ -109,13 +109,13 @@ __global__ void __launch_bounds__(tables_block_threads) tables_validate_kernel(t
     if (b < h.batch_size && k < h.pool_count) {
         const pool_tables_view& v = a.pools[k];
         const row_desc r = tables_list<row_desc>(a.delta, h.pools[k].rows_offset)[b];
-        const std::int64_t n = row_pages(r, v.page_size_tokens);
+        const table_row row = delta_row(r, v.page_size_tokens);
         const auto bad_page = [&](std::int64_t p) { return p < 0 || p >= v.pool_pages; };
         const auto foreign = [&](std::int64_t p) { return a.check_owners && v.owner[p] != r.store_row; };
         for (std::int32_t j = tid; j < v.max_pages; j += threads) {
             const std::int32_t p = v.dense[std::int64_t{b} * v.max_pages + j];
             if (bad_page(p)) offend(table_part::dense, k, b, j, violation::out_of_range);
-            else if (j >= r.first_live_page && j < n && foreign(p))
+            else if (row.live(j) && foreign(p))
                 offend(table_part::dense, k, b, j, violation::not_owned);
         }
         const std::int32_t lo = v.csr_indptr[b], hi = v.csr_indptr[b + 1];
@@ -141,7 +141,7 @@ __global__ void __launch_bounds__(tables_block_threads) tables_validate_kernel(t
         // A hybrid's two homes must agree: the SWA entry of column j is full_to_swa of the full one.
         if (k == 1 && a.check_mapping && a.full_to_swa != nullptr) {
             const pool_tables_view& f = a.pools[0];
-            for (std::int32_t j = r.first_live_page + tid; j < n; j += threads) {
+            for (std::int32_t j = r.first_live_page + tid; j < row.pages(); j += threads) {
                 const std::int32_t fp = f.dense[std::int64_t{b} * f.max_pages + j];
                 if (fp < 0 || fp >= a.map_pages) continue;  // reported as the full dense table's offender
                 if (a.full_to_swa[fp] != v.dense[std::int64_t{b} * v.max_pages + j])

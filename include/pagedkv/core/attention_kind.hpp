@@ -1,0 +1,10 @@
+// The attention a pool serves, as a type property.
+#pragma once
+#include <cstdint>
+
+namespace pagedkv {
+
+/// The attention a pool serves. Part of a pool's *type* (never a runtime flag that can go stale).
+enum class attention_kind : std::uint8_t { full, sliding };
+
+}  // namespace pagedkv

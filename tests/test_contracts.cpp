@@ -1,0 +1,98 @@
+// Value types that cannot say the wrong thing: pool sizes that do not narrow, a "no request"
+// handle no pool issues, and a checked build that stops on `value()` of an error.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <type_traits>
+
+#include <pagedkv/pagedkv.hpp>
+#include <pagedkv/table/table_mirror.hpp>
+
+using namespace pagedkv;
+
+// Only an int32 page count converts: a wider count would narrow (4294967301 became 5 pages).
+static_assert(std::is_constructible_v<pool_size, std::int32_t>);
+static_assert(!std::is_constructible_v<pool_size, std::int64_t>);
+static_assert(!std::is_constructible_v<pool_size, std::uint32_t>);
+static_assert(!std::is_constructible_v<pool_size, std::size_t>);
+static_assert(!std::is_constructible_v<pool_size, double>);
+static_assert(!std::is_convertible_v<std::int32_t, pool_size>);  // explicit: a page count is not a size
+
+TEST_CASE("a wide page count becomes a pool size only when it fits: above INT32_MAX is invalid_pool_size") {
+    const std::int64_t wide = 4294967301;  // 2^32 + 5: narrowing would have made a 5-page pool
+    CHECK(pool_size::from_count(wide).code() == errc::invalid_pool_size);
+    CHECK(pool_size::from_count(std::int64_t{INT32_MAX} + 1).code() == errc::invalid_pool_size);
+    CHECK(pool_size::from_count(1).code() == errc::invalid_pool_size);
+    CHECK(pool_size::from_count(INT32_MAX).value().pages == INT32_MAX);
+    // Controls: every create takes what from_count gives.
+    const pool_size eight = pool_size::from_count(std::int64_t{8}).value();
+    CHECK(full_pool<>::create(eight, 4).value().size().pages == 8);
+    CHECK(swa_pool<>::create(eight, 4, 4).value().size().pages == 8);
+    auto h = hybrid_pool<>::create(eight, pool_size::from_count(std::int64_t{6}).value(), 4, 4).value();
+    CHECK(h.full().size().pages == 8);
+    CHECK(h.swa().size().pages == 6);
+}
+
+TEST_CASE("no_request is the default handle, never issued, and unknown to every call") {
+    CHECK(request_id{} == no_request);
+    auto pool = hybrid_pool<>::create(pool_size{64}, pool_size{64}, 4, 8).value();
+    for (int i = 0; i < 40; ++i) {  // ids are issued, freed and reissued; none is no_request
+        const request_id r = pool.add_request().value();
+        CHECK(r != no_request);
+        if (i % 3 == 0) REQUIRE(pool.free_request(r).ok());
+    }
+    CHECK_FALSE(pool.contains(no_request));
+    CHECK(pool.extend(no_request, 1).code() == errc::unknown_request);
+    CHECK(pool.commit(no_request, 0).code() == errc::unknown_request);
+    CHECK(pool.truncate(no_request, 0).code() == errc::unknown_request);
+    CHECK(pool.free_request(no_request).code() == errc::unknown_request);
+    CHECK(pool.check_invariants().ok());
+}
+
+#if PAGEDKV_CHECKED
+namespace {
+/// Runs f in a child process; returns (terminated by SIGABRT, what it wrote to stderr).
+template <class F>
+std::pair<bool, std::string> run_child(F&& f) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        f();
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string err;
+    char buf[256];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
+    close(fds[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return {WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, err};
+}
+}  // namespace
+
+TEST_CASE("checked builds: value() of an error aborts and names the error") {
+    const auto [aborted, message] = run_child([] {
+        auto m = table_mirror<full_pool<>>::create(table_capacity{4, 4, 4, 4, 0},
+                                                   full_pool<>::create(pool_size{8}, 4).value());
+        (void)m.value();  // max_writes = 0 is refused: there is no mirror to return
+    });
+    CHECK(aborted);
+    CHECK(message.find("result::value() on an error: buffer_too_small") != std::string::npos);
+    // Control: the same call with a value returns normally.
+    const auto [control_aborted, control_message] = run_child([] {
+        (void)full_pool<>::create(pool_size{8}, 4).value();
+    });
+    CHECK_FALSE(control_aborted);
+    CHECK(control_message.empty());
+}
+#endif
