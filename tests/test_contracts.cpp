@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -64,6 +65,7 @@ std::pair<bool, std::string> run_child(F&& f) {
     const pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
+        std::signal(SIGABRT, SIG_DFL);  // the test framework's crash handler stays with the parent
         dup2(fds[1], 2);
         close(fds[0]);
         f();

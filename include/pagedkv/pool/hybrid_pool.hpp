@@ -65,7 +65,7 @@ public:
         if (auto need = swa_.pages_to_extend(r, n); !need) return need.err();
         const std::size_t old_pages = full_.pages(r).size();
         (void)full_.extend(r, n, full_hooks{*this});  // both checked above: cannot fail
-        (void)swa_.extend(r, n, swa_hooks{*this, true});
+        (void)swa_.extend(r, n, swa_hooks{*this, swa_evictions::reported});
         const auto f = full_.pages(r);
         const auto s = swa_.pages(r);
         for (std::size_t i = old_pages; i < f.size(); ++i) link(f[i], s[i]);
@@ -78,7 +78,7 @@ public:
     status commit(request_id r, std::int64_t n) {
         if (auto c = full_.check_commit(r, n); !c) return c;  // both pools hold the same lengths
         // SWA first: an SWA page is released before (or with) the full page it belongs to.
-        (void)swa_.commit(r, n, swa_hooks{*this, true});
+        (void)swa_.commit(r, n, swa_hooks{*this, swa_evictions::reported});
         (void)full_.commit(r, n, full_hooks{*this});
         return {};
     }
@@ -93,7 +93,7 @@ public:
         // Full first, so its pages are keyed when the SWA pool decides what to keep; the draft
         // pages it drops stay mapped only until the SWA commit right after releases them.
         if (auto s = full_.commit(r, n, tokens, page_extra_keys, full_hooks{*this}); !s) return s;
-        (void)swa_.commit(r, n, swa_hooks{*this, true});
+        (void)swa_.commit(r, n, swa_hooks{*this, swa_evictions::reported});
         return {};
     }
 
@@ -101,7 +101,7 @@ public:
     status truncate(request_id r, std::int64_t n) {
         if (auto s = swa_.check_truncate(r, n); !s) return s;
         if (auto s = full_.check_truncate(r, n); !s) return s;
-        (void)swa_.truncate(r, n, swa_hooks{*this, true});
+        (void)swa_.truncate(r, n, swa_hooks{*this, swa_evictions::reported});
         (void)full_.truncate(r, n, full_hooks{*this});
         return {};
     }
@@ -110,7 +110,7 @@ public:
     /// Errors: unknown_request.
     status free_request(request_id r) {
         if (!full_.contains(r)) return errc::unknown_request;
-        (void)swa_.free_request(r, swa_hooks{*this, true});
+        (void)swa_.free_request(r, swa_hooks{*this, swa_evictions::reported});
         (void)full_.free_request(r, full_hooks{*this});
         return {};
     }
@@ -123,7 +123,7 @@ public:
         if (auto need = full_.pages_to_hold(length); !need) return need.err();
         if (auto need = swa_.pages_to_hold(length); !need) return need.err();
         const request_id r = full_.add_committed_request(length, full_hooks{*this}).value();  // checked above
-        [[maybe_unused]] const request_id same = swa_.add_committed_request(length, swa_hooks{*this, true}).value();
+        [[maybe_unused]] const request_id same = swa_.add_committed_request(length, swa_hooks{*this, swa_evictions::reported}).value();
         const auto f = full_.pages(r);
         const auto s = swa_.pages(r);
         for (auto i = static_cast<std::size_t>(swa_.first_live_page(r)); i < f.size(); ++i) link(f[i], s[i]);
@@ -187,7 +187,7 @@ public:
         requires caching
     {
         if (full_.used_pages() != 0 || swa_.used_pages() != 0) return errc::cache_in_use;
-        (void)swa_.reset_cache(swa_hooks{*this, false});
+        (void)swa_.reset_cache(swa_hooks{*this, swa_evictions::silent});
         (void)full_.reset_cache(full_hooks{*this});
         return {};
     }
@@ -197,8 +197,7 @@ public:
     void set_event_sink(kv_event_sink sink)
         requires caching
     {
-        full_.set_event_sink(sink);
-        sink_ = std::move(sink);
+        full_.set_event_sink(std::move(sink));
     }
 
     /// The typed views: `full()` can only emit full-layer tables and `swa()` only SWA-layer tables.
@@ -286,30 +285,25 @@ private:
             return h.map(cached) == null_page && h.map(copy) != null_page;
         }
         void replaced(page_id, page_id copy) {
-            if (!h.sink_) return;
-            const page_id up = h.full_.index().parent(copy);
-            h.sink_(kv_event{kv_event_kind::stored, attention_kind::sliding, *h.full_.key_of(copy),
-                             up == null_page ? 0 : *h.full_.key_of(up), up != null_page, h.map(copy)});
+            h.full_.keying().report(kv_event_kind::stored, attention_kind::sliding, copy, h.map(copy));
         }
     };
     // Hooks the SWA pool calls: an SWA page stays cached while its full page is keyed; a page that
     // leaves (freed, or evicted: a tombstone) clears its mapping entry.
+    enum class swa_evictions : bool { silent, reported };  // `removed` for an SWA page whose full page stays
     struct swa_hooks : no_hooks {
         hybrid_pool& h;
-        bool report;  // emit `removed` for an evicted SWA page whose full page stays
-        swa_hooks(hybrid_pool& pool, bool report_evictions) noexcept : h(pool), report(report_evictions) {}
+        swa_evictions evictions;
+        swa_hooks(hybrid_pool& pool, swa_evictions e) noexcept : h(pool), evictions(e) {}
         std::optional<std::uint64_t> retain_key(page_id s) const {
             const page_id f = h.swa_to_full_[static_cast<std::size_t>(s.value)];
             return f == null_page ? std::nullopt : h.full_.key_of(f);
         }
         void freed(page_id s) { h.unlink(s); }
         void dropped(page_id s) {
-            if (report && h.sink_) {
-                const page_id f = h.swa_to_full_[static_cast<std::size_t>(s.value)];
-                const page_id up = h.full_.index().parent(f);
-                h.sink_(kv_event{kv_event_kind::removed, attention_kind::sliding, *h.full_.key_of(f),
-                                 up == null_page ? 0 : *h.full_.key_of(up), up != null_page, s});
-            }
+            if (evictions == swa_evictions::reported)
+                h.full_.keying().report(kv_event_kind::removed, attention_kind::sliding,
+                                        h.swa_to_full_[static_cast<std::size_t>(s.value)], s);
             h.unlink(s);
         }
     };
@@ -332,7 +326,7 @@ private:
     }
     // f left the cache or lost its key while no request holds its SWA page: that page goes too.
     void drop_swa_of(page_id f) {
-        if (const page_id s = map(f); s != null_page) (void)swa_.drop_cached(s, swa_hooks{*this, false});
+        if (const page_id s = map(f); s != null_page) (void)swa_.drop_cached(s, swa_hooks{*this, swa_evictions::silent});
     }
 
     // The longest hit in pages: the full chain confirmed page by page, cut to the last page i whose
@@ -342,7 +336,7 @@ private:
                            std::span<const std::uint64_t> page_extra_keys, Out&& out) const {
         const std::int32_t page = full_.page_size_tokens();
         std::int64_t best = 0, run = 0;
-        full_.match(tokens, scope, page_extra_keys, [&](std::int64_t i, page_id f) {
+        full_.keying().match(tokens, scope, page_extra_keys, [&](std::int64_t i, page_id f) {
             out(f);
             run = map(f) != null_page ? run + 1 : 0;
             if ((i + 1) - dead_pages((i + 1) * page, swa_.window_tokens(), page) <= run) best = i + 1;
@@ -357,7 +351,6 @@ private:
     std::vector<page_id> full_to_swa_;
     std::vector<page_id> swa_to_full_;
     std::vector<page_id> hit_full_, hit_swa_;  // attach_prefix scratch, reused (no per-call allocation)
-    kv_event_sink sink_;
 };
 
 /// A hybrid pool whose full and SWA pools cache released pages under eviction policy `Evict`.

@@ -1,5 +1,6 @@
-// The one pool implementation behind full_pool and swa_pool: per-request page lists over a free list,
-// plus (with an eviction policy) reference counts and a prefix cache of released pages.
+// The one pool implementation behind full_pool and swa_pool: each request's page list for this pool
+// and the window rule, over three mechanisms with a header each (request_table, page_ownership,
+// prefix_keying).
 #pragma once
 #include <concepts>
 #include <cstdint>
@@ -13,13 +14,15 @@
 #include "pagedkv/cache/cache_scope.hpp"
 #include "pagedkv/cache/cache_stats.hpp"
 #include "pagedkv/cache/kv_event.hpp"
-#include "pagedkv/cache/prefix_index.hpp"
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
 #include "pagedkv/core/page_math.hpp"
 #include "pagedkv/evict/eviction_policy.hpp"
 #include "pagedkv/evict/no_eviction.hpp"
+#include "pagedkv/pool/page_ownership.hpp"
 #include "pagedkv/pool/pool_hooks.hpp"
+#include "pagedkv/pool/prefix_keying.hpp"
+#include "pagedkv/pool/request_table.hpp"
 
 namespace pagedkv {
 
@@ -39,15 +42,18 @@ namespace pagedkv {
 /// Every call either succeeds or returns an error and leaves the pool exactly as it was.
 template <alloc_policy Alloc, attention_kind Kind, eviction_policy Evict = no_eviction>
 class paged_pool {
+    using ownership = page_ownership<Alloc, Evict>;
+
 public:
     static constexpr attention_kind kind = Kind;
     using alloc_type = Alloc;
     using evict_type = Evict;
     /// Released pages with a content key stay cached (false: every released page is freed).
-    static constexpr bool caching = !std::same_as<Evict, no_eviction>;
+    static constexpr bool caching = ownership::caching;
     /// The pool keys its own pages. An SWA pool's pages are cached for a hybrid pool, under the
     /// keys of the full pages that hold the same tokens, so only full caching pools have an index.
     static constexpr bool indexed = caching && Kind == attention_kind::full;
+    using keying_type = std::conditional_t<indexed, prefix_keying<ownership>, no_keying<ownership>>;
 
     /// A full-attention pool. Errors: invalid_pool_size, invalid_page_size.
     static result<paged_pool> create(pool_size size, std::int32_t page_size_tokens)
@@ -82,7 +88,8 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status extend(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto need = pages_to_extend(r, n); !need) return need.err();
-        else take_pages(seqs_[r.slot], need.value(), n, hooks);
+        else take_pages(r, need.value(), hooks);
+        requests_.row(r).length_tokens += n;
         return {};
     }
 
@@ -92,8 +99,8 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status commit(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto c = check_commit(r, n); !c) return c;
-        sequence& s = seqs_[r.slot];
-        resize(s, s.committed_tokens + n, s.committed_tokens + n, hooks);
+        const std::int64_t committed = requests_.row(r).committed_tokens + n;
+        resize(r, committed, committed, hooks);
         return {};
     }
 
@@ -105,17 +112,9 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status truncate(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto s = check_truncate(r, n); !s) return s;
-        sequence& s = seqs_[r.slot];
-        if constexpr (indexed) {
-            const auto partial = static_cast<std::size_t>(n / page_size_);
-            if (n % page_size_ != 0 && partial < s.pages.size() && index_.keyed(s.pages[partial]))
-                unkey(s.pages[partial], null_page, hooks);
-            if (s.keyed_pages > n / page_size_) {
-                s.keyed_pages = n / page_size_;
-                s.chain = null_page;  // re-derived by the next cache_committed
-            }
-        }
-        resize(s, n, s.committed_tokens < n ? s.committed_tokens : n, hooks);
+        keying_.truncate(r.slot, lists_[r.slot].pages, n, own_, hooks);
+        const std::int64_t committed = requests_.row(r).committed_tokens;
+        resize(r, n, committed < n ? committed : n, hooks);
         return {};
     }
 
@@ -124,17 +123,11 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status free_request(request_id r, Hooks&& hooks = {}) {
         if (!contains(r)) return errc::unknown_request;
-        sequence& s = seqs_[r.slot];
-        release(s, 0, s.pages.size(), hooks);
-        s.pages.clear();  // keeps capacity: the slot's next request allocates nothing
-        s.length_tokens = s.committed_tokens = 0;
-        s.first_live_page = 0;
-        s.keyed_pages = 0;
-        s.chain = null_page;
-        s.live = false;
-        ++s.generation;
-        --live_requests_;
-        free_slots_.push_back(r.slot);
+        page_list& l = lists_[r.slot];
+        release(r, 0, l.pages.size(), hooks);
+        l.pages.clear();  // keeps capacity: the slot's next request allocates nothing
+        l.first_live_page = 0;
+        requests_.retire(r);
         return {};
     }
 
@@ -142,17 +135,18 @@ public:
     /// (a prefill engine, see dist/request_transfer.hpp): it gets pages for them now, except the
     /// ones a sliding window has already released, whose entries are the null page, exactly as if
     /// it had been extended and committed here. Errors: negative_length, length_overflow,
-    /// out_of_{full,swa}_pages.
+    /// out_of_{full,swa}_pages, too_many_requests.
     template <pool_hooks Hooks = no_hooks>
     result<request_id> add_committed_request(std::int64_t length, Hooks&& hooks = {}) {
         if (auto need = pages_to_hold(length); !need) return need.err();
-        const request_id r = add_request_in(cache_scope{}, retention{}).value();
-        sequence& s = seqs_[r.slot];
+        const auto id = add_request_in(cache_scope{}, retention{});
+        if (!id) return id;
+        const request_id r = id.value();
         const std::int64_t live = live_from(length);
-        s.pages.assign(static_cast<std::size_t>(live), null_page);
-        take_pages(s, pages_for_tokens(length, page_size_) - live, length, hooks);
-        s.committed_tokens = length;
-        s.first_live_page = live;
+        lists_[r.slot].pages.assign(static_cast<std::size_t>(live), null_page);
+        lists_[r.slot].first_live_page = live;
+        take_pages(r, pages_for_tokens(length, page_size_) - live, hooks);
+        requests_.row(r).length_tokens = requests_.row(r).committed_tokens = length;
         return r;
     }
 
@@ -170,8 +164,7 @@ public:
         requires caching
     {
         if (!contains(r)) return errc::unknown_request;
-        sequence& s = seqs_[r.slot];
-        if (s.length_tokens != 0) return errc::request_not_empty;
+        if (requests_.row(r).length_tokens != 0) return errc::request_not_empty;
         if (length_tokens < 0 || length_tokens % page_size_ != 0 ||
             static_cast<std::int64_t>(pages.size()) != length_tokens / page_size_)
             return errc::invalid_attach;
@@ -179,17 +172,16 @@ public:
         for (std::size_t i = 0; i < pages.size(); ++i) {
             const page_id p = pages[i];
             if (static_cast<std::int64_t>(i) < live ? p != null_page
-                                                    : (p.value < 1 || p.value >= size_.pages || free_.is_free(p)))
+                                                    : (p.value < 1 || p.value >= size_.pages || own_.is_free(p)))
                 return errc::invalid_attach;
         }
+        page_list& l = lists_[r.slot];
         for (page_id p : pages) {
-            s.pages.push_back(p);
-            if (p != null_page) acquire(p);
+            l.pages.push_back(p);
+            if (p != null_page) own_.acquire(p);
         }
-        s.length_tokens = s.committed_tokens = length_tokens;
-        s.first_live_page = live;
-        if constexpr (indexed) restart_chain(s, static_cast<std::int64_t>(pages.size()));
-        record_lookup(queried_tokens, length_tokens);
+        l.first_live_page = live;
+        attached(r, static_cast<std::int64_t>(pages.size()), queried_tokens);
         return {};
     }
 
@@ -203,15 +195,12 @@ public:
         requires indexed
     {
         if (!contains(r)) return errc::unknown_request;
-        sequence& s = seqs_[r.slot];
-        if (s.length_tokens != 0) return errc::request_not_empty;
-        const std::int64_t hit = match(tokens, s.scope, page_extra_keys, [&](std::int64_t, page_id p) {
-            s.pages.push_back(p);
-            acquire(p);
+        if (requests_.row(r).length_tokens != 0) return errc::request_not_empty;
+        const std::int64_t hit = keying_.match(tokens, requests_.row(r).scope, page_extra_keys, [&](std::int64_t, page_id p) {
+            lists_[r.slot].pages.push_back(p);
+            own_.acquire(p);
         });
-        s.length_tokens = s.committed_tokens = hit * page_size_;
-        restart_chain(s, hit);
-        record_lookup(static_cast<std::int64_t>(tokens.size()), hit * page_size_);
+        attached(r, hit, static_cast<std::int64_t>(tokens.size()));
         return hit * page_size_;
     }
 
@@ -220,30 +209,7 @@ public:
                         std::span<const std::uint64_t> page_extra_keys = {}) const
         requires indexed
     {
-        return match(tokens, scope, page_extra_keys, [](std::int64_t, page_id) {}) * page_size_;
-    }
-
-    /// Walks the cached prefix of `tokens` (whole pages, never the last token), calling
-    /// visit(index, page) for each confirmed page in order. Returns the pages matched.
-    template <class Visit>
-    std::int64_t match(std::span<const token_id> tokens, cache_scope scope,
-                       std::span<const std::uint64_t> page_extra_keys, Visit&& visit) const
-        requires indexed
-    {
-        const std::int64_t max_pages =
-            tokens.empty() ? 0 : (static_cast<std::int64_t>(tokens.size()) - 1) / page_size_;
-        page_id parent = null_page;
-        std::uint64_t parent_key = 0;
-        for (std::int64_t i = 0; i < max_pages; ++i) {
-            const page_content c = content_at(tokens, scope, page_extra_keys, i);
-            const std::uint64_t key = content_key(parent_key, c);
-            const page_id p = index_.find(parent, key, c);
-            if (p == null_page) return i;
-            visit(i, p);
-            parent = p;
-            parent_key = key;
-        }
-        return max_pages;
+        return keying_.match(tokens, scope, page_extra_keys, [](std::int64_t, page_id) {}) * page_size_;
     }
 
     /// Keys the request's committed whole pages not keyed yet, so later requests can hit them.
@@ -257,11 +223,7 @@ public:
         requires indexed
     {
         if (!contains(r)) return errc::unknown_request;
-        sequence& s = seqs_[r.slot];
-        const std::int64_t whole = s.committed_tokens / page_size_;
-        if (static_cast<std::int64_t>(tokens.size()) < whole * page_size_) return errc::tokens_too_short;
-        key_pages(s, whole, tokens, page_extra_keys, hooks);
-        return {};
+        return key_committed(r, requests_.row(r).committed_tokens, tokens, page_extra_keys, hooks);
     }
 
     /// `commit(r, n)` that also keys the whole pages the commit completes, before any page is
@@ -274,11 +236,9 @@ public:
         requires indexed
     {
         if (auto c = check_commit(r, n); !c) return c;
-        sequence& s = seqs_[r.slot];
-        const std::int64_t whole = (s.committed_tokens + n) / page_size_;
-        if (static_cast<std::int64_t>(tokens.size()) < whole * page_size_) return errc::tokens_too_short;
-        key_pages(s, whole, tokens, page_extra_keys, hooks);
-        resize(s, s.committed_tokens + n, s.committed_tokens + n, hooks);
+        const std::int64_t committed = requests_.row(r).committed_tokens + n;
+        if (auto k = key_committed(r, committed, tokens, page_extra_keys, hooks); !k) return k;
+        resize(r, committed, committed, hooks);
         return {};
     }
 
@@ -299,11 +259,9 @@ public:
     status drop_cached(page_id p, Hooks&& hooks = {})
         requires caching
     {
-        if (p.value < 1 || p.value >= size_.pages || !evict_.contains(p)) return errc::not_cached;
-        evict_.erase(p);
-        ++stats_.evicted_pages;
-        forget(p, hooks);
-        free_.push(p);
+        if (p.value < 1 || p.value >= size_.pages || !own_.is_cached(p)) return errc::not_cached;
+        auto h = keyed(hooks);
+        own_.discard(p, h);
         return {};
     }
 
@@ -314,18 +272,14 @@ public:
         requires caching
     {
         if (used_pages() != 0) return errc::cache_in_use;
-        while (evict_.size() > 0) {
-            const page_id p = evict_.evict();
-            ++stats_.evicted_pages;
-            forget(p, hooks);
-            free_.push(p);
-        }
-        if (sink_) sink_(kv_event{kv_event_kind::cleared, Kind});
+        auto h = keyed(hooks);
+        own_.discard_all(h);
+        if constexpr (indexed) keying_.report_cleared();
         return {};
     }
 
     /// Events (stored / removed / cleared) go to `sink` from now on; an empty sink stops them.
-    void set_event_sink(kv_event_sink sink) requires caching { sink_ = std::move(sink); }
+    void set_event_sink(kv_event_sink sink) requires indexed { keying_.set_sink(std::move(sink)); }
 
     // ---- planning (pure; lets a hybrid pool check both pools before touching either) ------------
 
@@ -333,12 +287,11 @@ public:
     result<std::int64_t> pages_to_extend(request_id r, std::int64_t n) const {
         if (!contains(r)) return errc::unknown_request;
         if (n < 0) return errc::negative_length;
-        const sequence& s = seqs_[r.slot];
-        if (n > max_tokens_per_request(page_size_) - s.length_tokens) return errc::length_overflow;
-        const std::int64_t need = pages_for_tokens(s.length_tokens + n, page_size_) -
-                                  static_cast<std::int64_t>(s.pages.size());
-        if (need > available_pages())
-            return Kind == attention_kind::full ? errc::out_of_full_pages : errc::out_of_swa_pages;
+        const std::int64_t length = requests_.row(r).length_tokens;
+        if (n > max_tokens_per_request(page_size_) - length) return errc::length_overflow;
+        const std::int64_t need =
+            pages_for_tokens(length + n, page_size_) - static_cast<std::int64_t>(lists_[r.slot].pages.size());
+        if (need > available_pages()) return out_of_pages;
         return need;
     }
     /// Pages `add_committed_request(length)` would take, or the error it would return.
@@ -346,27 +299,28 @@ public:
         if (length < 0) return errc::negative_length;
         if (length > max_tokens_per_request(page_size_)) return errc::length_overflow;
         const std::int64_t need = pages_for_tokens(length, page_size_) - live_from(length);
-        if (need > available_pages())
-            return Kind == attention_kind::full ? errc::out_of_full_pages : errc::out_of_swa_pages;
+        if (need > available_pages()) return out_of_pages;
         return need;
     }
     /// The error `commit(r, n)` would return, or success.
     status check_commit(request_id r, std::int64_t n) const {
         if (!contains(r)) return errc::unknown_request;
         if (n < 0) return errc::negative_length;
-        if (n > seqs_[r.slot].length_tokens - seqs_[r.slot].committed_tokens) return errc::commit_exceeds_reserved;
+        const request_row& row = requests_.row(r);
+        if (n > row.length_tokens - row.committed_tokens) return errc::commit_exceeds_reserved;
         return {};
     }
     /// The error `truncate(r, n)` would return, or success.
     status check_truncate(request_id r, std::int64_t n) const {
         if (!contains(r)) return errc::unknown_request;
         if (n < 0) return errc::negative_length;
-        const sequence& s = seqs_[r.slot];
-        if (n > s.length_tokens) return errc::truncate_past_length;
-        const std::int64_t committed = s.committed_tokens < n ? s.committed_tokens : n;
-        if (live_from(committed) < s.first_live_page) return errc::window_already_released;
+        const request_row& row = requests_.row(r);
+        if (n > row.length_tokens) return errc::truncate_past_length;
+        const page_list& l = lists_[r.slot];
+        if (live_from(row.committed_tokens < n ? row.committed_tokens : n) < l.first_live_page)
+            return errc::window_already_released;
         const auto partial = static_cast<std::size_t>(n / page_size_);
-        if (n % page_size_ != 0 && partial < s.pages.size() && refs_[at(s.pages[partial])] > 1)
+        if (n % page_size_ != 0 && partial < l.pages.size() && own_.refs(l.pages[partial]) > 1)
             return errc::truncate_into_shared_page;
         return {};
     }
@@ -377,295 +331,149 @@ public:
 
     // ---- queries (fast path: @pre contains(r)) ---------------------------------------------------
 
-    bool contains(request_id r) const noexcept {
-        return r.slot < seqs_.size() && seqs_[r.slot].live && seqs_[r.slot].generation == r.generation;
-    }
+    bool contains(request_id r) const noexcept { return requests_.contains(r); }
     /// The request's page list: entry i holds tokens [i*P, (i+1)*P); null before first_live_page.
-    std::span<const page_id> pages(request_id r) const noexcept { return seqs_[r.slot].pages; }
-    std::int64_t length_tokens(request_id r) const noexcept { return seqs_[r.slot].length_tokens; }
-    std::int64_t committed_tokens(request_id r) const noexcept { return seqs_[r.slot].committed_tokens; }
+    std::span<const page_id> pages(request_id r) const noexcept { return lists_[r.slot].pages; }
+    std::int64_t length_tokens(request_id r) const noexcept { return requests_.row(r).length_tokens; }
+    std::int64_t committed_tokens(request_id r) const noexcept { return requests_.row(r).committed_tokens; }
     /// Index of the first page that is not the null page (0 for full pools).
-    std::int64_t first_live_page(request_id r) const noexcept { return seqs_[r.slot].first_live_page; }
-    cache_scope scope(request_id r) const noexcept { return seqs_[r.slot].scope; }
+    std::int64_t first_live_page(request_id r) const noexcept { return lists_[r.slot].first_live_page; }
+    cache_scope scope(request_id r) const noexcept { return requests_.row(r).scope; }
 
     std::int32_t page_size_tokens() const noexcept { return page_size_; }
     /// Window W in tokens; 0 for full pools (no window).
     std::int64_t window_tokens() const noexcept { return window_; }
     pool_size size() const noexcept { return size_; }
-    std::int32_t free_pages() const noexcept { return free_.free_count(); }
+    std::int32_t free_pages() const noexcept { return own_.free_count(); }
     /// Pages no request owns whose content is kept for reuse (0 without a cache).
-    std::int32_t cached_pages() const noexcept { return evict_.size(); }
+    std::int32_t cached_pages() const noexcept { return own_.cached_count(); }
     /// Pages an allocation can take: free, then cached.
-    std::int32_t available_pages() const noexcept { return free_.free_count() + evict_.size(); }
+    std::int32_t available_pages() const noexcept { return own_.available(); }
     /// Pages owned by at least one request (the null page is neither free, cached nor used).
-    std::int32_t used_pages() const noexcept { return size_.pages - 1 - free_.free_count() - evict_.size(); }
-    std::int64_t live_requests() const noexcept { return live_requests_; }
+    std::int32_t used_pages() const noexcept { return own_.owned_count(); }
+    std::int64_t live_requests() const noexcept { return requests_.live(); }
     /// Pages the request holds (null entries excluded).
     std::int64_t pages_held(request_id r) const noexcept {
-        return static_cast<std::int64_t>(seqs_[r.slot].pages.size()) - seqs_[r.slot].first_live_page;
+        return static_cast<std::int64_t>(lists_[r.slot].pages.size()) - lists_[r.slot].first_live_page;
     }
     /// Requests holding page p. @pre 0 <= p < size()
-    std::int32_t ref_count(page_id p) const noexcept { return refs_[at(p)]; }
-    bool is_cached(page_id p) const noexcept { return evict_.contains(p); }
+    std::int32_t ref_count(page_id p) const noexcept { return own_.refs(p); }
+    bool is_cached(page_id p) const noexcept { return own_.is_cached(p); }
     /// p's content key while p is keyed in this pool's index (never for pools without one).
-    std::optional<std::uint64_t> key_of(page_id p) const noexcept {
-        if constexpr (indexed) {
-            if (index_.keyed(p)) return index_.key(p);
-        }
-        (void)p;
-        return std::nullopt;
+    std::optional<std::uint64_t> key_of(page_id p) const noexcept { return keying_.key_of(p); }
+    const Alloc& allocator() const noexcept { return own_.allocator(); }
+    const Evict& evictor() const noexcept { return own_.evictor(); }
+    const prefix_index& index() const noexcept requires indexed { return keying_.index(); }
+    /// The prefix keying, for composites that report events about its keys (hybrid_pool).
+    const keying_type& keying() const noexcept { return keying_; }
+    cache_stats stats() const noexcept {
+        return {lookups_.lookups, lookups_.queried_tokens, lookups_.hit_tokens, keying_.stored_pages(),
+                own_.evicted_pages()};
     }
-    const Alloc& allocator() const noexcept { return free_; }
-    const Evict& evictor() const noexcept { return evict_; }
-    const prefix_index& index() const noexcept requires indexed { return index_; }
-    const cache_stats& stats() const noexcept { return stats_; }
 
     /// Calls f(request_id) for every live request, in slot order.
     template <class F>
-    void for_each_request(F&& f) const {
-        for (std::uint32_t i = 0; i < seqs_.size(); ++i)
-            if (seqs_[i].live) f(request_id{i, seqs_[i].generation});
-    }
+    void for_each_request(F&& f) const { requests_.for_each(f); }
 
-    /// Checks every invariant below; returns the first violation. O(N * P + total pages); for tests
-    /// and debug builds.
+    /// Checks every invariant of the pool and its mechanisms; returns the first violation.
+    /// O(N * P + total pages); for tests and debug builds.
     status check_invariants() const {
-        std::vector<std::int32_t> refs(static_cast<std::size_t>(size_.pages), 0);
-        std::int64_t live = 0;
-        for (const sequence& s : seqs_) {
-            if (!s.live) {
-                if (!s.pages.empty()) return error{errc::invariant_violated, "retired slot holds pages"};
-                continue;
-            }
-            ++live;
-            if (s.committed_tokens < 0 || s.committed_tokens > s.length_tokens)
-                return error{errc::invariant_violated, "committed outside [0, length]"};
-            if (static_cast<std::int64_t>(s.pages.size()) != pages_for_tokens(s.length_tokens, page_size_))
-                return error{errc::invariant_violated, "page count != ceil(length / P)"};
-            if (s.first_live_page != live_from(s.committed_tokens))
-                return error{errc::invariant_violated, "window release lags the committed length"};
-            if (s.keyed_pages < 0 || s.keyed_pages > s.committed_tokens / page_size_)
-                return error{errc::invariant_violated, "keyed pages beyond the committed whole pages"};
-            for (std::size_t i = 0; i < s.pages.size(); ++i) {
-                const page_id p = s.pages[i];
-                const bool released = static_cast<std::int64_t>(i) < s.first_live_page;
-                if (released != (p == null_page))
-                    return error{errc::invariant_violated, "null entry outside the released prefix"};
-                if (p.value < 0 || p.value >= size_.pages)
-                    return error{errc::invariant_violated, "page index out of pool range"};
-                if (!released) ++refs[at(p)];
+        if (auto s = requests_.check_invariants(); !s) return s;
+        std::vector<std::int32_t> owners(static_cast<std::size_t>(size_.pages), 0);
+        status bad{};
+        requests_.for_each([&](request_id r) {
+            if (bad.ok()) bad = check_list(r, owners);
+        });
+        std::size_t entries = 0, live_entries = 0;
+        for (const page_list& l : lists_) entries += l.pages.size();
+        requests_.for_each([&](request_id r) { live_entries += lists_[r.slot].pages.size(); });
+        if (bad && entries != live_entries) bad = error{errc::invariant_violated, "retired slot holds pages"};
+        if (!bad) return bad;
+        if (auto s = own_.check_invariants(owners); !s) return s;
+        if (key_of(null_page)) return error{errc::invariant_violated, "null page free, cached, owned or keyed"};
+        if constexpr (indexed) {
+            for (std::int32_t i = 1; i < size_.pages; ++i) {
+                const page_id p{i};
+                if (own_.is_cached(p) && !key_of(p)) return error{errc::invariant_violated, "cached page without a key"};
+                if (own_.is_free(p) && key_of(p)) return error{errc::invariant_violated, "free page keeps a key"};
             }
         }
-        if (live != live_requests_) return error{errc::invariant_violated, "live request count drift"};
-        if (free_.is_free(null_page) || evict_.contains(null_page) || refs_[0] != 0 || key_of(null_page))
-            return error{errc::invariant_violated, "null page free, cached, owned or keyed"};
-        std::int32_t owned = 0, cached = 0;
-        for (std::int32_t i = 1; i < size_.pages; ++i) {
-            const page_id p{i};
-            const bool is_free = free_.is_free(p), in_cache = evict_.contains(p);
-            if (refs[at(p)] != refs_[at(p)])
-                return error{errc::invariant_violated, "reference count != owner entries"};
-            if (!caching && refs[at(p)] > 1) return error{errc::invariant_violated, "page owned twice"};
-            if (refs[at(p)] > 0 && (is_free || in_cache))
-                return error{errc::invariant_violated, "owned page also free or cached"};
-            if (is_free && in_cache) return error{errc::invariant_violated, "page both free and cached"};
-            if (refs[at(p)] == 0 && !is_free && !in_cache)
-                return error{errc::invariant_violated, "page neither free, owned nor cached (leak)"};
-            if constexpr (indexed) {
-                if (in_cache && !index_.keyed(p)) return error{errc::invariant_violated, "cached page without a key"};
-                if (is_free && index_.keyed(p)) return error{errc::invariant_violated, "free page keeps a key"};
-            }
-            owned += refs[at(p)] > 0;
-            cached += in_cache;
-        }
-        if (cached != evict_.size()) return error{errc::invariant_violated, "eviction policy size drift"};
-        if (owned + cached + free_.free_count() + 1 != size_.pages)
-            return error{errc::invariant_violated, "free + owned + cached + null != N"};
-        if constexpr (indexed) return index_.check_invariants();
-        return {};
+        return keying_.check_invariants();
     }
 
 private:
-    // Invariants (checked by check_invariants):
-    // - committed_tokens <= length_tokens; pages.size() == ceil(length_tokens / P);
-    // - pages[i] == null_page  iff  i < first_live_page, and first_live_page == live_from(committed);
-    // - refs_[p] == number of live lists holding p (at most 1 without a cache);
-    // - every page 1..N-1 is exactly one of: free, owned (refs_ > 0), cached (in evict_);
-    // - a cached page of an indexed pool is keyed; a free page is not.
-    // keyed_pages / chain: the first keyed_pages committed pages have their content in the index,
-    // the last of them held by `chain` (the request's own page, or an equal one cached before it);
-    // chain may go stale when an evicted page takes its subtree along, then it is re-derived.
-    struct sequence {
+    // Invariants (check_invariants), per live request r with list l:
+    // - l.pages.size() == ceil(length / P);
+    // - l.pages[i] == null_page  iff  i < l.first_live_page, and first_live_page == live_from(committed);
+    // - the keying's keyed pages are committed whole pages;
+    // and a retired slot's list is empty. The mechanisms check their own (request_table,
+    // page_ownership against the lists' owner entries, prefix_keying).
+    struct page_list {
         std::vector<page_id> pages;
-        std::int64_t length_tokens = 0;
-        std::int64_t committed_tokens = 0;
         std::int64_t first_live_page = 0;
-        std::int64_t keyed_pages = 0;
-        page_id chain = null_page;
-        std::uint32_t chain_epoch = 0;
-        std::uint32_t generation = 0;
-        bool live = false;
-        cache_scope scope;
-        retention keep;
     };
-    struct no_index {
-        no_index(pool_size, std::int32_t) noexcept {}
+    // Ownership reports a content loss to the keying first (it unkeys the page's subtree), then to
+    // the caller's hooks.
+    template <class Hooks>
+    struct keyed_hooks : no_hooks {
+        paged_pool& pool;
+        Hooks& outer;
+        void dropped(page_id p) {
+            pool.keying_.forget(p, pool.own_, outer);
+            detail::hook_dropped(outer, p);
+        }
     };
+    template <class Hooks>
+    keyed_hooks<Hooks> keyed(Hooks& outer) noexcept { return {{}, *this, outer}; }
+
+    static constexpr errc out_of_pages = Kind == attention_kind::full ? errc::out_of_full_pages : errc::out_of_swa_pages;
 
     paged_pool(pool_size size, std::int32_t page_size, std::int64_t window)
-        : free_(size), evict_(size), index_(size, page_size), refs_(static_cast<std::size_t>(size.pages), 0),
-          size_(size), page_size_(page_size), window_(window) {}
+        : own_(size), keying_(size, page_size), size_(size), page_size_(page_size), window_(window) {}
 
     static status validate(pool_size size, std::int32_t page_size) {
         if (page_size < 1) return errc::invalid_page_size;
         if (size.pages < 2) return errc::invalid_pool_size;
         return {};
     }
-    static std::size_t at(page_id p) noexcept { return static_cast<std::size_t>(p.value); }
 
     result<request_id> add_request_in(cache_scope scope, retention keep) {
-        if (free_slots_.empty()) {
-            if (seqs_.size() >= no_request.slot) return errc::too_many_requests;  // no_request's slot is never issued
-            seqs_.emplace_back();
-            free_slots_.push_back(static_cast<std::uint32_t>(seqs_.size() - 1));
-        }
-        const std::uint32_t slot = free_slots_.back();
-        free_slots_.pop_back();
-        sequence& s = seqs_[slot];
-        s.live = true;
-        s.scope = scope;
-        s.keep = keep;
-        ++live_requests_;
-        return request_id{slot, s.generation};
+        const auto r = requests_.add(scope, keep);
+        if (!r) return r;
+        if (lists_.size() < requests_.slots()) lists_.resize(requests_.slots());
+        keying_.open(r.value().slot);
+        return r;
     }
 
-    page_content content_at(std::span<const token_id> tokens, cache_scope scope,
-                            std::span<const std::uint64_t> page_extra_keys, std::int64_t i) const noexcept {
-        const auto page = static_cast<std::size_t>(page_size_);
-        const auto idx = static_cast<std::size_t>(i);
-        return {tokens.subspan(idx * page, page), scope, idx < page_extra_keys.size() ? page_extra_keys[idx] : 0};
+    // r now holds `pages` whole committed pages attached from the cache.
+    void attached(request_id r, std::int64_t pages, std::int64_t queried_tokens) noexcept {
+        request_row& row = requests_.row(r);
+        row.length_tokens = row.committed_tokens = pages * page_size_;
+        if constexpr (indexed) keying_.restart_chain(r.slot, lists_[r.slot].pages, pages);
+        ++lookups_.lookups;
+        lookups_.queried_tokens += queried_tokens;
+        lookups_.hit_tokens += row.length_tokens;
     }
 
-    // One more owner for p, taking it out of the cache if it was cached (a hit).
-    void acquire(page_id p) noexcept {
-        if (refs_[at(p)]++ == 0 && caching) evict_.revive(p);
-    }
-
-    void record_lookup(std::int64_t queried, std::int64_t hit) noexcept {
-        ++stats_.lookups;
-        stats_.queried_tokens += queried;
-        stats_.hit_tokens += hit;
-    }
-
-    // Points the request's chain at the last of its first `pages` pages that is keyed (the pages
-    // before a keyed page are keyed too: the index is a forest), so cache_committed resumes there.
-    void restart_chain(sequence& s, std::int64_t pages) noexcept {
-        while (pages > 0 && !index_.keyed(s.pages[static_cast<std::size_t>(pages - 1)])) --pages;
-        s.keyed_pages = pages;
-        s.chain = pages > 0 ? s.pages[static_cast<std::size_t>(pages - 1)] : null_page;
-        s.chain_epoch = pages > 0 ? index_.epoch(s.chain) : 0;
-    }
-
-    // Keys pages [keyed_pages, whole) of the request. @pre they hold committed (or committing)
-    // tokens and `tokens` covers them.
+    // Keys the whole pages of the first `committed` tokens. Errors: tokens_too_short.
     template <class Hooks>
-    void key_pages(sequence& s, std::int64_t whole, std::span<const token_id> tokens,
-                   std::span<const std::uint64_t> page_extra_keys, Hooks& hooks) {
-        if (s.keyed_pages > 0 && (s.chain == null_page || !index_.keyed(s.chain) || index_.epoch(s.chain) != s.chain_epoch))
-            restart_chain(s, s.keyed_pages);  // the cached page the chain ran through was evicted
-        for (std::int64_t i = s.keyed_pages; i < whole; ++i) {
-            const page_content c = content_at(tokens, s.scope, page_extra_keys, i);
-            const page_id parent = i == 0 ? null_page : s.chain;
-            const std::uint64_t parent_key = i == 0 ? 0 : index_.key(parent);
-            const std::uint64_t key = content_key(parent_key, c);
-            page_id held = index_.find(parent, key, c);
-            const page_id own = s.pages[static_cast<std::size_t>(i)];
-            if (held == null_page) {
-                held = own;
-                index_.insert(held, parent, key, c);
-                ++stats_.stored_pages;
-                if (sink_) sink_(kv_event{kv_event_kind::stored, Kind, key, parent_key, parent != null_page, held,
-                                          c.tokens, c.scope, c.page_extra_key});
-            } else if (held != own && detail::hook_prefer_copy(hooks, held, own)) {
-                take_over(held, own, hooks);
-                held = own;
-            }
-            s.chain = held;
-            s.chain_epoch = index_.epoch(held);
-            s.keyed_pages = i + 1;
-        }
+    status key_committed(request_id r, std::int64_t committed, std::span<const token_id> tokens,
+                         std::span<const std::uint64_t> page_extra_keys, Hooks& hooks)
+        requires indexed
+    {
+        const std::int64_t whole = committed / page_size_;
+        if (static_cast<std::int64_t>(tokens.size()) < whole * page_size_) return errc::tokens_too_short;
+        keying_.key_pages(r.slot, lists_[r.slot].pages, whole, tokens, requests_.row(r).scope, page_extra_keys, own_,
+                          hooks);
+        return {};
     }
 
-    // The request's own copy replaces the keyed page `held` in the index (same content, same
-    // key: nothing to report at this pool's level); `held` is freed if cached, else only unkeyed.
+    // @pre need pages are free or cached (checked by pages_to_extend / pages_to_hold).
     template <class Hooks>
-    void take_over(page_id held, page_id copy, Hooks& hooks) {
-        index_.replace(held, copy);
-        if (refs_[at(held)] == 0) {
-            evict_.erase(held);
-            detail::hook_dropped(hooks, held);
-            free_.push(held);
-        } else {
-            detail::hook_unkeyed(hooks, held);
-        }
-        detail::hook_replaced(hooks, held, copy);
-    }
-
-    // @pre need pages are free or cached (checked by pages_to_extend).
-    template <class Hooks>
-    void take_pages(sequence& s, std::int64_t need, std::int64_t n_tokens, Hooks& hooks) {
-        for (std::int64_t i = 0; i < need; ++i) {
-            const page_id p = free_.free_count() > 0 ? free_.pop() : evict_one(hooks);
-            refs_[at(p)] = 1;
-            s.pages.push_back(p);
-        }
-        s.length_tokens += n_tokens;
-    }
-
-    // Slow path of allocation: the policy's victim, its content forgotten, ready for reuse.
-    template <class Hooks>
-    page_id evict_one(Hooks& hooks) {
-        if constexpr (caching) {
-            const page_id v = evict_.evict();
-            ++stats_.evicted_pages;
-            forget(v, hooks);
-            return v;
-        } else {
-            (void)hooks;
-            return null_page;  // unreachable: a pool without a cache has nothing to evict
-        }
-    }
-
-    // Forgets the content of page p, which just left the cache: its key and, for indexed pools,
-    // the keys of every page below it (cached ones are freed, owned ones only unkeyed).
-    template <class Hooks>
-    void forget(page_id p, Hooks& hooks) {
-        if constexpr (indexed) {
-            if (index_.keyed(p)) unkey(p, p, hooks);
-        }
-        detail::hook_dropped(hooks, p);
-    }
-
-    // Unkeys p's subtree. Pages in it other than `gone` (a page already out of the cache, handled
-    // by the caller) are freed when cached, or reported unkeyed when owned.
-    template <class Hooks>
-    void unkey(page_id p, page_id gone, Hooks& hooks) {
-        index_.unkey_subtree(p, [&](page_id u) {
-            if (sink_) {
-                const page_id up = index_.parent(u);
-                sink_(kv_event{kv_event_kind::removed, Kind, index_.key(u), up == null_page ? 0 : index_.key(up),
-                               up != null_page, u});
-            }
-            if (u == gone) return;
-            if (refs_[at(u)] > 0) {
-                detail::hook_unkeyed(hooks, u);
-                return;
-            }
-            evict_.erase(u);
-            ++stats_.evicted_pages;
-            detail::hook_dropped(hooks, u);
-            free_.push(u);
-        });
+    void take_pages(request_id r, std::int64_t need, Hooks& hooks) {
+        auto h = keyed(hooks);
+        std::vector<page_id>& pages = lists_[r.slot].pages;
+        for (std::int64_t i = 0; i < need; ++i) pages.push_back(own_.take(h));
     }
 
     template <class Hooks>
@@ -678,55 +486,79 @@ private:
     // cache when retained (last entry first, so a chain's tail is older than its head and leaves
     // first) and to the free list otherwise, in entry order (the order a pool without a cache uses).
     template <class Hooks>
-    void release(sequence& s, std::size_t first, std::size_t last, Hooks& hooks) {
+    void release(request_id r, std::size_t first, std::size_t last, Hooks& hooks) {
+        const std::vector<page_id>& pages = lists_[r.slot].pages;
         if constexpr (caching) {
+            const retention keep = requests_.row(r).keep;
             for (std::size_t i = last; i-- > first;) {
-                const page_id p = s.pages[i];
-                if (p == null_page || --refs_[at(p)] > 0) continue;
+                const page_id p = pages[i];
+                if (p == null_page || !own_.drop_owner(p)) continue;
                 if (const auto key = retain_key(hooks, p))
-                    evict_.insert(p, eviction_hint{*key, s.keep.of_page(static_cast<std::int64_t>(i), page_size_)});
+                    own_.cache(p, eviction_hint{*key, keep.of_page(static_cast<std::int64_t>(i), page_size_)});
             }
         }
         for (std::size_t i = first; i < last; ++i) {
-            const page_id p = s.pages[i];
+            const page_id p = pages[i];
             if (p == null_page) continue;
             if constexpr (caching) {
-                if (refs_[at(p)] > 0 || evict_.contains(p)) continue;
+                if (own_.refs(p) > 0 || own_.is_cached(p)) continue;
             } else {
-                --refs_[at(p)];
+                (void)own_.drop_owner(p);
             }
-            free_.push(p);
-            detail::hook_freed(hooks, p);
+            own_.free(p, hooks);
         }
     }
 
     // Shrinks to `length` tokens and moves the committed length to `committed`; releases dropped
     // tail pages and, for sliding pools, the pages that fell out of the window. Cannot fail.
     template <class Hooks>
-    void resize(sequence& s, std::int64_t length, std::int64_t committed, Hooks& hooks) {
+    void resize(request_id r, std::int64_t length, std::int64_t committed, Hooks& hooks) {
+        page_list& l = lists_[r.slot];
         const auto keep = static_cast<std::size_t>(pages_for_tokens(length, page_size_));
-        release(s, keep, s.pages.size(), hooks);
-        s.pages.resize(keep);
-        s.length_tokens = length;
-        s.committed_tokens = committed;
+        release(r, keep, l.pages.size(), hooks);
+        l.pages.resize(keep);
+        request_row& row = requests_.row(r);
+        row.length_tokens = length;
+        row.committed_tokens = committed;
         const std::int64_t live = live_from(committed);
-        release(s, static_cast<std::size_t>(s.first_live_page), static_cast<std::size_t>(live), hooks);
-        for (std::int64_t i = s.first_live_page; i < live; ++i) s.pages[static_cast<std::size_t>(i)] = null_page;
-        s.first_live_page = live;
+        release(r, static_cast<std::size_t>(l.first_live_page), static_cast<std::size_t>(live), hooks);
+        for (std::int64_t i = l.first_live_page; i < live; ++i) l.pages[static_cast<std::size_t>(i)] = null_page;
+        l.first_live_page = live;
     }
 
-    Alloc free_;
-    [[no_unique_address]] Evict evict_;
-    [[no_unique_address]] std::conditional_t<indexed, prefix_index, no_index> index_;
-    std::vector<std::int32_t> refs_;
-    std::vector<sequence> seqs_;
-    std::vector<std::uint32_t> free_slots_;
-    std::int64_t live_requests_ = 0;
+    // The list invariants of live request r; counts its owner entries into `owners`.
+    status check_list(request_id r, std::vector<std::int32_t>& owners) const {
+        const request_row& row = requests_.row(r);
+        const page_list& l = lists_[r.slot];
+        if (static_cast<std::int64_t>(l.pages.size()) != pages_for_tokens(row.length_tokens, page_size_))
+            return error{errc::invariant_violated, "page count != ceil(length / P)"};
+        if (l.first_live_page != live_from(row.committed_tokens))
+            return error{errc::invariant_violated, "window release lags the committed length"};
+        const std::int64_t keyed = keying_.keyed_pages(r.slot);
+        if (keyed < 0 || keyed > row.committed_tokens / page_size_)
+            return error{errc::invariant_violated, "keyed pages beyond the committed whole pages"};
+        for (std::size_t i = 0; i < l.pages.size(); ++i) {
+            const page_id p = l.pages[i];
+            const bool released = static_cast<std::int64_t>(i) < l.first_live_page;
+            if (released != (p == null_page))
+                return error{errc::invariant_violated, "null entry outside the released prefix"};
+            if (p.value < 0 || p.value >= size_.pages)
+                return error{errc::invariant_violated, "page index out of pool range"};
+            if (!released) ++owners[static_cast<std::size_t>(p.value)];
+        }
+        return {};
+    }
+
+    request_table requests_;
+    std::vector<page_list> lists_;  // by request slot
+    ownership own_;
+    [[no_unique_address]] keying_type keying_;
+    struct {
+        std::int64_t lookups = 0, queried_tokens = 0, hit_tokens = 0;
+    } lookups_;  // attaches recorded in this pool (both pools of a hybrid record each one)
     pool_size size_;
     std::int32_t page_size_;
     std::int64_t window_;
-    cache_stats stats_;
-    kv_event_sink sink_;
 };
 
 }  // namespace pagedkv
