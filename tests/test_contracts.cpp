@@ -89,7 +89,7 @@ TEST_CASE("checked builds: value() of an error aborts and names the error") {
         (void)m.value();  // max_writes = 0 is refused: there is no mirror to return
     });
     CHECK(aborted);
-    CHECK(message.find("result::value() on an error: buffer_too_small") != std::string::npos);
+    CHECK(message.find("result::value() on an error: invalid_capacity") != std::string::npos);
     // Control: the same call with a value returns normally.
     const auto [control_aborted, control_message] = run_child([] {
         (void)full_pool<>::create(pool_size{8}, 4).value();

@@ -300,12 +300,12 @@ TEST_CASE("a failing stage returns its error and leaves the mirror as it was") {
 
 TEST_CASE("check_capacity rejects empty and int32-overflowing capacities") {
     CHECK(check_capacity(small_cap).ok());
-    CHECK(check_capacity(table_capacity{0, 1, 1, 1, 1}).code() == errc::buffer_too_small);
-    CHECK(check_capacity(table_capacity{1, 1, 1, 1, 0}).code() == errc::buffer_too_small);
+    CHECK(check_capacity(table_capacity{0, 1, 1, 1, 1}).code() == errc::invalid_capacity);
+    CHECK(check_capacity(table_capacity{1, 1, 1, 1, 0}).code() == errc::invalid_capacity);
     CHECK(check_capacity(table_capacity{1 << 16, 1, 1 << 16, 1, 1}).code() == errc::length_overflow);
     CHECK(check_capacity(table_capacity{1, 1, 1, 1, 1 << 28}).code() == errc::length_overflow);
     CHECK(table_mirror<full_pool<>>::create(table_capacity{}, full_pool<>::create(pool_size{4}, 4).value())
-              .code() == errc::buffer_too_small);
+              .code() == errc::invalid_capacity);
 }
 
 TEST_CASE("translating the full dense table through full_to_swa gives the SWA dense table") {

@@ -36,6 +36,8 @@ enum class errc : std::uint8_t {
     uncommitted_tokens,       ///< exporting a request that still has tokens in flight
     device_error,             ///< a CUDA call failed (allocation, copy); `error::detail` says which
     too_many_requests,        ///< every request slot a pool can issue is live (UINT32_MAX - 1)
+    invalid_capacity,         ///< a table capacity (requests, batch, pages, tokens, writes) below 1
+    length_mismatch,          ///< two lists that must pair up element by element differ in length
 };
 
 /// The error's name, for logs: `to_string(errc::out_of_swa_pages) == "out_of_swa_pages"`.
@@ -66,6 +68,8 @@ constexpr std::string_view to_string(errc e) noexcept {
         case errc::uncommitted_tokens: return "uncommitted_tokens";
         case errc::device_error: return "device_error";
         case errc::too_many_requests: return "too_many_requests";
+        case errc::invalid_capacity: return "invalid_capacity";
+        case errc::length_mismatch: return "length_mismatch";
     }
     return "unknown_errc";
 }

@@ -23,14 +23,14 @@ struct validate_options {
 /// read it asynchronously, or branch on it in a later kernel, without a host synchronization.
 class table_validator {
 public:
-    /// Errors: buffer_too_small when CUDA cannot allocate the state (detail names the CUDA error).
+    /// Errors: device_error when CUDA cannot allocate the state (detail names the CUDA error).
     static result<table_validator> create() {
         table_validator v;
         if (cudaError_t e = cudaMalloc(&v.state_, sizeof(detail::tables_validator_state)))
-            return error{errc::buffer_too_small, cudaGetErrorString(e)};
+            return error{errc::device_error, cudaGetErrorString(e)};
         const detail::tables_validator_state init{~0ull, 0u, 0, validation_report{}};
         if (cudaError_t e = cudaMemcpy(v.state_, &init, sizeof init, cudaMemcpyHostToDevice))
-            return error{errc::buffer_too_small, cudaGetErrorString(e)};
+            return error{errc::device_error, cudaGetErrorString(e)};
         return result<table_validator>(std::move(v));
     }
     table_validator(table_validator&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}

@@ -20,9 +20,9 @@ struct page_run {
 
 /// Splits the copy src[i] -> dst[i] into the fewest runs contiguous on both sides. Both peers call
 /// it with the same lists, so their sends and receives pair up one to one.
-/// Errors: buffer_too_small (the lists differ in length).
+/// Errors: length_mismatch (the lists differ in length).
 inline result<std::vector<page_run>> joint_runs(std::span<const page_id> src, std::span<const page_id> dst) {
-    if (src.size() != dst.size()) return errc::buffer_too_small;
+    if (src.size() != dst.size()) return errc::length_mismatch;
     std::vector<page_run> runs;
     for (std::size_t i = 0; i < src.size(); ++i) {
         if (!runs.empty()) {

@@ -73,12 +73,12 @@ constexpr std::int64_t max_delta_bytes(const table_capacity& c, int pool_count, 
     return std::int64_t{sizeof(delta_header)} + pool_count * per_pool + (with_map ? writes : 0);
 }
 
-/// Errors: buffer_too_small (a capacity below 1), length_overflow (an index or a delta offset past
+/// Errors: invalid_capacity (a capacity below 1), length_overflow (an index or a delta offset past
 /// int32).
 constexpr status check_capacity(const table_capacity& c) noexcept {
     if (c.max_requests < 1 || c.max_batch < 1 || c.max_pages_per_request < 1 || c.max_new_tokens < 1 ||
         c.max_writes < 1)
-        return errc::buffer_too_small;
+        return errc::invalid_capacity;
     const std::int64_t cells = std::int64_t{c.max_pages_per_request} *
                                (c.max_requests > c.max_batch ? c.max_requests : c.max_batch);
     if (cells > INT32_MAX || max_delta_bytes(c, 2, true) > INT32_MAX) return errc::length_overflow;
