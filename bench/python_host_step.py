@@ -103,7 +103,8 @@ def cxx_step_us(binary: str | None) -> dict[int, float]:
     out = {}
     for b in json.loads(res.stdout)["benchmarks"]:
         if b.get("aggregate_name") == "median":
-            out[int(b["name"].split("/")[1].split("_")[0])] = b["ns_per_request_step"] / 1e3
+            # an inverted rate counter: JSON holds seconds per request-step
+            out[int(b["name"].split("/")[1].split("_")[0])] = b["ns_per_request_step"] * 1e6
     return out
 
 
