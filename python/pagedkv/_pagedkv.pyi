@@ -398,13 +398,16 @@ class FullPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -413,16 +416,13 @@ class FullPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
@@ -482,13 +482,16 @@ class LruFullPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -497,16 +500,13 @@ class LruFullPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
@@ -611,13 +611,16 @@ class PriorityLruFullPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -626,16 +629,13 @@ class PriorityLruFullPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
@@ -738,13 +738,16 @@ class S3FifoFullPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -753,16 +756,13 @@ class S3FifoFullPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
@@ -870,13 +870,16 @@ class SwaPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -885,16 +888,13 @@ class SwaPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
@@ -957,13 +957,16 @@ class HybridPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -972,16 +975,13 @@ class HybridPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
@@ -1050,13 +1050,16 @@ class LruHybridPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -1065,16 +1068,13 @@ class LruHybridPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
@@ -1188,13 +1188,16 @@ class PriorityLruHybridPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -1203,16 +1206,13 @@ class PriorityLruHybridPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
@@ -1324,13 +1324,16 @@ class S3FifoHybridPool:
         """
 
     @overload
+    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+
+    @overload
     def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         extend(requests[i], counts[i]) for the whole batch, or for none of it: the batch is checked first (per request, then the pages of all of them together). `counts` is an int array or one int for all. Errors as extend, plus DuplicateRequestError; the exception's `index` is the batch position (None for a shortage of pages).
         """
 
     @overload
-    def extend_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
 
     @overload
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
@@ -1339,16 +1342,13 @@ class S3FifoHybridPool:
         """
 
     @overload
-    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int) -> None: ...
+    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         truncate(requests[i], lengths[i]) for the whole batch, or for none of it; each request is checked against the state before the call. Errors as truncate, plus DuplicateRequestError.
         """
-
-    @overload
-    def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     def free_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
