@@ -1,0 +1,171 @@
+// The `pagedkv._pagedkv` extension module: errors, small value types, and the pool classes.
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <array>
+#include <string>
+
+#include "views.hpp"
+
+namespace pagedkv::python {
+
+void bind_full_pools(nb::module_& m);
+void bind_hybrid_pools(nb::module_& m);
+void bind_caching_hybrid_pools(nb::module_& m);
+
+namespace {
+
+constexpr auto last_errc = errc::device_error;
+constexpr std::size_t errc_count = static_cast<std::size_t>(last_errc) + 1;
+
+// What each code means, for the exception message (the sentence beside the enumerator in
+// core/error.hpp, said to a Python user).
+constexpr std::string_view meaning(errc e) noexcept {
+    switch (e) {
+        case errc::out_of_full_pages: return "the full pool has fewer free (and cached) pages than the call needs";
+        case errc::out_of_swa_pages: return "the SWA pool has fewer free (and cached) pages than the call needs";
+        case errc::unknown_request: return "the request id was never issued, or its request was freed";
+        case errc::negative_length: return "a token count below zero";
+        case errc::length_overflow: return "the length would need more pages than int32 table entries address";
+        case errc::commit_exceeds_reserved: return "commit of more tokens than are in flight";
+        case errc::truncate_past_length: return "truncate to more tokens than the request holds";
+        case errc::window_already_released: return "a rollback into pages that window release already returned";
+        case errc::invalid_page_size: return "page size below 1 (or above INT32_MAX)";
+        case errc::invalid_window: return "window below 1 token";
+        case errc::invalid_pool_size: return "fewer than 2 pages (the null page plus one) or above INT32_MAX";
+        case errc::page_size_mismatch: return "hybrid pools whose page sizes differ";
+        case errc::buffer_too_small: return "an output buffer cannot hold what the call would write";
+        case errc::row_too_short: return "a request has more pages than a dense table row holds";
+        case errc::duplicate_request: return "a batch names the same request twice";
+        case errc::cache_in_use: return "resetting a prefix cache while pages are still referenced";
+        case errc::invariant_violated: return "check_invariants found inconsistent state (a bug in pagedkv)";
+        case errc::request_not_empty: return "attaching cached pages to a request that already holds tokens";
+        case errc::invalid_attach: return "attached pages that do not fit the length, or a free / out-of-range page";
+        case errc::tokens_too_short: return "fewer token ids than the request's committed whole pages hold";
+        case errc::truncate_into_shared_page: return "truncate would make the request rewrite a page others hold";
+        case errc::not_cached: return "dropping a page that is not in the prefix cache";
+        case errc::uncommitted_tokens: return "exporting a request that still has tokens in flight";
+        case errc::device_error: return "a CUDA call failed";
+    }
+    return "unknown error";
+}
+
+// out_of_full_pages -> OutOfFullPagesError; device_error -> DeviceError.
+std::string class_name(errc e) {
+    const std::string_view code = to_string(e);
+    std::string name;
+    bool upper = true;
+    for (char c : code) {
+        if (c == '_') { upper = true; continue; }
+        name += upper ? static_cast<char>(c - 'a' + 'A') : c;
+        upper = false;
+    }
+    if (!name.ends_with("Error")) name += "Error";
+    return name;
+}
+
+// The Python class of each code (index = the code's value; 0 unused). Strong references, held for
+// the life of the process, as the module's attributes are.
+std::array<PyObject*, errc_count> error_classes{};
+
+}  // namespace
+
+void bind_errors(nb::module_& m) {
+    PyObject* base = PyErr_NewExceptionWithDoc("pagedkv.Error",
+        "Base class of every pagedkv error. `code` names the error (core/error.hpp's errc); `index` is the "
+        "batch position a batch call's error is about, or None. The call that raised changed nothing.",
+        PyExc_Exception, nullptr);
+    m.attr("Error") = nb::handle(base);
+    for (std::size_t i = 1; i < errc_count; ++i) {
+        const auto code = static_cast<errc>(i);
+        const std::string name = class_name(code);
+        const std::string qualified = "pagedkv." + name;
+        const std::string doc = std::string(meaning(code)) + ".";
+        PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), doc.c_str(), base, nullptr);
+        nb::setattr(cls, "code", nb::str(to_string(code).data(), to_string(code).size()));
+        m.attr(name.c_str()) = nb::handle(cls);
+        error_classes[i] = cls;
+    }
+    nb::setattr(base, "code", nb::none());
+    nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+        try {
+            std::rethrow_exception(p);
+        } catch (const call_error& e) {
+            const errc code = e.err.code;
+            const auto i = static_cast<std::size_t>(code);
+            PyObject* cls = i > 0 && i < errc_count ? error_classes[i] : error_classes[static_cast<std::size_t>(errc::invariant_violated)];
+            std::string msg = e.call + ": " + std::string(to_string(code)) + ": " + std::string(meaning(code));
+            if (e.err.detail && *e.err.detail) msg += std::string(" (") + e.err.detail + ")";
+            if (e.index >= 0) msg += " [requests[" + std::to_string(e.index) + "]]";
+            nb::object instance = nb::handle(cls)(nb::str(msg.c_str()));
+            nb::setattr(instance, "index", e.index >= 0 ? nb::object(nb::int_(e.index)) : nb::none());
+            PyErr_SetObject(cls, instance.ptr());
+        }
+    });
+}
+
+void bind_stats(nb::module_& m) {
+    nb::class_<cache_stats>(m, "CacheStats", "Prefix-cache counters of one pool, from its creation.")
+        .def_ro("lookups", &cache_stats::lookups, "Prefix attaches (a hit of 0 tokens counts).")
+        .def_ro("queried_tokens", &cache_stats::queried_tokens, "Prompt tokens those attaches looked up.")
+        .def_ro("hit_tokens", &cache_stats::hit_tokens, "Tokens they attached from the cache.")
+        .def_ro("stored_pages", &cache_stats::stored_pages, "Pages given a content key.")
+        .def_ro("evicted_pages", &cache_stats::evicted_pages, "Cached pages whose content was dropped.")
+        .def_prop_ro("hit_rate", &cache_stats::hit_rate, "hit_tokens / queried_tokens, 0 before any query.")
+        .def("__eq__", [](const cache_stats& a, const cache_stats& b) { return a == b; })
+        .def("__repr__", [](const cache_stats& s) {
+            return "CacheStats(lookups=" + std::to_string(s.lookups) + ", queried_tokens=" + std::to_string(s.queried_tokens) +
+                   ", hit_tokens=" + std::to_string(s.hit_tokens) + ", stored_pages=" + std::to_string(s.stored_pages) +
+                   ", evicted_pages=" + std::to_string(s.evicted_pages) + ")";
+        });
+}
+
+void bind_events(nb::module_& m) {
+    nb::enum_<kv_event_kind>(m, "KvEventKind", "What a KV event reports.")
+        .value("stored", kv_event_kind::stored, "A page's content became findable under `key`.")
+        .value("removed", kv_event_kind::removed, "`key` is no longer findable in these layers.")
+        .value("cleared", kv_event_kind::cleared, "Every key of the pool was dropped (reset_cache).");
+    nb::class_<event_record>(m, "KvEvent", "One prefix-cache change, for a KV-aware router.")
+        .def_ro("kind", &event_record::kind)
+        .def_ro("layers", &event_record::layers, "Which attention layers gained or lost the KV.")
+        .def_ro("key", &event_record::key)
+        .def_prop_ro("parent_key", [](const event_record& e) { return e.has_parent ? nb::object(nb::int_(e.parent_key)) : nb::none(); },
+                     "The previous page's key, None for the first page of a sequence.")
+        .def_ro("page", &event_record::page, "The page that held (or holds) the content.")
+        .def_ro("tokens", &event_record::tokens, "The page's token ids (`stored` only).")
+        .def_ro("tenant_salt", &event_record::tenant_salt)
+        .def_ro("extra_key", &event_record::extra_key)
+        .def_ro("page_extra_key", &event_record::page_extra_key)
+        .def("__repr__", [](const event_record& e) {
+            const char* kinds[] = {"stored", "removed", "cleared"};
+            return std::string("KvEvent(") + kinds[static_cast<int>(e.kind)] + ", " +
+                   (e.layers == attention_kind::full ? "full" : "sliding") + ", key=" + std::to_string(e.key) +
+                   ", page=" + std::to_string(e.page) + ")";
+        });
+}
+
+}  // namespace pagedkv::python
+
+NB_MODULE(_pagedkv, m) {
+    using namespace pagedkv;
+    using namespace pagedkv::python;
+    m.doc() = "pagedkv: paged KV-cache memory for LLM engines mixing full-attention and sliding-window layers.";
+    bind_errors(m);
+    nb::enum_<attention_kind>(m, "AttentionKind", "The attention a pool (and every table it emits) serves.")
+        .value("full", attention_kind::full)
+        .value("sliding", attention_kind::sliding);
+    bind_stats(m);
+    bind_events(m);
+    bind_views(m);
+    bind_full_pools(m);
+    bind_hybrid_pools(m);
+    bind_caching_hybrid_pools(m);
+
+    m.attr("NULL_PAGE") = null_page.value;
+    m.attr("DEFAULT_RETENTION_PRIORITY") = default_retention_priority;
+    m.attr("MAX_RETENTION_PRIORITY") = max_retention_priority;
+    m.def("pages_for_tokens", &pages_for_tokens, nb::arg("tokens"), nb::arg("page_size"),
+          "Pages needed to hold `tokens` tokens: ceil(tokens / page_size).");
+    m.def("dead_pages", &dead_pages, nb::arg("committed_tokens"), nb::arg("window"), nb::arg("page_size"),
+          "Leading pages no future query can attend at committed length L and window W.");
+}
