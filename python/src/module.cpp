@@ -15,40 +15,7 @@ void bind_caching_hybrid_pools(nb::module_& m);
 
 namespace {
 
-constexpr auto last_errc = errc::device_error;
-constexpr std::size_t errc_count = static_cast<std::size_t>(last_errc) + 1;
-
-// What each code means, for the exception message (the sentence beside the enumerator in
-// core/error.hpp, said to a Python user).
-constexpr std::string_view meaning(errc e) noexcept {
-    switch (e) {
-        case errc::out_of_full_pages: return "the full pool has fewer free (and cached) pages than the call needs";
-        case errc::out_of_swa_pages: return "the SWA pool has fewer free (and cached) pages than the call needs";
-        case errc::unknown_request: return "the request id was never issued, or its request was freed";
-        case errc::negative_length: return "a token count below zero";
-        case errc::length_overflow: return "the length would need more pages than int32 table entries address";
-        case errc::commit_exceeds_reserved: return "commit of more tokens than are in flight";
-        case errc::truncate_past_length: return "truncate to more tokens than the request holds";
-        case errc::window_already_released: return "a rollback into pages that window release already returned";
-        case errc::invalid_page_size: return "page size below 1 (or above INT32_MAX)";
-        case errc::invalid_window: return "window below 1 token";
-        case errc::invalid_pool_size: return "fewer than 2 pages (the null page plus one) or above INT32_MAX";
-        case errc::page_size_mismatch: return "hybrid pools whose page sizes differ";
-        case errc::buffer_too_small: return "an output buffer cannot hold what the call would write";
-        case errc::row_too_short: return "a request has more pages than a dense table row holds";
-        case errc::duplicate_request: return "a batch names the same request twice";
-        case errc::cache_in_use: return "resetting a prefix cache while pages are still referenced";
-        case errc::invariant_violated: return "check_invariants found inconsistent state (a bug in pagedkv)";
-        case errc::request_not_empty: return "attaching cached pages to a request that already holds tokens";
-        case errc::invalid_attach: return "attached pages that do not fit the length, or a free / out-of-range page";
-        case errc::tokens_too_short: return "fewer token ids than the request's committed whole pages hold";
-        case errc::truncate_into_shared_page: return "truncate would make the request rewrite a page others hold";
-        case errc::not_cached: return "dropping a page that is not in the prefix cache";
-        case errc::uncommitted_tokens: return "exporting a request that still has tokens in flight";
-        case errc::device_error: return "a CUDA call failed";
-    }
-    return "unknown error";
-}
+constexpr std::size_t errc_count = static_cast<std::size_t>(errc_last) + 1;
 
 // out_of_full_pages -> OutOfFullPagesError; device_error -> DeviceError.
 std::string class_name(errc e) {
@@ -80,7 +47,7 @@ void bind_errors(nb::module_& m) {
         const auto code = static_cast<errc>(i);
         const std::string name = class_name(code);
         const std::string qualified = "pagedkv." + name;
-        const std::string doc = std::string(meaning(code)) + ".";
+        const std::string doc = std::string(describe(code)) + ".";
         PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), doc.c_str(), base, nullptr);
         nb::setattr(cls, "code", nb::str(to_string(code).data(), to_string(code).size()));
         m.attr(name.c_str()) = nb::handle(cls);
@@ -94,7 +61,7 @@ void bind_errors(nb::module_& m) {
             const errc code = e.err.code;
             const auto i = static_cast<std::size_t>(code);
             PyObject* cls = i > 0 && i < errc_count ? error_classes[i] : error_classes[static_cast<std::size_t>(errc::invariant_violated)];
-            std::string msg = e.call + ": " + std::string(to_string(code)) + ": " + std::string(meaning(code));
+            std::string msg = e.call + ": " + std::string(to_string(code)) + ": " + std::string(describe(code));
             if (e.err.detail && *e.err.detail) msg += std::string(" (") + e.err.detail + ")";
             if (e.index >= 0) msg += " [requests[" + std::to_string(e.index) + "]]";
             nb::object instance = nb::handle(cls)(nb::str(msg.c_str()));

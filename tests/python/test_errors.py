@@ -9,7 +9,8 @@ CODES = ["out_of_full_pages", "out_of_swa_pages", "unknown_request", "negative_l
          "commit_exceeds_reserved", "truncate_past_length", "window_already_released", "invalid_page_size",
          "invalid_window", "invalid_pool_size", "page_size_mismatch", "buffer_too_small", "row_too_short",
          "duplicate_request", "cache_in_use", "invariant_violated", "request_not_empty", "invalid_attach",
-         "tokens_too_short", "truncate_into_shared_page", "not_cached", "uncommitted_tokens", "device_error"]
+         "tokens_too_short", "truncate_into_shared_page", "not_cached", "uncommitted_tokens", "device_error",
+         "too_many_requests", "invalid_capacity", "length_mismatch"]
 
 
 def class_of(code):

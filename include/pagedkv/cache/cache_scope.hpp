@@ -2,12 +2,10 @@
 #pragma once
 #include <cstdint>
 
+#include "pagedkv/core/token_id.hpp"
 #include "pagedkv/evict/eviction_policy.hpp"
 
 namespace pagedkv {
-
-/// Token ids as the model sees them.
-using token_id = std::int32_t;
 
 /// The identity a request's pages are cached under, beyond their tokens. Two requests share a
 /// cached page only if they agree on both fields (and on every token before it), so a tenant's

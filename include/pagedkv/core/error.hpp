@@ -9,36 +9,40 @@
 
 namespace pagedkv {
 
-/// Every way a pagedkv call can fail. A call that returns one of these changed nothing.
+/// Every way a pagedkv call can fail. A call that returns one of these changed nothing;
+/// `describe(e)` says what each means.
 enum class errc : std::uint8_t {
-    out_of_full_pages = 1,    ///< the full pool has fewer free pages than the call needs
-    out_of_swa_pages,         ///< the SWA pool has fewer free pages than the call needs
-    unknown_request,          ///< the id was never issued, or its request was freed
-    negative_length,          ///< a token count below zero
-    length_overflow,          ///< the length would need more pages than int32 table entries address
-    commit_exceeds_reserved,  ///< commit of more tokens than are in flight
-    truncate_past_length,     ///< truncate to more tokens than the request holds
-    window_already_released,  ///< a rollback into pages that window release already returned
-    invalid_page_size,        ///< page size below 1
-    invalid_window,           ///< window below 1 token
-    invalid_pool_size,        ///< fewer than 2 pages (the null page plus one) or above INT32_MAX
-    page_size_mismatch,       ///< hybrid pools whose page sizes differ
-    buffer_too_small,         ///< an output span cannot hold what the call would write
-    row_too_short,            ///< a request has more pages than a dense table row holds
-    duplicate_request,        ///< a batch names the same request twice
-    cache_in_use,             ///< resetting a prefix cache while pages are still referenced
-    invariant_violated,       ///< check_invariants found inconsistent state (a bug in pagedkv)
-    request_not_empty,        ///< attaching cached pages to a request that already holds tokens
-    invalid_attach,           ///< attached pages that do not fit the length, or a free / out-of-range page
-    tokens_too_short,         ///< fewer token ids than the request's committed whole pages hold
-    truncate_into_shared_page,  ///< truncate would make the request rewrite a page others hold
-    not_cached,               ///< dropping a page that is not in the prefix cache
-    uncommitted_tokens,       ///< exporting a request that still has tokens in flight
-    device_error,             ///< a CUDA call failed (allocation, copy); `error::detail` says which
-    too_many_requests,        ///< every request slot a pool can issue is live (UINT32_MAX - 1)
-    invalid_capacity,         ///< a table capacity (requests, batch, pages, tokens, writes) below 1
-    length_mismatch,          ///< two lists that must pair up element by element differ in length
+    out_of_full_pages = 1,
+    out_of_swa_pages,
+    unknown_request,
+    negative_length,
+    length_overflow,
+    commit_exceeds_reserved,
+    truncate_past_length,
+    window_already_released,
+    invalid_page_size,
+    invalid_window,
+    invalid_pool_size,
+    page_size_mismatch,
+    buffer_too_small,
+    row_too_short,
+    duplicate_request,
+    cache_in_use,
+    invariant_violated,
+    request_not_empty,
+    invalid_attach,
+    tokens_too_short,
+    truncate_into_shared_page,
+    not_cached,
+    uncommitted_tokens,
+    device_error,
+    too_many_requests,
+    invalid_capacity,
+    length_mismatch,
 };
+
+/// The last code: codes run from 1 to this one.
+inline constexpr errc errc_last = errc::length_mismatch;
 
 /// The error's name, for logs: `to_string(errc::out_of_swa_pages) == "out_of_swa_pages"`.
 constexpr std::string_view to_string(errc e) noexcept {
@@ -72,6 +76,40 @@ constexpr std::string_view to_string(errc e) noexcept {
         case errc::length_mismatch: return "length_mismatch";
     }
     return "unknown_errc";
+}
+
+/// What the code means, in one sentence (for logs and for bindings' exception messages).
+constexpr std::string_view describe(errc e) noexcept {
+    switch (e) {
+        case errc::out_of_full_pages: return "the full pool has fewer free pages than the call needs";
+        case errc::out_of_swa_pages: return "the SWA pool has fewer free pages than the call needs";
+        case errc::unknown_request: return "the id was never issued, or its request was freed";
+        case errc::negative_length: return "a token count below zero";
+        case errc::length_overflow: return "the length would need more pages than int32 table entries address";
+        case errc::commit_exceeds_reserved: return "commit of more tokens than are in flight";
+        case errc::truncate_past_length: return "truncate to more tokens than the request holds";
+        case errc::window_already_released: return "a rollback into pages that window release already returned";
+        case errc::invalid_page_size: return "page size below 1";
+        case errc::invalid_window: return "window below 1 token";
+        case errc::invalid_pool_size: return "fewer than 2 pages (the null page plus one) or above INT32_MAX";
+        case errc::page_size_mismatch: return "hybrid pools whose page sizes differ";
+        case errc::buffer_too_small: return "an output span cannot hold what the call would write";
+        case errc::row_too_short: return "a request has more pages than a dense table row holds";
+        case errc::duplicate_request: return "a batch names the same request twice";
+        case errc::cache_in_use: return "resetting a prefix cache while pages are still referenced";
+        case errc::invariant_violated: return "check_invariants found inconsistent state (a bug in pagedkv)";
+        case errc::request_not_empty: return "attaching cached pages to a request that already holds tokens";
+        case errc::invalid_attach: return "attached pages that do not fit the length, or a free / out-of-range page";
+        case errc::tokens_too_short: return "fewer token ids than the request's committed whole pages hold";
+        case errc::truncate_into_shared_page: return "truncate would make the request rewrite a page others hold";
+        case errc::not_cached: return "dropping a page that is not in the prefix cache";
+        case errc::uncommitted_tokens: return "exporting a request that still has tokens in flight";
+        case errc::device_error: return "a CUDA call failed (allocation, copy); `error::detail` says which";
+        case errc::too_many_requests: return "every request slot a pool can issue is live (UINT32_MAX - 1)";
+        case errc::invalid_capacity: return "a table capacity (requests, batch, pages, tokens, writes) below 1";
+        case errc::length_mismatch: return "two lists that must pair up element by element differ in length";
+    }
+    return "not a pagedkv error code";
 }
 
 /// An error: what went wrong, plus (for invariant reports) a static description of where.

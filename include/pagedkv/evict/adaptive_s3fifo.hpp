@@ -19,8 +19,8 @@ namespace pagedkv {
 ///   while the page's hit count (capped at 3) lasts, and evicts it when the count is 0;
 /// - the target starts at the paper's 10% of the pool and moves as in ARC: a recomputed page last
 ///   evicted from small means small was too short (+1 page); one last evicted from main means main
-///   was (-1 page). On the issue-4 chat trace this keeps S3-FIFO's gain over LRU under heavy
-///   pressure without its loss when reuse distances are long (bench/RESULTS.md).
+///   was (-1 page). Adapting keeps S3-FIFO's gain over LRU under heavy
+///   pressure without its loss when reuse distances are long (measured: bench/RESULTS.md).
 /// The ghost table is direct-mapped by key (a slot holds the last key that hashed to it, tagged
 /// with the queue it left): an O(1), allocation-free stand-in for the paper's ghost FIFO.
 class adaptive_s3fifo {

@@ -17,8 +17,6 @@
 
 namespace pagedkv {
 
-// ---- the mirror ----------------------------------------------------------------------------------
-
 /// The default `on_change` of `table_mirror::stage`: ignores every change.
 struct ignore_changes {
     void operator()(request_id, std::int64_t, page_id, page_id) const noexcept {}
@@ -101,20 +99,20 @@ public:
         const std::uint32_t mark = next_epoch();
         for (request_id r : batch) slot_mark_[r.slot] = mark;  // walk's batch mark for this pass
         rows_out_.clear();
-        writes_[0].clear();
-        writes_[1].clear();
+        batch_writes_.clear();
+        other_writes_.clear();
         owner_writes_.clear();
         recorder rec{this};
         walk(src, batch, rec, on_change);
         // Sets after every clear: a page that moved between rows this step ends with its new row.
-        for (const auto& list : writes_)
-            for (const entry_write& w : list) owner_[static_cast<std::size_t>(w.value)] = w.index / stride();
+        for (const auto* list : {&batch_writes_, &other_writes_})
+            for (const entry_write& w : *list) owner_[static_cast<std::size_t>(w.value)] = w.index / stride();
         for (std::int32_t p : touched_) owner_writes_.push_back({p, owner_[static_cast<std::size_t>(p)]});
         touched_.clear();
     }
 
     /// The last stage's delta.
-    pool_delta delta() const noexcept { return {rows_out_, writes_[0], writes_[1], owner_writes_}; }
+    pool_delta delta() const noexcept { return {rows_out_, batch_writes_, other_writes_, owner_writes_}; }
     /// Packs the last stage's delta alone. Errors: buffer_too_small.
     result<std::int32_t> pack(std::span<std::byte> out) const {
         const pool_delta d = delta();
@@ -168,7 +166,8 @@ private:
           owner_mark_(static_cast<std::size_t>(src.size().pages), 0) {
         for (std::int32_t r = cap.max_requests - 1; r >= 0; --r) free_rows_.push_back(r);
         rows_out_.reserve(static_cast<std::size_t>(cap.max_batch));
-        for (auto& w : writes_) w.reserve(static_cast<std::size_t>(cap.max_writes));
+        batch_writes_.reserve(static_cast<std::size_t>(cap.max_writes));
+        other_writes_.reserve(static_cast<std::size_t>(cap.max_writes));
         owner_writes_.reserve(static_cast<std::size_t>(cap.max_writes));
         touched_.reserve(static_cast<std::size_t>(cap.max_writes));
         grow_slots(static_cast<std::uint32_t>(2 * cap.max_requests));
@@ -240,7 +239,7 @@ private:
         void write(bool in_batch, std::int32_t row, std::int64_t col, std::int32_t page) {
             const std::int32_t index = row * m->stride() + static_cast<std::int32_t>(col);
             m->copy_[static_cast<std::size_t>(index)] = page;
-            m->writes_[in_batch ? 0 : 1].push_back({index, page});
+            (in_batch ? m->batch_writes_ : m->other_writes_).push_back({index, page});
             touch(page);
         }
         void clear(std::int32_t, std::int32_t page) {
@@ -282,10 +281,10 @@ private:
         for (request_id r : batch) {
             std::int32_t row = row_of(r);
             if (row < 0) row = sink.assign(r);
-            const auto begin = static_cast<std::int32_t>(writes_[0].size());
+            const auto begin = static_cast<std::int32_t>(batch_writes_.size());
             diff(src, r, row, true, sink, on_change);
             sink.synced(row, r, src);
-            sink.row(row, begin, static_cast<std::int32_t>(writes_[0].size()), r, src);
+            sink.row(row, begin, static_cast<std::int32_t>(batch_writes_.size()), r, src);
         }
         src.for_each_request([&](request_id r) {
             if (r.slot < slot_mark_.size() && slot_mark_[r.slot] == epoch_) return;  // in the batch
@@ -302,25 +301,25 @@ private:
         static const tracked fresh{};
         const tracked& t = row >= 0 ? rows_[static_cast<std::size_t>(row)] : fresh;
         const bool known = row >= 0 && t.id == r && t.live;  // false: a new request (dry pass or fresh row)
-        const std::int64_t n0 = known ? t.page_count : 0, fl0 = known ? t.first_live : 0;
+        const std::int64_t staged_pages = known ? t.page_count : 0, staged_first_live = known ? t.first_live : 0;
         const auto pages = src.pages(r);
-        const auto n1 = static_cast<std::int64_t>(pages.size());
-        const std::int64_t fl1 = src.first_live_page(r);
-        std::int64_t k = 0;
+        const auto pages_now = static_cast<std::int64_t>(pages.size());
+        const std::int64_t first_live_now = src.first_live_page(r);
+        std::int64_t k = 0;  // entries [0, k) are unchanged since the last stage
         if (known && scope_ == diff_scope::committed_prefix) {
-            const std::int64_t c1 = src.committed_tokens(r);
-            k = pages_for_tokens(t.committed < c1 ? t.committed : c1, page_size_);
-            k = std::min({k, n0, n1, fl1 < fl0 ? fl1 : k});
+            const std::int64_t committed_now = src.committed_tokens(r);
+            k = pages_for_tokens(t.committed < committed_now ? t.committed : committed_now, page_size_);
+            k = std::min({k, staged_pages, pages_now, first_live_now < staged_first_live ? first_live_now : k});
         }
         // Window release inside the unchanged prefix: entries only leave.
-        for (std::int64_t i = fl0; i < std::min(fl1, k); ++i) {
+        for (std::int64_t i = staged_first_live; i < std::min(first_live_now, k); ++i) {
             sink.clear(row, copy_at(row, i));
             on_change(r, i, page_id{copy_at(row, i)}, null_page);
         }
-        const std::int64_t end = n0 > n1 ? n0 : n1;
+        const std::int64_t end = staged_pages > pages_now ? staged_pages : pages_now;
         for (std::int64_t i = k; i < end; ++i) {
-            const std::int32_t old_page = i >= fl0 && i < n0 ? copy_at(row, i) : null_page.value;
-            const std::int32_t new_page = i >= fl1 && i < n1 ? pages[static_cast<std::size_t>(i)].value : null_page.value;
+            const std::int32_t old_page = i >= staged_first_live && i < staged_pages ? copy_at(row, i) : null_page.value;
+            const std::int32_t new_page = i >= first_live_now && i < pages_now ? pages[static_cast<std::size_t>(i)].value : null_page.value;
             if (old_page == new_page) continue;
             if (old_page != null_page.value) sink.clear(row, old_page);
             if (new_page != null_page.value) sink.write(in_batch, row, i, new_page);
@@ -341,7 +340,8 @@ private:
     std::uint32_t epoch_ = 0;
     // The last stage's delta (capacity reserved at construction: staging allocates nothing).
     std::vector<row_desc> rows_out_;
-    std::vector<entry_write> writes_[2];     // [0] batch rows, grouped per row; [1] other tracked rows
+    std::vector<entry_write> batch_writes_;  // the batch's rows, grouped per row
+    std::vector<entry_write> other_writes_;  // other tracked rows
     std::vector<entry_write> owner_writes_;
     std::vector<std::int32_t> touched_;
 };
