@@ -48,6 +48,7 @@ def _modules():
             mods.append(("decode", d, swa))
             mods.append(("fa2", d, swa))  # tensor-core decode (and MTP with fa2)
         mods.append(("fa3", d, True))  # MTP with fa3
+    mods.append(("page", 0, False))  # fa3's page-to-token index conversion
     return mods
 
 
@@ -57,7 +58,11 @@ def _build_module(spec):
     import flashinfer.decode as fd
     import flashinfer.prefill as fp
 
-    if kind == "decode":
+    if kind == "page":
+        import flashinfer.page as fpg
+
+        fpg.get_page_module()
+    elif kind == "decode":
         fd.get_batch_decode_module(BF16, BF16, BF16, torch.int32, d, d, 0, swa, False)
     else:
         fp.get_batch_prefill_module(kind, BF16, BF16, BF16, torch.int32, d, d, 0, swa, False, False)
