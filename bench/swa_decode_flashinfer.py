@@ -338,6 +338,7 @@ def main():
             break
         torch.cuda.synchronize()
         time.sleep(0.1)
+        t_cfg = time.time()
         r = run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2, gen)
         t, chk = r["times"], r["check"]
         fi = {n: t[n] for n in t if n != "pagedkv"}
@@ -348,7 +349,7 @@ def main():
         for n in names:
             if n in t:
                 line += f" {n} {t[n]:8.1f} us {r['useful'] / (t[n] * 1e-6) / bw:5.2f} err {chk[n][0]:.1e}/{chk[n][1]:.1e} |"
-        line += f" best {best} pkv x{speed:.2f}"
+        line += f" best {best} pkv x{speed:.2f} [{time.time() - t_cfg:.1f} s, at {time.time() - t_start:.0f} s]"
         if r["errors"]:
             line += f" ERR {r['errors']}"
         print(line, flush=True)

@@ -101,7 +101,7 @@ bench)
   start_warm
   build bench || exit 1
   while [ ! -f /tmp/fi_warm.done ] && [ $(( $(date +%s) - T0 )) -lt 300 ]; do sleep 5; done
-  cp /tmp/fi_warm.log "$OUT/fi_warm.log"; echo "JIT warm-up: $(tail -1 /tmp/fi_warm.log) (waited until $(el))"
+  echo "JIT warm-up: $(tail -1 /tmp/fi_warm.log) (waited until $(el))"
   grep FAILED /tmp/fi_warm.log | cut -c1-300
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm,temperature.gpu,power.draw --format=csv | tee "$OUT/gpu.txt"
   [ "${SKIP_CUDA_BENCH:-0}" = 1 ] || {
@@ -112,6 +112,9 @@ bench)
   left=$(( 575 - $(date +%s) + T0 ))
   timeout "$left" python3 bench/swa_decode_flashinfer.py --shim "$B/libswa_decode_shim.so" --csv "$OUT/flashinfer.csv" \
     --time-limit $(( left - 40 )) ${FI_ARGS:-} > "$OUT/flashinfer.log" 2>&1; echo "flashinfer bench rc=$? ($(el))"
+  # FlashInfer's JIT log says whether a module was (re)built during the bench (at most 8 files return).
+  { cat /tmp/fi_warm.log; find /tmp/fiws -name '*.log' -newer /tmp/fi_warm.done -exec tail -n 40 {} +; } > "$OUT/fi_jit.log" 2>/dev/null
+  rm -f "$OUT/build.log" "$OUT/pip.log"
   grep -E "^GPU|^device|Error|error|Traceback" "$OUT/flashinfer.log" | head -8
   tail -5 "$OUT/flashinfer.log" | cut -c1-400
   ;;
