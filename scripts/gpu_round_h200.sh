@@ -14,6 +14,13 @@
 # libxxhash's pkg-config file, which the device lacks, stay out of it. Carry Debian's xxhash.h (and
 # doctest.h) in build-swa-deps/, and the wheels (flashinfer-python 0.5.3, apache-tvm-ffi 0.1.4) in
 # $WHL (default ../.whl: the device call runs from a copy of this tree inside the sent checkout).
+# Preparing a call from a worktree (the device tool sends the main checkout only): in the main
+# checkout, ignore /.wt16/ and /.whl/ (.git/info/exclude), copy this tree's tracked files to .wt16/
+# (`git ls-files -z | xargs -0 cp --parents -t MAIN/.wt16/`) plus build-swa-deps/, download the two
+# wheels into .whl/ (pip download --no-deps, as the device README says), then run with carry
+# [".wt16", ".whl"]: `cd .wt16 && bash scripts/gpu_round_h200.sh check`, then at once (the machine
+# stays warm 30 s) `cd .wt16 && bash scripts/gpu_round_h200.sh bench`. The MTP family alone:
+# `SKIP_CUDA_BENCH=1 FI_ARGS="--families mtp" bash scripts/gpu_round_h200.sh bench`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/h200_out}
