@@ -3,6 +3,8 @@
 // and the validator reports injected faults. Every case is named "device tables: ..." (filter: -tc).
 #include <doctest/doctest.h>
 
+#include "gpu_test_helpers.cuh"
+
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -25,18 +27,8 @@ namespace pc = pagedkv::gpu;
 using hybrid = hybrid_pool<>;
 using mirror_t = hybrid_table_mirror<hybrid>;
 
-#define CUDA_REQUIRE(call) REQUIRE((call) == cudaSuccess)
-
-template <class T>
-std::vector<T> download(const T* dev, std::int64_t n) {
-    std::vector<T> v(static_cast<std::size_t>(n));
-    if (n > 0) CUDA_REQUIRE(cudaMemcpy(v.data(), dev, sizeof(T) * v.size(), cudaMemcpyDeviceToHost));
-    return v;
-}
-template <class T>
-void upload(T* dev, T value) {
-    CUDA_REQUIRE(cudaMemcpy(dev, &value, sizeof value, cudaMemcpyHostToDevice));
-}
+using pagedkv::test::download;
+using pagedkv::test::upload;
 
 /// Pool k's device tables against the host emitters for `batch`, and its owner array against the
 /// ownership the mirror's store rows imply.

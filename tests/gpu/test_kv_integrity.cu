@@ -4,6 +4,8 @@
 // own tokens, in order; swa_decode run on the same tables matches a float64 reference.
 #include <doctest/doctest.h>
 
+#include "gpu_test_helpers.cuh"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,27 +25,8 @@ using bf16 = __nv_bfloat16;
 
 namespace {
 
-#define CUDA_REQUIRE(expr) REQUIRE_EQ(cudaSuccess, (expr))
-
-// A fixed-capacity device buffer (allocated once, like an engine's); `put` copies a host prefix.
 template <class T>
-struct device_vector {
-    T* ptr = nullptr;
-    std::size_t size = 0;
-    explicit device_vector(std::size_t n) : size(n) { CUDA_REQUIRE(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T))); }
-    device_vector(const device_vector&) = delete;
-    device_vector& operator=(const device_vector&) = delete;
-    ~device_vector() { cudaFree(ptr); }
-    void put(const std::vector<T>& h) {
-        REQUIRE(h.size() <= size);
-        CUDA_REQUIRE(cudaMemcpy(ptr, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
-    }
-    std::vector<T> get(std::size_t n) const {
-        std::vector<T> h(n);
-        CUDA_REQUIRE(cudaMemcpy(h.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-        return h;
-    }
-};
+using device_vector = pagedkv::test::device_buffer<T>;
 
 constexpr int kv_heads = 2, q_heads = 4, head_dim = 64;
 
@@ -88,15 +71,15 @@ struct table_buffers {
             std::vector<std::int32_t> d(n * static_cast<std::size_t>(row_pages)), len(n);
             REQUIRE(emit_dense_table(src, batch, d, row_pages).ok());
             for (std::size_t b = 0; b < n; ++b) len[b] = static_cast<std::int32_t>(src.length_tokens(batch[b]));
-            dense.put(d);
-            kv_len.put(len);
+            dense.upload(d);
+            kv_len.upload(len);
             return page_table_view::dense(dense.ptr, row_pages, kv_len.ptr);
         }
         std::vector<std::int32_t> ip(n + 1), idx(n * static_cast<std::size_t>(row_pages)), lp(n);
         REQUIRE(emit_csr_table(src, batch, {ip, idx, lp}).ok());
-        indptr.put(ip);
-        indices.put(idx);
-        last.put(lp);
+        indptr.upload(ip);
+        indices.upload(idx);
+        last.upload(lp);
         return page_table_view::csr(indptr.ptr, indices.ptr, last.ptr);
     }
 
@@ -110,15 +93,15 @@ struct table_buffers {
             len.push_back(static_cast<std::int32_t>(src.length_tokens(r)));
             com.push_back(static_cast<std::int32_t>(src.committed_tokens(r)));
         }
-        tags.put(batch_tags);
-        length.put(len);
-        committed.put(com);
-        report.put({kv_probe_report{}});
+        tags.upload(batch_tags);
+        length.upload(len);
+        committed.upload(com);
+        report.upload({kv_probe_report{}});
         CUDA_REQUIRE(check_kv_probes(cache.k.ptr, cache.v.ptr, view, static_cast<int>(batch.size()), src.page_size_tokens(),
                                      window, cache.pages, kv_heads, head_dim,
                                      kv_probe_expect{tags.ptr, length.ptr, committed.ptr}, report.ptr, nullptr));
         CUDA_REQUIRE(cudaDeviceSynchronize());
-        return report.get(1)[0];
+        return report.download(1)[0];
     }
 };
 
@@ -182,7 +165,7 @@ void check_attention(const Src& src, std::span<const request_id> batch, const st
     }
     device_vector<bf16> dq(n_q), dout(n_q);
     device_vector<float> ws(plan.workspace_bytes / sizeof(float) + 4);
-    dq.put(q);
+    dq.upload(q);
     for (const table_form form : {table_form::dense, table_form::csr}) {
         CAPTURE(static_cast<int>(form));
         const page_table_view view = tb.emit(src, batch, form);
@@ -193,7 +176,7 @@ void check_attention(const Src& src, std::span<const request_id> batch, const st
                     .ok());
         // example-end launch
         CUDA_REQUIRE(cudaDeviceSynchronize());
-        const std::vector<bf16> out = dout.get(n_q);
+        const std::vector<bf16> out = dout.download(n_q);
         double num = 0, den = 0;
         for (std::size_t i = 0; i < n_q; ++i) {
             const double o = float(out[i]);
@@ -301,10 +284,10 @@ engine_stats run_engine(const engine_config& cfg) {
         }
         // The forward pass writes this step's K/V (every token in flight) through both slot mappings.
         if (!tags.empty()) {
-            d_full_slots.put(full_slots);
-            d_swa_slots.put(swa_slots);
-            d_tags.put(tags);
-            d_pos.put(positions);
+            d_full_slots.upload(full_slots);
+            d_swa_slots.upload(swa_slots);
+            d_tags.upload(tags);
+            d_pos.upload(positions);
             const auto n = static_cast<std::int64_t>(tags.size());
             CUDA_REQUIRE(write_kv_probes(full_cache.k.ptr, full_cache.v.ptr, kv_heads, head_dim, d_full_slots.ptr, d_tags.ptr,
                                          d_pos.ptr, n, nullptr));
@@ -385,10 +368,10 @@ TEST_CASE("kv integrity check reports a swapped page, an out-of-range entry and 
         device_vector<std::int64_t> dfs(40), dss(40);
         device_vector<std::uint32_t> dt(40);
         device_vector<std::int32_t> dp(40);
-        dfs.put(fs);
-        dss.put(ss);
-        dt.put(tags);
-        dp.put(pos);
+        dfs.upload(fs);
+        dss.upload(ss);
+        dt.upload(tags);
+        dp.upload(pos);
         CUDA_REQUIRE(write_kv_probes(full_cache.k.ptr, full_cache.v.ptr, kv_heads, head_dim, dfs.ptr, dt.ptr, dp.ptr, 40, nullptr));
         CUDA_REQUIRE(write_kv_probes(swa_cache.k.ptr, swa_cache.v.ptr, kv_heads, head_dim, dss.ptr, dt.ptr, dp.ptr, 40, nullptr));
         REQUIRE(pool.commit(r, 40).ok());  // committed 40, W 20: SWA page 0 (tokens 0..15) released
@@ -405,18 +388,18 @@ TEST_CASE("kv integrity check reports a swapped page, an out-of-range entry and 
     std::vector<std::int32_t> dense(8), len{40, 40};
     REQUIRE(emit_dense_table(pool.full(), batch, dense, 4).ok());
     std::swap(dense[1], dense[5]);
-    tb.dense.put(dense);
-    tb.kv_len.put(len);
-    tb.tags.put(tags);
-    tb.length.put(len);
-    tb.committed.put(len);
+    tb.dense.upload(dense);
+    tb.kv_len.upload(len);
+    tb.tags.upload(tags);
+    tb.length.upload(len);
+    tb.committed.upload(len);
     auto run = [&](const layer_cache& cache, int window, int rows) {
-        tb.report.put({kv_probe_report{}});
+        tb.report.upload({kv_probe_report{}});
         CUDA_REQUIRE(check_kv_probes(cache.k.ptr, cache.v.ptr, page_table_view::dense(tb.dense.ptr, 4, tb.kv_len.ptr), rows, 16,
                                      window, cache.pages, kv_heads, head_dim,
                                      kv_probe_expect{tb.tags.ptr, tb.length.ptr, tb.committed.ptr}, tb.report.ptr, nullptr));
         CUDA_REQUIRE(cudaDeviceSynchronize());
-        return tb.report.get(1)[0];
+        return tb.report.download(1)[0];
     };
     kv_probe_report r = run(full_cache, 0, 2);
     CHECK(r.offenders == 32);  // 16 tokens in each row
@@ -427,7 +410,7 @@ TEST_CASE("kv integrity check reports a swapped page, an out-of-range entry and 
     // An entry at the pool's size: reported, never dereferenced.
     REQUIRE(emit_dense_table(pool.full(), batch, dense, 4).ok());
     dense[6] = 16;
-    tb.dense.put(dense);
+    tb.dense.upload(dense);
     r = run(full_cache, 0, 2);
     CHECK(r.offenders == 8);  // tokens 32..39 of row 1
     CHECK(decode(r).row == 1);
@@ -443,7 +426,7 @@ TEST_CASE("kv integrity check reports a swapped page, an out-of-range entry and 
     REQUIRE(emit_dense_table(fresh.swa(), only_c, stale, 4).ok());  // before commit: page 0 still live
     REQUIRE(fresh.commit(c, 40).ok());
     CHECK(stale[0] != 0);
-    tb.dense.put(stale);
+    tb.dense.upload(stale);
     r = run(swa_cache, 20, 1);  // row 0 expects committed 40: its first live page is 1
     CHECK(r.offenders == 1);   // tokens 16..39 are still a's own rows: only the stale entry offends
     CHECK(decode(r).kind == static_cast<int>(kv_probe_fault::live_entry_before_window));

@@ -5,6 +5,8 @@
 // side's tables is bit-identical to the same decode through the prefill side's.
 #include <doctest/doctest.h>
 
+#include "gpu_test_helpers.cuh"
+
 #include <cuda_bf16.h>
 
 #include <cstring>
@@ -23,25 +25,11 @@
 namespace pagedkv::transfer_test {
 namespace {
 
-#define CUDA_REQUIRE(expr) REQUIRE_EQ(cudaSuccess, (expr))
 using bf16 = __nv_bfloat16;
 constexpr int P = 16, W = 128, kv_heads = 2, q_heads = 8, head_dim = 128;
 constexpr std::size_t row_elems = std::size_t(kv_heads) * head_dim;  // one token's K (or V) in one layer
 
-template <class T>
-struct device_buffer {
-    T* ptr = nullptr;
-    std::size_t size;
-    explicit device_buffer(std::size_t n) : size(n) { CUDA_REQUIRE(cudaMalloc(&ptr, n * sizeof(T))); }
-    device_buffer(const device_buffer&) = delete;
-    ~device_buffer() { cudaFree(ptr); }
-    void put(const std::vector<T>& h) { CUDA_REQUIRE(cudaMemcpy(ptr, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice)); }
-    std::vector<T> get() const {
-        std::vector<T> h(size);
-        CUDA_REQUIRE(cudaMemcpy(h.data(), ptr, size * sizeof(T), cudaMemcpyDeviceToHost));
-        return h;
-    }
-};
+using pagedkv::test::device_buffer;
 
 // One pool's KV cache for one layer: K and V, [pages, P, kv_heads, head_dim], NaN until written.
 struct layer_kv {
@@ -76,14 +64,14 @@ void decode_through(const Pool& view, std::span<const request_id> batch, layer_k
     if constexpr (Pool::kind == attention_kind::full) {
         REQUIRE(emit_dense_table(view, batch, dense, row_pages).ok());
         for (int i = 0; i < b; ++i) kv_len[i] = static_cast<std::int32_t>(view.length_tokens(batch[i]));
-        d_dense.put(dense);
-        d_len.put(kv_len);
+        d_dense.upload(dense);
+        d_len.upload(kv_len);
         table = gpu::page_table_view::dense(d_dense.ptr, row_pages, d_len.ptr);
     } else {
         REQUIRE(emit_csr_table(view, batch, {indptr, indices, last}).ok());
-        d_indptr.put(indptr);
-        d_indices.put(indices);
-        d_last.put(last);
+        d_indptr.upload(indptr);
+        d_indices.upload(indices);
+        d_last.upload(last);
         table = gpu::page_table_view::csr(d_indptr.ptr, d_indices.ptr, d_last.ptr);
     }
     const gpu::decode_shape shape{b, 1, q_heads, kv_heads, head_dim, P, window, row_pages * P};
@@ -140,10 +128,10 @@ TEST_CASE("disaggregation: moved requests keep every token's K/V and decode bit-
             done += chunk;
         }
     }
-    src_full.k.put(hk_full);
-    src_full.v.put(hv_full);
-    src_swa.k.put(hk_swa);
-    src_swa.v.put(hv_swa);
+    src_full.k.upload(hk_full);
+    src_full.v.upload(hv_full);
+    src_swa.k.upload(hk_swa);
+    src_swa.v.upload(hv_swa);
 
     const kv_layout full_layout{attention_kind::full, 1, P, kv_heads, head_dim, 2};
     const kv_layout swa_layout{attention_kind::sliding, 1, P, kv_heads, head_dim, 2};
@@ -188,7 +176,7 @@ TEST_CASE("disaggregation: moved requests keep every token's K/V and decode bit-
     CHECK(swa_in_window == 39);
 
     // (1) KV integrity on the decode side: every token's rows, byte for byte.
-    const auto dk_full = dst_full.k.get(), dv_full = dst_full.v.get(), dk_swa = dst_swa.k.get(), dv_swa = dst_swa.v.get();
+    const auto dk_full = dst_full.k.download(), dv_full = dst_full.v.download(), dk_swa = dst_swa.k.download(), dv_swa = dst_swa.v.download();
     std::size_t rows_checked = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const request_id r = batch[i], d = moved[i];
@@ -215,7 +203,7 @@ TEST_CASE("disaggregation: moved requests keep every token's K/V and decode bit-
     std::vector<bf16> hq(q_elems);
     for (auto& x : hq) x = __float2bfloat16(normal(rng));
     device_buffer<bf16> q(q_elems), out_src(q_elems), out_dst(q_elems);
-    q.put(hq);
+    q.upload(hq);
     for (int layer = 0; layer < 2; ++layer) {
         CUDA_REQUIRE(cudaMemset(out_src.ptr, 0xff, q_elems * 2));
         CUDA_REQUIRE(cudaMemset(out_dst.ptr, 0x7f, q_elems * 2));
@@ -226,7 +214,7 @@ TEST_CASE("disaggregation: moved requests keep every token's K/V and decode bit-
             decode_through(src.swa(), batch, src_swa, q, out_src, W, 64);
             decode_through(dst.swa(), moved, dst_swa, q, out_dst, W, 64);
         }
-        const auto a = out_src.get(), b = out_dst.get();
+        const auto a = out_src.download(), b = out_dst.download();
         for (std::size_t i = 0; i < q_elems; ++i) {
             REQUIRE(bits(a[i]) == bits(b[i]));
             REQUIRE(std::isfinite(__bfloat162float(a[i])));

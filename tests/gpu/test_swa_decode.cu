@@ -2,6 +2,8 @@
 // GQA and multi-query shape; poisoned outputs; garbage and NaN wherever the kernel must not read.
 #include <doctest/doctest.h>
 
+#include "gpu_test_helpers.cuh"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -18,26 +20,8 @@ using namespace pagedkv::gpu;
 
 namespace {
 
-#define CUDA_REQUIRE(expr) REQUIRE_EQ(cudaSuccess, (expr))
-
-// A device copy of a host vector; freed on scope exit.
 template <class T>
-struct device_vector {
-    T* ptr = nullptr;
-    std::size_t size = 0;
-    explicit device_vector(std::size_t n) : size(n) { CUDA_REQUIRE(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T))); }
-    explicit device_vector(const std::vector<T>& h) : device_vector(h.size()) { upload(h); }
-    device_vector(const device_vector&) = delete;
-    device_vector& operator=(const device_vector&) = delete;
-    ~device_vector() { cudaFree(ptr); }
-    void upload(const std::vector<T>& h) { CUDA_REQUIRE(cudaMemcpy(ptr, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice)); }
-    std::vector<T> download() const {
-        std::vector<T> h(size);
-        CUDA_REQUIRE(cudaMemcpy(h.data(), ptr, size * sizeof(T), cudaMemcpyDeviceToHost));
-        return h;
-    }
-    void poison() { CUDA_REQUIRE(cudaMemset(ptr, 0xff, size * sizeof(T))); }  // NaN in bf16, fp16 and fp32
-};
+using device_vector = pagedkv::test::device_buffer<T>;
 
 int sm_count() {
     int dev = 0, n = 0;
