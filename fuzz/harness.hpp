@@ -22,15 +22,22 @@
 
 namespace pagedkv::fuzz {
 
-/// The calls the harness makes, for counting.
+/// The calls the harness makes, for counting: the trace operations (debug/trace_ops.hpp, same
+/// order), plus `resume`, the harness's check that a preempted request hits its own prefix again.
 enum class call : std::uint8_t {
     create, add, extend, commit, truncate, free, dense, csr, slots,
-    attach, commit_keyed, cache, preempt, resume, reset  // prefix reuse (the caching hybrid pool)
+    attach, commit_keyed, cache, preempt, reset,  // prefix reuse (the caching hybrid pool)
+    resume
 };
-inline constexpr std::size_t call_kinds = 15;
-inline constexpr std::array<std::string_view, call_kinds> call_names{
-    "create", "add", "extend", "commit", "truncate", "free", "dense", "csr", "slots",
-    "attach", "commit_k", "cache", "preempt", "resume", "reset"};
+inline constexpr std::size_t call_kinds = trace_ops.size() + 1;
+inline constexpr std::array<std::string_view, call_kinds> call_names = [] {
+    std::array<std::string_view, call_kinds> names{};
+    for (const trace_op_spec& op : trace_ops) names[static_cast<std::size_t>(op.op)] = op.name;
+    names[static_cast<std::size_t>(call::resume)] = "resume";
+    return names;
+}();
+static_assert(static_cast<std::size_t>(call::reset) == static_cast<std::size_t>(trace_op::reset) &&
+              static_cast<std::size_t>(call::commit_keyed) == static_cast<std::size_t>(trace_op::commit_keyed));
 
 /// Calls made, by kind and by outcome.
 struct call_counts {

@@ -10,7 +10,7 @@
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: replay TRACE...   (- for standard input; format: include/pagedkv/debug/trace.hpp)\n");
+        std::fprintf(stderr, "usage: replay TRACE...   (- for standard input; format: include/pagedkv/debug/trace_recorder.hpp)\n");
         return 2;
     }
     int rc = 0;
