@@ -2,6 +2,7 @@
 #pragma once
 #if (defined(_MSVC_LANG) ? _MSVC_LANG : __cplusplus) < 202002L
 #error "pagedkv needs C++20: compile with -std=c++20 (CMake: target pagedkv::pagedkv sets cxx_std_20; MSVC: /std:c++20)"
+#include "stop: pagedkv needs C++20 (see the error above)"  // a missing include is fatal: no error flood
 #else
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
