@@ -63,7 +63,7 @@ struct pool_trace {
 };
 
 /// An error as engine_sim prints it: "code: detail" (just "code" when it has no detail).
-inline std::string describe(pagedkv::error e) {
+inline std::string format_error(pagedkv::error e) {
     std::string text(pagedkv::to_string(e.code));
     if (*e.detail) text += std::string(": ") + e.detail;
     return text;
@@ -287,7 +287,7 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
         tables.batch.clear();
         for (std::int32_t ri : scheduled) tables.batch.push_back(reqs[static_cast<std::size_t>(ri)].id);
         if (auto s = emit_tables(pool, tables); !s) {
-            out.error = "table emission failed: " + describe(s.err());
+            out.error = "table emission failed: " + format_error(s.err());
             return out;
         }
         const auto t1 = clock::now();
@@ -346,7 +346,7 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
         if (opt.check_every > 0 && step % opt.check_every == 0) {
             ++out.invariant_checks;
             if (auto s = L::check(pool); !s) {
-                out.error = "invariant violated: " + describe(s.err());
+                out.error = "invariant violated: " + format_error(s.err());
                 return out;
             }
             for (std::int32_t ri : running) {

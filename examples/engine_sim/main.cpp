@@ -175,7 +175,7 @@ int parse(int argc, char** argv, options& o) {
 
 // "engine_sim: WHAT: code: detail" on stderr.
 void print_error(const char* what, pagedkv::error e) {
-    std::fprintf(stderr, "engine_sim: %s: %s\n", what, describe(e).c_str());
+    std::fprintf(stderr, "engine_sim: %s: %s\n", what, format_error(e).c_str());
 }
 
 pool_trace trace(std::string name, pagedkv::attention_kind kind, pagedkv::pool_size size, std::int64_t page_bytes) {
