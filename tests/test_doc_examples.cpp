@@ -1,5 +1,6 @@
 // The examples quoted in README.md and docs/*.md. Each region between `example-begin NAME` and
-// `example-end` is compiled and run here, and the last test checks the docs quote it verbatim.
+// `example-end`, here or in the README's first program (tests/consumer/consumer.cpp), is compiled
+// and run here, and the last test checks the docs quote it verbatim.
 #include <doctest/doctest.h>
 
 #include <pagedkv/pagedkv.hpp>
@@ -13,27 +14,14 @@
 
 using namespace pagedkv;
 
-TEST_CASE("doc example: a hybrid request's life") {
-    // example-begin hybrid_life
-    // 4096 full pages and 1024 SWA pages of 16 tokens; SWA layers see the last 512 tokens.
-    auto pool = hybrid_pool<>::create(pool_size{4096}, pool_size{1024}, 16, 512).value();
-    request_id r = pool.add_request().value();
+// The README's first program, a complete one: tests/consumer/consumer.cpp, which every consumer
+// project (Meson and CMake) also builds and runs. Compiled here with its main renamed.
+#define main readme_first_program
+#include "consumer/consumer.cpp"
+#undef main
 
-    for (int chunk = 0; chunk < 4; ++chunk) {  // chunked prefill of a 2048-token prompt
-        if (auto s = pool.extend(r, 512); !s) return;  // s.code() names the problem
-        // ... run the forward pass over the chunk, then:
-        (void)pool.commit(r, 512);
-    }
-    (void)pool.extend(r, 1 + 3);  // decode: one token plus three MTP drafts
-    // ... verify the drafts; two are accepted:
-    (void)pool.commit(r, 1 + 2);
-
-    // Full layers keep every page; SWA layers keep the window's pages plus the tail.
-    CHECK(pool.full().pages_held(r) == 129);                             // ceil(2051 / 16)
-    CHECK(pool.swa().pages_held(r) == 129 - dead_pages(2051, 512, 16));  // 33 pages
-    CHECK(pool.check_invariants().ok());
-    // example-end
-    CHECK(pool.swa().pages_held(r) == 33);
+TEST_CASE("doc example: the README's first program runs and succeeds") {
+    CHECK(readme_first_program() == 0);
 }
 
 TEST_CASE("doc example: emitting tables for a decode step") {
@@ -92,10 +80,9 @@ TEST_CASE("doc example: prefix reuse on a hybrid pool") {
 }
 
 namespace {
-// Every `NAME -> region` from the `example-begin` markers of this file.
-std::map<std::string, std::string> example_regions(const std::filesystem::path& file) {
+// Every `NAME -> region` from the `example-begin` markers of `file`, added to `regions`.
+void add_example_regions(const std::filesystem::path& file, std::map<std::string, std::string>& regions) {
     std::ifstream in(file);
-    std::map<std::string, std::string> regions;
     std::string line, name, body;
     std::size_t indent = 0;
     while (std::getline(in, line)) {
@@ -111,13 +98,14 @@ std::map<std::string, std::string> example_regions(const std::filesystem::path& 
             body += (line.size() >= indent ? line.substr(indent) : std::string{}) + "\n";
         }
     }
-    return regions;
 }
 }  // namespace
 
 TEST_CASE("the docs quote the compiled examples verbatim") {
     const std::filesystem::path root = PAGEDKV_SOURCE_DIR;
-    const auto regions = example_regions(root / "tests" / "test_doc_examples.cpp");
+    std::map<std::string, std::string> regions;
+    add_example_regions(root / "tests" / "test_doc_examples.cpp", regions);
+    add_example_regions(root / "tests" / "consumer" / "consumer.cpp", regions);
     REQUIRE(regions.size() == 3);
     std::vector<std::filesystem::path> docs{root / "README.md"};
     for (const auto& e : std::filesystem::directory_iterator(root / "docs"))

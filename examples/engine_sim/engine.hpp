@@ -31,9 +31,10 @@ struct sim_request {
     bool prefilling() const noexcept { return committed < prefill_target; }
 };
 
-/// Where prefix reuse will plug in. Every admission and release goes through these calls; the
-/// prefix cache being added under include/pagedkv/cache replaces this type. Until then nothing is
-/// reused: admission starts from token 0, release returns every page to the free list.
+/// Where prefix reuse plugs in: every admission and release goes through these calls. The
+/// simulated requests carry lengths, not token ids, so there is no content to key pages by and
+/// nothing is reused: admission starts from token 0, release returns every page to the free list.
+/// A caching pool (`caching_hybrid_pool`, docs/prefix_reuse.md) would keep released pages instead.
 struct no_prefix_reuse {
     /// Adds `r` to the pool. Returns its id and the tokens already held for it (a reused prefix,
     /// committed): the engine prefills only the rest.
@@ -60,6 +61,13 @@ struct pool_trace {
     std::vector<std::int32_t> owned, cached;
     std::vector<std::int64_t> ideal;  ///< sum over running requests of the ideal pages (docs/engine_sim.md)
 };
+
+/// An error as engine_sim prints it: "code: detail" (just "code" when it has no detail).
+inline std::string format_error(pagedkv::error e) {
+    std::string text(pagedkv::to_string(e.code));
+    if (*e.detail) text += std::string(": ") + e.detail;
+    return text;
+}
 
 /// What one run did and how long the host side took.
 struct run_result {
@@ -279,7 +287,7 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
         tables.batch.clear();
         for (std::int32_t ri : scheduled) tables.batch.push_back(reqs[static_cast<std::size_t>(ri)].id);
         if (auto s = emit_tables(pool, tables); !s) {
-            out.error = std::string("table emission failed: ") + std::string(pagedkv::to_string(s.code()));
+            out.error = "table emission failed: " + format_error(s.err());
             return out;
         }
         const auto t1 = clock::now();
@@ -338,7 +346,7 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
         if (opt.check_every > 0 && step % opt.check_every == 0) {
             ++out.invariant_checks;
             if (auto s = L::check(pool); !s) {
-                out.error = std::string("invariant violated: ") + s.err().detail;
+                out.error = "invariant violated: " + format_error(s.err());
                 return out;
             }
             for (std::int32_t ri : running) {

@@ -80,6 +80,25 @@ bool parse_number(std::string_view text, T& out) {
     }
 }
 
+// Every flag engine_sim knows, and whether it takes a value: the parser's one list, so an unknown
+// flag is named as such before anything asks for its value.
+struct flag_spec {
+    std::string_view name;
+    bool takes_value;
+};
+constexpr flag_spec known_flags[] = {
+    {"--help", false}, {"-h", false}, {"--no-compare", false}, {"--preset", true}, {"--workload", true},
+    {"--requests", true}, {"--prompt-tokens", true}, {"--output-tokens", true}, {"--length-jitter", true},
+    {"--max-concurrency", true}, {"--draft-tokens", true}, {"--mean-accepted", true}, {"--prefill-chunk", true},
+    {"--page-size", true}, {"--budget-gib", true}, {"--seed", true}, {"--check-every", true}, {"--progress", true},
+    {"--svg", true}, {"--trace", true},
+};
+const flag_spec* find_flag(std::string_view name) {
+    for (const flag_spec& f : known_flags)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
 // Parses argv into `o`; returns 0 to run, 1 after --help, 2 on a bad flag (said on stderr).
 int parse(int argc, char** argv, options& o) {
     // --workload first: the other workload flags override the named workload's fields.
@@ -89,22 +108,34 @@ int parse(int argc, char** argv, options& o) {
                                       : a == "--workload" && i + 1 < argc ? std::string_view(argv[i + 1])
                                                                           : std::string_view();
         if (!name.empty() && !named_workload(name, o.workload)) {
-            std::fprintf(stderr, "engine_sim: unknown workload '%.*s'\n", int(name.size()), name.data());
+            std::fprintf(stderr, "engine_sim: unknown workload '%.*s' (summarization, chat, reasoning)\n",
+                         int(name.size()), name.data());
             return 2;
         }
     }
     for (int i = 1; i < argc; ++i) {
         std::string_view flag = argv[i];
         std::string_view value;
-        if (const auto eq = flag.find('='); eq != std::string_view::npos) {
+        const auto eq = flag.find('=');
+        const bool inline_value = eq != std::string_view::npos;
+        if (inline_value) {
             value = flag.substr(eq + 1);
             flag = flag.substr(0, eq);
-        } else if (flag != "--help" && flag != "--no-compare" && flag != "-h") {
+        }
+        const flag_spec* spec = find_flag(flag);
+        if (!spec) {
+            std::fprintf(stderr, "engine_sim: unknown flag %.*s (see --help)\n", int(flag.size()), flag.data());
+            return 2;
+        }
+        if (spec->takes_value && !inline_value) {
             if (i + 1 >= argc) {
-                std::fprintf(stderr, "engine_sim: %s needs a value (see --help)\n", argv[i]);
+                std::fprintf(stderr, "engine_sim: %.*s needs a value (see --help)\n", int(flag.size()), flag.data());
                 return 2;
             }
             value = argv[++i];
+        } else if (!spec->takes_value && inline_value) {
+            std::fprintf(stderr, "engine_sim: %.*s takes no value (see --help)\n", int(flag.size()), flag.data());
+            return 2;
         }
         bool ok = true;
         if (flag == "--help" || flag == "-h") { usage(stdout); return 1; }
@@ -131,9 +162,6 @@ int parse(int argc, char** argv, options& o) {
             else if (value == "lines") o.progress_mode = progress::mode::lines;
             else if (value == "off") o.progress_mode = progress::mode::off;
             else ok = false;
-        } else {
-            std::fprintf(stderr, "engine_sim: unknown flag %.*s (see --help)\n", int(flag.size()), flag.data());
-            return 2;
         }
         if (!ok) {
             std::fprintf(stderr, "engine_sim: bad value '%.*s' for %.*s (see --help)\n", int(value.size()), value.data(),
@@ -143,6 +171,11 @@ int parse(int argc, char** argv, options& o) {
     }
     if (o.workload.mean_accepted > o.workload.draft_tokens) o.workload.mean_accepted = o.workload.draft_tokens;
     return 0;
+}
+
+// "engine_sim: WHAT: code: detail" on stderr.
+void print_error(const char* what, pagedkv::error e) {
+    std::fprintf(stderr, "engine_sim: %s: %s\n", what, format_error(e).c_str());
 }
 
 pool_trace trace(std::string name, pagedkv::attention_kind kind, pagedkv::pool_size size, std::int64_t page_bytes) {
@@ -176,18 +209,24 @@ int main(int argc, char** argv) {
     }
     std::int64_t budget = static_cast<std::int64_t>(o.budget_gib * 1024.0 * 1024.0 * 1024.0);
     const bool auto_budget = budget == 0;
-    if (auto_budget) {
-        const auto demand = pagedkv::demand_of(model, shape, o.page_size);
-        if (!demand) {
-            std::fprintf(stderr, "engine_sim: cannot plan: %s\n", std::string(pagedkv::to_string(demand.code())).c_str());
-            return 2;
-        }
-        budget = pagedkv::hybrid_bytes_for(demand.value(), model, w.max_concurrency);
+    const auto demand = pagedkv::demand_of(model, shape, o.page_size);
+    if (!demand) {
+        print_error("cannot plan", demand.err());
+        return 2;
     }
+    if (auto_budget) budget = pagedkv::hybrid_bytes_for(demand.value(), model, w.max_concurrency);
     const auto planned = pagedkv::plan_capacity(budget, model, shape, o.page_size);
     if (!planned) {
-        std::fprintf(stderr, "engine_sim: cannot plan: %s %s\n", std::string(pagedkv::to_string(planned.code())).c_str(),
-                     planned.err().detail);
+        print_error("cannot plan", planned.err());
+        if (planned.code() == pagedkv::errc::invalid_pool_size && budget > 0) {
+            // The smallest budget that fits one request at its peak, rounded up to what --budget-gib takes.
+            const double gib = 1024.0 * 1024.0 * 1024.0;
+            const double one_request = double(pagedkv::hybrid_bytes_for(demand.value(), model, 1));
+            std::fprintf(stderr, "engine_sim: the budget is %s; one request of this workload needs %s at its peak: "
+                                 "--budget-gib %.2f or more\n",
+                         format_bytes(double(budget)).c_str(), format_bytes(one_request).c_str(),
+                         std::ceil(one_request / gib * 100) / 100);
+        }
         return 2;
     }
     const pagedkv::capacity_plan& plan = planned.value();
@@ -225,7 +264,7 @@ int main(int argc, char** argv) {
 
     auto hybrid = pagedkv::hybrid_pool<>::create(plan.full_pages, plan.swa_pages, o.page_size, model.window_tokens);
     if (!hybrid) {
-        std::fprintf(stderr, "engine_sim: hybrid_pool::create: %s\n", std::string(pagedkv::to_string(hybrid.code())).c_str());
+        print_error("hybrid_pool::create", hybrid.err());
         return 1;
     }
     progress bar(o.progress_mode, w.requests);
@@ -253,7 +292,7 @@ int main(int argc, char** argv) {
     if (compare) {
         auto one = pagedkv::full_pool<>::create(plan.full_only_pages, o.page_size);
         if (!one) {
-            std::fprintf(stderr, "engine_sim: full_pool::create: %s\n", std::string(pagedkv::to_string(one.code())).c_str());
+            print_error("full_pool::create", one.err());
             return 1;
         }
         progress bar2(o.progress_mode, w.requests);

@@ -160,11 +160,54 @@ void print_summary(std::FILE* out, const run_result& hybrid, const run_result* f
     put("invariant checks passed", [&](const run_result& r) {
         return str("%lld", static_cast<long long>(r.invariant_checks));
     });
-    if (full_only && peak_of(full_only->running) > 0)
-        std::fprintf(out, "\n  hybrid / full-only: %.2fx peak concurrency, %.2fx mean concurrency, %.2fx steps\n",
-                     double(peak_of(hybrid.running)) / peak_of(full_only->running),
-                     mean_of(hybrid.running) / std::max(1e-9, mean_of(full_only->running)),
-                     double(hybrid.steps()) / double(std::max<std::int64_t>(1, full_only->steps())));
+    if (full_only) print_verdict(out, hybrid, *full_only);
+    std::fprintf(out,
+                 "\n  legend  steps: forward passes until every request finished (fewer: the workload served sooner)\n"
+                 "          concurrency: requests holding pages in a step, the run's peak and mean\n"
+                 "          preemptions: requests evicted to free pages, recomputed from token 0 when readmitted\n"
+                 "          util: pages owned / pool capacity\n"
+                 "          used / ideal: pages (bytes) held over the fewest that the step's tokens need, summed over\n"
+                 "          the run; for full-only the ideal is the hybrid layout's (docs/engine_sim.md)\n"
+                 "          host time: CPU time of the step's pool calls and table emission (no forward pass)\n");
+}
+
+void print_verdict(std::FILE* out, const run_result& hybrid, const run_result& full_only) {
+    for (const run_result* r : {&hybrid, &full_only})
+        if (!r->error.empty()) {
+            std::fprintf(out, "\n  verdict none: the %s run stopped\n", r->layout.c_str());
+            return;
+        }
+    if (hybrid.steps() == full_only.steps()) {
+        std::fprintf(out, "\n  verdict both layouts served the workload in %lld steps\n", static_cast<long long>(hybrid.steps()));
+        return;
+    }
+    const bool hybrid_won = hybrid.steps() < full_only.steps();
+    const run_result& won = hybrid_won ? hybrid : full_only;
+    const run_result& lost = hybrid_won ? full_only : hybrid;
+    const auto mean_of = [](const run_result& r) {
+        return r.running.empty() ? 0.0 : std::accumulate(r.running.begin(), r.running.end(), 0.0) / double(r.running.size());
+    };
+    const auto peak_of = [](const run_result& r) {
+        return r.running.empty() ? 0 : *std::max_element(r.running.begin(), r.running.end());
+    };
+    const auto bytes_ratio = [](const run_result& r) {
+        return r.ideal_bytes > 0 ? double(r.used_bytes) / double(r.ideal_bytes) : 0.0;
+    };
+    std::fprintf(out, "\n  verdict %s served this workload better: %lld steps against %lld (%.2fx).\n", won.layout.c_str(),
+                 static_cast<long long>(won.steps()), static_cast<long long>(lost.steps()),
+                 double(won.steps()) / double(lost.steps()));
+    std::fprintf(out, "          It ran %.1f requests per step on average against %.1f, with %lld preemptions against %lld",
+                 mean_of(won), mean_of(lost), static_cast<long long>(won.preemptions),
+                 static_cast<long long>(lost.preemptions));
+    if (bytes_ratio(won) < bytes_ratio(lost)) {
+        std::fprintf(out, ",\n          because it holds %.3fx the ideal KV bytes against %.3fx, so the same budget holds more requests",
+                     bytes_ratio(won), bytes_ratio(lost));
+        if (hybrid_won) std::fprintf(out, "\n          (one full pool keeps the sliding layers' K/V of every token, in the window or not)");
+    }
+    std::fprintf(out, ".\n");
+    if (peak_of(lost) > peak_of(won) && lost.preemptions > won.preemptions)
+        std::fprintf(out, "          The %s run peaks higher (%d requests against %d) only by admitting requests it then preempts.\n",
+                     lost.layout.c_str(), peak_of(lost), peak_of(won));
 }
 
 bool write_occupancy_svg(const std::string& path, const std::string& title, const std::vector<const run_result*>& runs) {

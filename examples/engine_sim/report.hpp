@@ -44,8 +44,14 @@ private:
     double last_draw_s_ = -1;
 };
 
-/// Writes the summary table of the hybrid run and its full-only comparison to `out`.
+/// Writes the summary table of the hybrid run and its full-only comparison to `out`, then the
+/// verdict (with a comparison) and a legend of the terms.
 void print_summary(std::FILE* out, const run_result& hybrid, const run_result* full_only);
+
+/// Which layout served the workload better and why: the one that finished it in fewer steps (a
+/// step is one forward pass), with the mean concurrency, preemptions and KV bytes behind it.
+/// Peak concurrency alone misleads: a layout that admits requests it later preempts peaks higher.
+void print_verdict(std::FILE* out, const run_result& hybrid, const run_result& full_only);
 
 /// Writes an SVG of each pool's occupancy per step, stacked owned / cached / free, with the ideal
 /// page count as a dashed line; all runs share one step axis. False when the file cannot be written.

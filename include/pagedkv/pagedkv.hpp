@@ -1,5 +1,9 @@
 // Umbrella header: everything host-side in pagedkv. CUDA headers live under pagedkv/cuda/.
 #pragma once
+#if (defined(_MSVC_LANG) ? _MSVC_LANG : __cplusplus) < 202002L
+#error "pagedkv needs C++20: compile with -std=c++20 (CMake: target pagedkv::pagedkv sets cxx_std_20; MSVC: /std:c++20)"
+#include "stop: pagedkv needs C++20 (see the error above)"  // a missing include is fatal: no error flood
+#else
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
 #include "pagedkv/core/page_math.hpp"
@@ -33,3 +37,4 @@
 #include "pagedkv/dist/kv_layout.hpp"
 #include "pagedkv/dist/page_runs.hpp"
 #include "pagedkv/dist/request_transfer.hpp"
+#endif  // C++20
