@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <thrust/system/cpp/execution_policy.h>
@@ -118,40 +119,32 @@ using engine = test::random_engine<hybrid>;
 
 const table_capacity small_cap{8, 6, 40, 256, 512};
 
+/// `steps` steps of a randomized engine history (seed `seed`) on `pool`: after each, the delta
+/// applied and emitted on the CPP system must reproduce every host table.
+void check_history(hybrid pool, unsigned seed, int steps) {
+    engine e(std::move(pool), seed, 150, 6);
+    auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp).value();
+    host_device dev(small_cap, e.hp);
+    for (int step = 0; step < steps; ++step) {
+        const auto batch = e.schedule(6);
+        REQUIRE(mirror.stage(e.hp, batch).ok());
+        REQUIRE(mirror.pack(dev.delta).ok());
+        dev.sync();
+        check_all(e.hp, mirror, batch, dev);
+        e.finish(batch);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("a staged delta applied with Thrust reproduces every host table after randomized histories") {
-    for (unsigned seed : {1u, 2u, 3u}) {
-        engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 150, 6);
-        auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp).value();
-        host_device dev(small_cap, e.hp);
-        for (int step = 0; step < 400; ++step) {
-            const auto batch = e.schedule(6);
-            REQUIRE(mirror.stage(e.hp, batch).ok());
-            REQUIRE(mirror.pack(dev.delta).ok());
-            dev.sync();
-            check_all(e.hp, mirror, batch, dev);
-            e.finish(batch);
-        }
-    }
+    for (unsigned seed : {1u, 2u, 3u}) check_history(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 400);
 }
 
 TEST_CASE("host and device agree for windows below, at and just above one page, and W = 1") {
     for (std::int64_t window : {std::int64_t{1}, std::int64_t{3}, std::int64_t{4}, std::int64_t{5}}) {
         CAPTURE(window);
-        for (unsigned seed : {4u, 5u}) {
-            engine e(hybrid::create(pool_size{160}, pool_size{72}, 4, window).value(), seed, 150, 6);
-            auto mirror = hybrid_table_mirror<hybrid>::create(small_cap, e.hp).value();
-            host_device dev(small_cap, e.hp);
-            for (int step = 0; step < 300; ++step) {
-                const auto batch = e.schedule(6);
-                REQUIRE(mirror.stage(e.hp, batch).ok());
-                REQUIRE(mirror.pack(dev.delta).ok());
-                dev.sync();
-                check_all(e.hp, mirror, batch, dev);
-                e.finish(batch);
-            }
-        }
+        for (unsigned seed : {4u, 5u}) check_history(hybrid::create(pool_size{160}, pool_size{72}, 4, window).value(), seed, 300);
     }
 }
 
