@@ -116,7 +116,7 @@ void replay(benchmark::State& state, Pool& pool) {
         }
         (void)pool.free_request(r);
     }
-    const cache_stats& s = [&]() -> const cache_stats& {
+    const cache_stats s = [&]() -> cache_stats {
         if constexpr (requires { pool.full(); }) return pool.full().stats();
         else return pool.stats();
     }();
