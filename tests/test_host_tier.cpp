@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "memcpy_executor.hpp"
+#include "pool_helpers.hpp"
 
 using namespace pagedkv;
 
@@ -345,4 +346,37 @@ TEST_CASE("host tier: randomized multi-turn histories load back exactly the byte
         CHECK(sim.pool.stats().host_hit_tokens > 0);
         CHECK(sim.pool.gpu().stats().hit_tokens > 0);
     }
+}
+
+TEST_CASE("host tier: the worked example of docs/offload.md") {
+    auto pool = tiered::create(pool_size{5}, pool_size{9}, 4).value();  // P = 4: GPU pages 1-4, host pages 1-8
+    const auto a = seq(13, 100);
+    const request_id ra = pool.add_request().value();
+    REQUIRE(pool.extend(ra, 13).ok());
+    REQUIRE(pool.commit(ra, 13, a).ok());
+    CHECK(test::page_values(pool.gpu(), ra) == std::vector<std::int32_t>{1, 2, 3, 4});
+    REQUIRE(pool.free_request(ra).ok());  // 1, 2, 3 cached (keyed), 4 free (partial)
+    REQUIRE(pool.complete(pool.take_plan()));  // nothing to copy yet
+
+    const auto b = seq(16, 500);
+    const request_id rb = pool.add_request().value();
+    REQUIRE(pool.extend(rb, 16).ok());  // takes 4, then evicts 3, 2, 1 (a chain leaves tail first)
+    CHECK(test::page_values(pool.gpu(), rb) == std::vector<std::int32_t>{4, 3, 2, 1});
+    const copy_plan& first = pool.take_plan();
+    CHECK(first.write_backs == std::vector<copy_run>{{3, 1, 1}, {2, 2, 1}, {1, 3, 1}});
+    REQUIRE(pool.complete(first));  // host 3, 2, 1 now hold a's pages 0, 1, 2
+    REQUIRE(pool.commit(rb, 16, b).ok());
+    REQUIRE(pool.free_request(rb).ok());
+    CHECK(pool.lookup(a, {}) == tier_hit{0, 12});
+
+    const request_id rc = pool.add_request().value();
+    CHECK(pool.attach_prefix(rc, a).value() == tier_hit{0, 12});
+    CHECK(test::page_values(pool.gpu(), rc) == std::vector<std::int32_t>{1, 2, 3});  // b's pages, evicted
+    const copy_plan& second = pool.take_plan();
+    CHECK(second.write_backs == std::vector<copy_run>{{1, 4, 3}});  // b's pages 1, 2, 3 -> host 4, 5, 6
+    CHECK(second.loads == std::vector<copy_run>{{3, 1, 1}, {2, 2, 1}, {1, 3, 1}});
+    CHECK_FALSE(pool.request_ready(rc));
+    REQUIRE(pool.complete(second));
+    CHECK(pool.request_ready(rc));
+    CHECK(pool.check_invariants().ok());
 }
