@@ -16,6 +16,10 @@ enum class kv_event_kind : std::uint8_t {
     cleared,  ///< every key of the pool was dropped (reset_cache); key fields are 0
 };
 
+/// Which memory holds the content an event is about: the pool's GPU pages, or the host tier's
+/// pinned host pages (pool/tiered_pool.hpp; `page` is then a host page index).
+enum class kv_tier : std::uint8_t { gpu, host };
+
 /// One cache change. `layers` says which attention layers lost or gained the KV: a hybrid pool
 /// reports an evicted SWA page as `removed` with `layers == sliding` while the full page stays.
 struct kv_event {
@@ -28,6 +32,7 @@ struct kv_event {
     std::span<const token_id> tokens = {}; ///< `stored` only; valid during the callback
     cache_scope scope = {};                ///< `stored` only
     std::uint64_t page_extra_key = 0;      ///< `stored` only
+    kv_tier tier = kv_tier::gpu;           ///< where `page` is (and the content was or is)
 };
 
 /// The optional callback a pool reports events to (empty = no events, no cost but a branch).

@@ -130,7 +130,10 @@ private:
     }
     template <class Hooks>
     void lose(page_id p, Hooks& hooks, cached_content what) {
-        if (what == cached_content::lost) ++evicted_;
+        if (what == cached_content::lost) {
+            ++evicted_;
+            detail::hook_losing(hooks, p);
+        }
         detail::hook_dropped(hooks, p);
     }
 

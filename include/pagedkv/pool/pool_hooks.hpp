@@ -14,6 +14,9 @@ namespace pagedkv {
 /// - `retain_key(p) -> std::optional<std::uint64_t>`: whether page p, released by its last owner,
 ///   stays cached and under which content key (replaces the pool's own decision: its index);
 /// - `freed(p)`   : p went back to the free list;
+/// - `losing(p)`  : p was cached and its content is about to be lost (counted in `evicted_pages`):
+///                  called before `dropped(p)`, while p still has its key and tokens in the pool's
+///                  index, so a listener can save the content elsewhere (tiered_pool's host tier);
 /// - `dropped(p)` : p was cached and its content is gone (evicted for reuse, reset, or its parent
 ///                  left the index); called before p is reused or pushed on the free list;
 /// - `unkeyed(p)` : p is still owned but lost its content key;
@@ -35,6 +38,10 @@ void hook_freed(H& h, page_id p) {
 template <class H>
 void hook_dropped(H& h, page_id p) {
     if constexpr (requires { h.dropped(p); }) h.dropped(p);
+}
+template <class H>
+void hook_losing(H& h, page_id p) {
+    if constexpr (requires { h.losing(p); }) h.losing(p);
 }
 template <class H>
 void hook_unkeyed(H& h, page_id p) {

@@ -140,6 +140,7 @@ protected:
     struct keyed_hooks : no_hooks {
         pool_state& pool;
         Hooks& outer;
+        void losing(page_id p) { detail::hook_losing(outer, p); }  // before forget: p is still keyed
         void dropped(page_id p) {
             pool.keying_.forget(p, pool.own_, outer);
             detail::hook_dropped(outer, p);
