@@ -1,5 +1,6 @@
 // Slot mapping for the tokens in flight: slot = page * P + offset (vLLM style).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <span>
 
@@ -31,8 +32,14 @@ result<std::int64_t> emit_slot_mapping(const S& src, std::span<const request_id>
     for (request_id r : batch) {
         const auto pages = src.pages(r);
         const table_row row{src.length_tokens(r), src.first_live_page(r), src.page_size_tokens()};
-        for (std::int64_t t = src.committed_tokens(r); t < row.length_tokens; ++t)
-            *slot++ = row.slot_of(pages[static_cast<std::size_t>(row.page_of(t))].value, t);
+        // A run of tokens inside one page has consecutive slots: one division per page, not per token.
+        for (std::int64_t t = src.committed_tokens(r); t < row.length_tokens;) {
+            const std::int64_t col = row.page_of(t), offset = t - col * row.page_size;  // t % P, no second division
+            const std::int64_t first = std::int64_t{pages[static_cast<std::size_t>(col)].value} * row.page_size + offset;
+            const std::int64_t run = std::min(row.page_size - offset, row.length_tokens - t);  // first == row.slot_of(page, t)
+            for (std::int64_t k = 0; k < run; ++k) *slot++ = first + k;
+            t += run;
+        }
     }
     return total;
 }
