@@ -74,8 +74,9 @@ public:
     /// out_of_{full,swa}_pages (fewer free plus cached pages than needed).
     template <pool_hooks Hooks = no_hooks>
     status extend(request_id r, std::int64_t n, Hooks&& hooks = {}) {
-        if (auto need = pages_to_extend(r, n); !need) return need.err();
-        else take_pages(r, need.value(), hooks);
+        const auto need = pages_to_extend(r, n);
+        if (!need) return need.err();
+        take_pages(lists_[r.slot], need.value(), hooks);
         requests_.row(r).length_tokens += n;
         return {};
     }
@@ -86,8 +87,9 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status commit(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto c = check_commit(r, n); !c) return c;
-        const std::int64_t committed = requests_.row(r).committed_tokens + n;
-        resize(r, committed, committed, hooks);
+        request_row& row = requests_.row(r);
+        const std::int64_t committed = row.committed_tokens + n;
+        resize(lists_[r.slot], row, committed, committed, hooks);
         return {};
     }
 
@@ -99,9 +101,10 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status truncate(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto s = check_truncate(r, n); !s) return s;
-        keying_.truncate(r.slot, lists_[r.slot].pages, n, own_, hooks);
-        const std::int64_t committed = requests_.row(r).committed_tokens;
-        resize(r, n, committed < n ? committed : n, hooks);
+        page_list& l = lists_[r.slot];
+        keying_.truncate(r.slot, l.pages, n, own_, hooks);
+        request_row& row = requests_.row(r);
+        resize(l, row, n, row.committed_tokens < n ? row.committed_tokens : n, hooks);
         return {};
     }
 
@@ -111,7 +114,7 @@ public:
     status free_request(request_id r, Hooks&& hooks = {}) {
         if (!contains(r)) return errc::unknown_request;
         page_list& l = lists_[r.slot];
-        release(r, 0, l.pages.size(), hooks);
+        release(l, requests_.row(r).keep, 0, l.pages.size(), hooks);
         l.pages.clear();  // keeps capacity: the slot's next request allocates nothing
         l.first_live_page = 0;
         requests_.retire(r);
@@ -132,7 +135,7 @@ public:
         const std::int64_t live = live_from(length);
         lists_[r.slot].pages.assign(static_cast<std::size_t>(live), null_page);
         lists_[r.slot].first_live_page = live;
-        take_pages(r, pages_for_tokens(length, page_size_) - live, hooks);
+        take_pages(lists_[r.slot], pages_for_tokens(length, page_size_) - live, hooks);
         requests_.row(r).length_tokens = requests_.row(r).committed_tokens = length;
         return r;
     }
@@ -225,7 +228,7 @@ public:
         if (auto c = check_commit(r, n); !c) return c;
         const std::int64_t committed = requests_.row(r).committed_tokens + n;
         if (auto k = key_committed(r, committed, tokens, page_extra_keys, hooks); !k) return k;
-        resize(r, committed, committed, hooks);
+        resize(lists_[r.slot], requests_.row(r), committed, committed, hooks);
         return {};
     }
 

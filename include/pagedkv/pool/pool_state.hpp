@@ -184,10 +184,9 @@ protected:
 
     // @pre need pages are free or cached (checked by pages_to_extend / pages_to_hold).
     template <class Hooks>
-    void take_pages(request_id r, std::int64_t need, Hooks& hooks) {
+    void take_pages(page_list& l, std::int64_t need, Hooks& hooks) {
         auto h = keyed(hooks);
-        std::vector<page_id>& pages = lists_[r.slot].pages;
-        for (std::int64_t i = 0; i < need; ++i) pages.push_back(own_.take(h));
+        for (std::int64_t i = 0; i < need; ++i) l.pages.push_back(own_.take(h));
     }
 
     template <class Hooks>
@@ -200,10 +199,9 @@ protected:
     // cache when retained (last entry first, so a chain's tail is older than its head and leaves
     // first) and to the free list otherwise, in entry order (the order a pool without a cache uses).
     template <class Hooks>
-    void release(request_id r, std::size_t first, std::size_t last, Hooks& hooks) {
-        const std::vector<page_id>& pages = lists_[r.slot].pages;
+    void release(const page_list& l, const retention& keep, std::size_t first, std::size_t last, Hooks& hooks) {
+        const std::vector<page_id>& pages = l.pages;
         if constexpr (caching) {
-            const retention keep = requests_.row(r).keep;
             for (std::size_t i = last; i-- > first;) {
                 const page_id p = pages[i];
                 if (p == null_page || !own_.drop_owner(p)) continue;
@@ -226,16 +224,14 @@ protected:
     // Shrinks to `length` tokens and moves the committed length to `committed`; releases dropped
     // tail pages and, for sliding pools, the pages that fell out of the window. Cannot fail.
     template <class Hooks>
-    void resize(request_id r, std::int64_t length, std::int64_t committed, Hooks& hooks) {
-        page_list& l = lists_[r.slot];
+    void resize(page_list& l, request_row& row, std::int64_t length, std::int64_t committed, Hooks& hooks) {
         const auto keep = static_cast<std::size_t>(pages_for_tokens(length, page_size_));
-        release(r, keep, l.pages.size(), hooks);
+        release(l, row.keep, keep, l.pages.size(), hooks);
         l.pages.resize(keep);
-        request_row& row = requests_.row(r);
         row.length_tokens = length;
         row.committed_tokens = committed;
         const std::int64_t live = live_from(committed);
-        release(r, static_cast<std::size_t>(l.first_live_page), static_cast<std::size_t>(live), hooks);
+        release(l, row.keep, static_cast<std::size_t>(l.first_live_page), static_cast<std::size_t>(live), hooks);
         for (std::int64_t i = l.first_live_page; i < live; ++i) l.pages[static_cast<std::size_t>(i)] = null_page;
         l.first_live_page = live;
     }
