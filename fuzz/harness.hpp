@@ -410,6 +410,7 @@ private:
         errc_set allowed = 0;
         if (page < 1) allowed |= bit(errc::invalid_page_size);
         if (pages < 2 || (T::hybrid && swa_pages < 2)) allowed |= bit(errc::invalid_pool_size);
+        if (T::caching && std::int64_t{pages} * page > INT32_MAX) allowed |= bit(errc::invalid_pool_size);  // the index's tokens
         if (sliding && window < 1) allowed |= bit(errc::invalid_window);
         const bool had = [&] {
             if constexpr (T::hybrid) return t.rec.has_pool();

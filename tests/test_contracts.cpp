@@ -39,6 +39,16 @@ TEST_CASE("a wide page count becomes a pool size only when it fits: above INT32_
     CHECK(h.swa().size().pages == 6);
 }
 
+TEST_CASE("a prefix-indexed pool of more than INT32_MAX tokens is invalid_pool_size, not an allocation failure") {
+    // The index stores each page's token ids (N x P); fuzzing found 121 pages x INT32_MAX tokens.
+    using caching_full = full_pool<lifo_free_stack, lru>;
+    CHECK(caching_full::create(pool_size{121}, INT32_MAX).code() == errc::invalid_pool_size);
+    CHECK(caching_full::create(pool_size{2}, 1 << 30).code() == errc::invalid_pool_size);  // 2^31 tokens
+    CHECK(caching_hybrid_pool<lru>::create(pool_size{121}, pool_size{8}, INT32_MAX, 4).code() == errc::invalid_pool_size);
+    CHECK(caching_full::create(pool_size{4}, 1 << 20).ok());  // control: 2^22 tokens
+    CHECK(full_pool<>::create(pool_size{121}, INT32_MAX).ok());  // control: no index, nothing per token
+}
+
 TEST_CASE("no_request is the default handle, never issued, and unknown to every call") {
     CHECK(request_id{} == no_request);
     auto pool = hybrid_pool<>::create(pool_size{64}, pool_size{64}, 4, 8).value();

@@ -91,7 +91,7 @@ constexpr std::string_view describe(errc e) noexcept {
         case errc::window_already_released: return "a rollback into pages that window release already returned";
         case errc::invalid_page_size: return "page size below 1";
         case errc::invalid_window: return "window below 1 token";
-        case errc::invalid_pool_size: return "fewer than 2 pages (the null page plus one) or above INT32_MAX";
+        case errc::invalid_pool_size: return "fewer than 2 pages (the null page plus one) or above INT32_MAX, or a prefix-indexed pool of more than INT32_MAX tokens";
         case errc::page_size_mismatch: return "hybrid pools whose page sizes differ";
         case errc::buffer_too_small: return "an output span cannot hold what the call would write";
         case errc::row_too_short: return "a request has more pages than a dense table row holds";

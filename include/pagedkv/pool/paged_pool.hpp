@@ -42,7 +42,8 @@ public:
     using state::caching, state::indexed, state::contains, state::live_from, state::available_pages,
         state::used_pages;
 
-    /// A full-attention pool. Errors: invalid_pool_size, invalid_page_size.
+    /// A full-attention pool. Errors: invalid_pool_size (also: an indexed pool of more than
+    /// INT32_MAX tokens, N x P, whose index could not store them), invalid_page_size.
     static result<paged_pool> create(pool_size size, std::int32_t page_size_tokens)
         requires(Kind == attention_kind::full)
     {
@@ -321,6 +322,8 @@ private:
     static status validate(pool_size size, std::int32_t page_size) {
         if (page_size < 1) return errc::invalid_page_size;
         if (size.pages < 2) return errc::invalid_pool_size;
+        // The prefix index stores every page's token ids: N x P of them, allocated here.
+        if (state::indexed && std::int64_t{size.pages} * page_size > INT32_MAX) return errc::invalid_pool_size;
         return {};
     }
 };
