@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Regenerates python/pagedkv/_pagedkv.pyi and __init__.pyi from the installed extension.
 
-    .venv/bin/python python/gen_stubs.py     (after scripts/python_tests or pip install .)
+    .venv/bin/python python/gen_stubs.py     (after scripts/python_tests, with nanobind in the venv:
+                                             .venv/bin/python -m pip install nanobind)
 
 nanobind's stubgen writes the extension's stub from its signatures and docstrings; the arguments
 the binding takes as plain objects (token lists or arrays, the event callback) get their real

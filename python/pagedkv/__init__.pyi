@@ -13,7 +13,7 @@ class Error(Exception):
     index: int | None
 
 class BufferTooSmallError(Error):
-    """an output buffer cannot hold what the call would write."""
+    """an output span cannot hold what the call would write."""
     code: ClassVar[str]
 
 class CacheInUseError(Error):
@@ -25,7 +25,7 @@ class CommitExceedsReservedError(Error):
     code: ClassVar[str]
 
 class DeviceError(Error):
-    """a CUDA call failed."""
+    """a CUDA call failed (allocation, copy); `error::detail` says which."""
     code: ClassVar[str]
 
 class DuplicateRequestError(Error):
@@ -36,12 +36,16 @@ class InvalidAttachError(Error):
     """attached pages that do not fit the length, or a free / out-of-range page."""
     code: ClassVar[str]
 
+class InvalidCapacityError(Error):
+    """a table capacity (requests, batch, pages, tokens, writes) below 1."""
+    code: ClassVar[str]
+
 class InvalidPageSizeError(Error):
-    """page size below 1 (or above INT32_MAX)."""
+    """page size below 1."""
     code: ClassVar[str]
 
 class InvalidPoolSizeError(Error):
-    """fewer than 2 pages (the null page plus one) or above INT32_MAX."""
+    """fewer than 2 pages (the null page plus one) or above INT32_MAX, or a prefix-indexed pool of more than INT32_MAX tokens."""
     code: ClassVar[str]
 
 class InvalidWindowError(Error):
@@ -50,6 +54,10 @@ class InvalidWindowError(Error):
 
 class InvariantViolatedError(Error):
     """check_invariants found inconsistent state (a bug in pagedkv)."""
+    code: ClassVar[str]
+
+class LengthMismatchError(Error):
+    """two lists that must pair up element by element differ in length."""
     code: ClassVar[str]
 
 class LengthOverflowError(Error):
@@ -65,11 +73,11 @@ class NotCachedError(Error):
     code: ClassVar[str]
 
 class OutOfFullPagesError(Error):
-    """the full pool has fewer free (and cached) pages than the call needs."""
+    """the full pool has fewer free pages than the call needs."""
     code: ClassVar[str]
 
 class OutOfSwaPagesError(Error):
-    """the SWA pool has fewer free (and cached) pages than the call needs."""
+    """the SWA pool has fewer free pages than the call needs."""
     code: ClassVar[str]
 
 class PageSizeMismatchError(Error):
@@ -88,6 +96,10 @@ class TokensTooShortError(Error):
     """fewer token ids than the request's committed whole pages hold."""
     code: ClassVar[str]
 
+class TooManyRequestsError(Error):
+    """every request slot a pool can issue is live (UINT32_MAX - 1)."""
+    code: ClassVar[str]
+
 class TruncateIntoSharedPageError(Error):
     """truncate would make the request rewrite a page others hold."""
     code: ClassVar[str]
@@ -101,7 +113,7 @@ class UncommittedTokensError(Error):
     code: ClassVar[str]
 
 class UnknownRequestError(Error):
-    """the request id was never issued, or its request was freed."""
+    """the id was never issued, or its request was freed."""
     code: ClassVar[str]
 
 class WindowAlreadyReleasedError(Error):
