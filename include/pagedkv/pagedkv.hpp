@@ -7,6 +7,7 @@
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
 #include "pagedkv/core/page_math.hpp"
+#include "pagedkv/core/page_run.hpp"
 #include "pagedkv/core/token_id.hpp"
 #include "pagedkv/alloc/alloc_policy.hpp"
 #include "pagedkv/alloc/lifo_free_stack.hpp"

@@ -5,18 +5,12 @@
 #include <vector>
 
 #include "pagedkv/core/ids.hpp"
+#include "pagedkv/core/page_run.hpp"
 
 namespace pagedkv {
 
-/// `count` consecutive pages from `src` land on consecutive pages from `dst`: one contiguous copy
-/// per layer and K/V buffer. (The same shape as dist/page_runs.hpp's page_run, which sits above
-/// this layer.)
-struct copy_run {
-    std::int32_t src = 0;
-    std::int32_t dst = 0;
-    std::int32_t count = 0;
-    friend constexpr bool operator==(const copy_run&, const copy_run&) = default;
-};
+/// One copy of a plan: `count` consecutive pages from `src` onto consecutive pages from `dst`.
+using copy_run = page_run;
 
 /// The copies one step of pool calls needs (tiered_pool::take_plan). The contract
 /// (docs/offload.md):

@@ -6,17 +6,9 @@
 
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
+#include "pagedkv/core/page_run.hpp"
 
 namespace pagedkv {
-
-/// `count` pages starting at `src` on the sending side land at `dst` on the receiving side; both
-/// ranges are consecutive page ids, so each run is one contiguous copy per layer and K/V buffer.
-struct page_run {
-    std::int32_t src = 0;
-    std::int32_t dst = 0;
-    std::int32_t count = 0;
-    friend constexpr bool operator==(const page_run&, const page_run&) = default;
-};
 
 /// Splits the copy src[i] -> dst[i] into the fewest runs contiguous on both sides. Both peers call
 /// it with the same lists, so their sends and receives pair up one to one.
