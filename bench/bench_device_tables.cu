@@ -60,6 +60,28 @@ struct events {
     }
 };
 
+/// Empty-kernel floor replayed from a CUDA graph of that one launch: the floor of a one-node graph.
+double graph_floor_us(cudaStream_t s, int reps) {
+    cudaGraph_t g;
+    cudaGraphExec_t x;
+    BENCH_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    empty_kernel<<<1, 32, 0, s>>>();
+    BENCH_CUDA(cudaStreamEndCapture(s, &g));
+    BENCH_CUDA(cudaGraphInstantiate(&x, g, 0));
+    events ev;
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        BENCH_CUDA(cudaEventRecord(ev.e[0], s));
+        BENCH_CUDA(cudaGraphLaunch(x, s));
+        BENCH_CUDA(cudaEventRecord(ev.e[1], s));
+        BENCH_CUDA(cudaEventSynchronize(ev.e[1]));
+        t.push_back(ev.us(0, 1));
+    }
+    BENCH_CUDA(cudaGraphExecDestroy(x));
+    BENCH_CUDA(cudaGraphDestroy(g));
+    return median(t);
+}
+
 /// Empty-kernel floor: one launch between two events, as each sync is timed.
 double launch_floor_us(cudaStream_t s, int reps) {
     events ev;
@@ -94,16 +116,16 @@ double copy_bytes_per_us(cudaStream_t s) {
     return static_cast<double>(bytes) / median(t);
 }
 
-enum class path { fused, graph, thrust };
+enum class path { fused, graph, thrust, mapped, mapped_graph, inlined };
 
 struct row {
     int page, batch;
-    double fused_us, graph_us, thrust_us, validate_us, host_us, delta_bytes, written_bytes;
+    double fused_us, graph_us, thrust_us, mapped_us, mapped_graph_us, inline_us, validate_us, host_us, delta_bytes, written_bytes;
     int violations;
 };
 
 row run(int page, int batch, int steps, cudaStream_t s) {
-    const auto max_pages = static_cast<std::int32_t>((context_tokens + 4 * (steps + 20)) / page + 2);
+    const auto max_pages = static_cast<std::int32_t>((context_tokens + 7 * (steps + 20)) / page + 2);
     const table_capacity cap{batch, batch, max_pages, 2 * batch, batch * max_pages + 64};
     const auto swa_pages =
         static_cast<std::int32_t>(batch * (window_tokens / page + 4) + prefill_chunk_tokens / page + 16);
@@ -134,10 +156,16 @@ row run(int page, int batch, int steps, cudaStream_t s) {
     BENCH_CUDA(tables.sync(s));
     BENCH_CUDA(cudaStreamEndCapture(s, &graph));
     BENCH_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    cudaGraph_t mapped_graph;
+    cudaGraphExec_t mapped_exec;
+    BENCH_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    BENCH_CUDA(tables.sync_mapped(s));
+    BENCH_CUDA(cudaStreamEndCapture(s, &mapped_graph));
+    BENCH_CUDA(cudaGraphInstantiate(&mapped_exec, mapped_graph, 0));
 
     events ev;
-    row out{page, batch, 0, 0, 0, 0, 0, 0, 0, 0};
-    std::vector<double> fused, graphed, thrust, validate, host, delta, written;
+    row out{page, batch, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    std::vector<double> fused, graphed, thrust, mapped, mapped_graphed, inlined, validate, host, delta, written;
     const auto decode_steps = [&](path p, int n, bool record) {
         for (int step = 0; step < n; ++step) {
             for (request_id r : ids)
@@ -152,6 +180,9 @@ row run(int page, int batch, int steps, cudaStream_t s) {
             if (p == path::fused) BENCH_CUDA(tables.sync(s));
             if (p == path::graph) BENCH_CUDA(cudaGraphLaunch(exec, s));
             if (p == path::thrust) BENCH_CUDA(tables.sync_with_thrust(s));
+            if (p == path::mapped) BENCH_CUDA(tables.sync_mapped(s));
+            if (p == path::mapped_graph) BENCH_CUDA(cudaGraphLaunch(mapped_exec, s));
+            if (p == path::inlined) BENCH_CUDA(tables.sync_inline(s));
             BENCH_CUDA(cudaEventRecord(ev.e[1], s));
             BENCH_CUDA(validator.launch(tables, s));
             BENCH_CUDA(cudaEventRecord(ev.e[2], s));
@@ -159,7 +190,8 @@ row run(int page, int batch, int steps, cudaStream_t s) {
             for (request_id r : ids)
                 if (!hp.commit(r, 1).ok()) die("commit failed");
             if (!record) continue;
-            (p == path::fused ? fused : p == path::graph ? graphed : thrust).push_back(ev.us(0, 1));
+            std::vector<double>* times[] = {&fused, &graphed, &thrust, &mapped, &mapped_graphed, &inlined};
+            times[static_cast<int>(p)]->push_back(ev.us(0, 1));
             if (p != path::fused) continue;
             validate.push_back(ev.us(1, 2));
             host.push_back(1e6 * std::chrono::duration<double>(t1 - t0).count());
@@ -180,7 +212,7 @@ row run(int page, int batch, int steps, cudaStream_t s) {
             written.push_back(w + 4.0 * static_cast<double>(mirror.map_writes().size()));
         }
     };
-    for (path p : {path::fused, path::graph, path::thrust}) {
+    for (path p : {path::fused, path::graph, path::thrust, path::mapped, path::mapped_graph, path::inlined}) {
         decode_steps(p, 10, false);  // warm-up
         decode_steps(p, steps, true);
     }
@@ -188,6 +220,11 @@ row run(int page, int batch, int steps, cudaStream_t s) {
     BENCH_CUDA(validator.read(report, s));
     BENCH_CUDA(cudaGraphExecDestroy(exec));
     BENCH_CUDA(cudaGraphDestroy(graph));
+    BENCH_CUDA(cudaGraphExecDestroy(mapped_exec));
+    BENCH_CUDA(cudaGraphDestroy(mapped_graph));
+    out.mapped_us = median(mapped);
+    out.inline_us = median(inlined);
+    out.mapped_graph_us = median(mapped_graphed);
     out.fused_us = median(fused);
     out.graph_us = median(graphed);
     out.thrust_us = median(thrust);
@@ -212,10 +249,13 @@ int main(int argc, char** argv) {
     const double bw = copy_bytes_per_us(s);
     std::printf("GPU: %s; %d decode steps per path (median); context %lld tokens, window %lld\n", prop.name, steps,
                 static_cast<long long>(context_tokens), static_cast<long long>(window_tokens));
-    std::printf("floors: empty kernel launch %.2f us; D2D copy bandwidth %.0f GB/s\n\n", launch_us, bw / 1e3);
+    const double graph_launch_us = graph_floor_us(s, 500);
+    std::printf("floors: empty kernel launch %.2f us; one-node graph of it %.2f us; D2D copy bandwidth %.0f GB/s\n\n",
+                launch_us, graph_launch_us, bw / 1e3);
     std::printf("| P | B | sync+emit us | / launch floor | bytes floor us | / bytes floor | graph replay us | "
                 "Thrust path us | validator us (/ sync) | host stage+pack us | H2D delta B | written B |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    std::vector<row> rows;
     for (int page : {16, 64})
         for (int batch : {1, 64, 512}) {
             const row r = run(page, batch, steps, s);
@@ -225,7 +265,20 @@ int main(int argc, char** argv) {
                         r.graph_us, r.thrust_us, r.validate_us, r.validate_us / r.fused_us, r.host_us, r.delta_bytes,
                         r.written_bytes, r.violations == 0 ? "" : " VALIDATOR FAILED");
             std::fflush(stdout);
+            rows.push_back(r);
         }
+    // The one-kernel syncs: sync_inline (the delta in the launch's parameters; sync's copy above
+    // inline_delta_bytes) and sync_mapped (the delta read across the bus), eager and replayed.
+    std::printf("\n| P | B | inline sync us | / launch floor | / (launch + bytes floor) | mapped sync us | "
+                "/ launch floor | mapped graph replay us | / graph floor | / (graph + bytes floor) | copy+kernel sync us |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (const row& r : rows) {
+        const double bytes_floor = r.written_bytes / bw;
+        std::printf("| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", r.page, r.batch,
+                    r.inline_us, r.inline_us / launch_us, r.inline_us / (launch_us + bytes_floor), r.mapped_us,
+                    r.mapped_us / launch_us, r.mapped_graph_us, r.mapped_graph_us / graph_launch_us,
+                    r.mapped_graph_us / (graph_launch_us + bytes_floor), r.fused_us);
+    }
     BENCH_CUDA(cudaStreamDestroy(s));
     return 0;
 }

@@ -176,6 +176,77 @@ TEST_CASE("device tables: a captured sync replays exactly over thousands of step
     CUDA_REQUIRE(cudaStreamDestroy(stream));
 }
 
+TEST_CASE("device tables: the one-kernel syncs (inline, mapped) equal the host emission, eagerly and captured") {
+    for (unsigned seed : {23u, 24u}) {
+        engine e(make_pool(), seed, 150, 7);
+        auto mirror = mirror_t::create(cap, e.hp).value();
+        auto eager = make_tables(e.hp);
+        auto inlined = make_tables(e.hp);
+        auto captured = make_tables(e.hp, 1024);  // a captured copy this small would refuse prefills
+        const pool_tables_view before = captured.tables(1);
+        pc::table_validator validator = make_validator();
+        cudaStream_t stream;
+        CUDA_REQUIRE(cudaStreamCreate(&stream));
+        REQUIRE(mirror.stage(e.hp, std::span<const request_id>{}).ok());
+        REQUIRE(mirror.pack(captured.staging()).ok());
+        cudaGraph_t graph;
+        CUDA_REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+        CUDA_REQUIRE(captured.sync_mapped(stream));
+        CHECK(inlined.sync_inline(stream) == cudaErrorStreamCaptureUnsupported);  // parameters would freeze
+        CUDA_REQUIRE(cudaStreamEndCapture(stream, &graph));
+        cudaGraphExec_t exec;
+        CUDA_REQUIRE(cudaGraphInstantiate(&exec, graph, 0));
+        std::size_t count = 0;
+        CUDA_REQUIRE(cudaGraphGetNodes(graph, nullptr, &count));
+        std::vector<cudaGraphNode_t> nodes(count);
+        CUDA_REQUIRE(cudaGraphGetNodes(graph, nodes.data(), &count));
+        int kernels = 0, others = 0;
+        for (cudaGraphNode_t n : nodes) {
+            cudaGraphNodeType type{};
+            CUDA_REQUIRE(cudaGraphNodeGetType(n, &type));
+            kernels += type == cudaGraphNodeTypeKernel ? 1 : 0;
+            others += type == cudaGraphNodeTypeKernel || type == cudaGraphNodeTypeEventRecord ? 0 : 1;
+        }
+        CHECK(kernels == 1);  // one launch; besides it only the event that guards the staging's reuse
+        CHECK(others == 0);
+        int outgrown = 0, carried = 0;
+        for (int step = 0; step < 1500; ++step) {
+            const auto batch = e.schedule(6);
+            REQUIRE(mirror.stage(e.hp, batch).ok());
+            const auto staging = eager.staging();
+            const std::int32_t bytes = mirror.pack(staging).value();
+            std::memcpy(captured.staging().data(), staging.data(), static_cast<std::size_t>(bytes));
+            std::memcpy(inlined.staging().data(), staging.data(), static_cast<std::size_t>(bytes));
+            carried += bytes <= pc::device_tables::inline_delta_bytes ? 1 : 0;
+            CUDA_REQUIRE(inlined.sync_inline(stream));
+            outgrown += captured.fits_captured_sync() ? 0 : 1;
+            CUDA_REQUIRE(eager.sync_mapped(stream));
+            CUDA_REQUIRE(cudaGraphLaunch(exec, stream));  // every step replays, whatever the delta's size
+            CUDA_REQUIRE(validator.launch(captured, stream));
+            pc::validation_report r;
+            CUDA_REQUIRE(validator.read(r, stream));
+            CHECK(r.violations == 0);  // the validator reads the device copy the kernel left
+            check_device(e.hp, mirror, batch, eager);
+            check_device(e.hp, mirror, batch, captured);
+            check_device(e.hp, mirror, batch, inlined);
+            const std::vector<std::byte> staged(staging.begin(), staging.begin() + bytes);
+            CHECK(download(captured.device_delta(), bytes) == staged);
+            CHECK(download(inlined.device_delta(), bytes) == staged);
+            e.finish(batch);
+        }
+        MESSAGE("replays whose delta a fixed-size captured copy could not have carried: " << outgrown);
+        CHECK(outgrown > 0);
+        CHECK(carried > 1000);  // most deltas ride in the launch; larger ones take sync()'s copy
+        CHECK(download(eager.rejected_deltas(), 1)[0] == 0);
+        CHECK(download(captured.rejected_deltas(), 1)[0] == 0);
+        CHECK(download(inlined.rejected_deltas(), 1)[0] == 0);
+        CHECK(captured.tables(1).dense == before.dense);  // addresses never move
+        CUDA_REQUIRE(cudaGraphExecDestroy(exec));
+        CUDA_REQUIRE(cudaGraphDestroy(graph));
+        CUDA_REQUIRE(cudaStreamDestroy(stream));
+    }
+}
+
 TEST_CASE("device tables: sync refuses a delta packed for other capacities") {
     auto hp = make_pool();
     auto tables = make_tables(hp);
@@ -185,6 +256,8 @@ TEST_CASE("device tables: sync refuses a delta packed for other capacities") {
     REQUIRE(mirror.stage(hp, std::span<const request_id>{}).ok());
     REQUIRE(mirror.pack(tables.staging()).ok());
     CHECK(tables.sync(nullptr) == cudaErrorInvalidValue);
+    CHECK(tables.sync_mapped(nullptr) == cudaErrorInvalidValue);
+    CHECK(tables.sync_inline(nullptr) == cudaErrorInvalidValue);
     CHECK(pc::device_tables::create(cap, pc::shape_of(hp.full()), pc::pool_shape{hp.swa().size(), 8}).code() ==
           errc::page_size_mismatch);
     CHECK(pc::device_tables::create(table_capacity{}, pc::shape_of(hp.full())).code() == errc::invalid_capacity);

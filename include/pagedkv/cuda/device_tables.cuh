@@ -36,7 +36,8 @@ pool_shape shape_of(const S& pool) noexcept {
 /// step's dense table, CSR table, query offsets and slot mapping; for a hybrid, also `full_to_swa`.
 /// Everything is one cudaMalloc made at construction: addresses never change, so kernels and CUDA
 /// graphs may keep them. Each step a mirror packs its delta into `staging()` (pinned) and `sync`
-/// applies it with one host-to-device copy and one kernel.
+/// applies it with one host-to-device copy and one kernel; `sync_inline` and `sync_mapped` use one
+/// kernel alone (docs/device_tables.md compares the three).
 class device_tables {
 public:
     /// Bytes a captured `sync` copies by default (a graph replays a fixed-size copy).
@@ -95,12 +96,46 @@ public:
         if (cudaError_t e = capturing ? cudaEventRecordWithFlags(copied_, stream, cudaEventRecordExternal)
                                       : cudaEventRecord(copied_, stream))
             return e;
-        detail::tables_kernel_args args{{views_[0], views_[1]}, map_, delta_, bytes, cap_.max_batch, pool_count_,
-                                        rejected_};
-        detail::tables_apply_emit_kernel<<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)),
-                                           detail::tables_block_threads, 0, stream>>>(args);
-        return cudaGetLastError();
+        return launch_apply_emit(stream, delta_, nullptr, bytes);
     }
+
+    /// Applies the staged delta on `stream` in one kernel and nothing else: the kernel reads the
+    /// delta straight from the pinned staging buffer across the bus (mapped host memory) and leaves a
+    /// copy in `device_delta()` for later readers such as the validator. Captured, it is one graph
+    /// node that applies whatever delta is staged at each replay, of any size (no fixed-size copy, so
+    /// `fits_captured_sync` does not apply). Returns cudaErrorInvalidValue (nothing issued) for a
+    /// delta packed for other capacities.
+    cudaError_t sync_mapped(cudaStream_t stream) {
+        cudaStreamCaptureStatus capture{};
+        if (cudaError_t e = cudaStreamIsCapturing(stream, &capture)) return e;
+        const bool capturing = capture == cudaStreamCaptureStatusActive;
+        if (!capturing && !accepts(staged_header())) return cudaErrorInvalidValue;
+        if (cudaError_t e = launch_apply_emit(stream, staging_device_, delta_, static_cast<std::int32_t>(staging_bytes_)))
+            return e;
+        // The kernel is the staging's reader here: it must finish before the next pack rewrites it.
+        return capturing ? cudaEventRecordWithFlags(copied_, stream, cudaEventRecordExternal)
+                         : cudaEventRecord(copied_, stream);
+    }
+
+    /// Applies the staged delta on `stream` with one kernel launch that carries the delta in its own
+    /// parameters: no copy before it and no read across the bus, the fastest eager sync. A delta
+    /// over `inline_delta_bytes` is synced by `sync` instead. Not capturable (a graph would freeze
+    /// the parameters): while `stream` is capturing it returns cudaErrorStreamCaptureUnsupported and
+    /// issues nothing; capture `sync` or `sync_mapped`. Returns cudaErrorInvalidValue (nothing
+    /// issued) for a delta packed for other capacities.
+    cudaError_t sync_inline(cudaStream_t stream) {
+        cudaStreamCaptureStatus capture{};
+        if (cudaError_t e = cudaStreamIsCapturing(stream, &capture)) return e;
+        if (capture != cudaStreamCaptureStatusNone) return cudaErrorStreamCaptureUnsupported;
+        const delta_header h = staged_header();
+        if (!accepts(h)) return cudaErrorInvalidValue;
+        if (h.total_bytes <= 2048) return launch_inline<2048>(stream, h.total_bytes);
+        if (h.total_bytes <= 8192) return launch_inline<8192>(stream, h.total_bytes);
+        if (h.total_bytes <= inline_delta_bytes) return launch_inline<inline_delta_bytes>(stream, h.total_bytes);
+        return sync(stream);
+    }
+    /// The largest delta `sync_inline` carries in a launch's parameters.
+    static constexpr std::int32_t inline_delta_bytes = detail::tables_inline_delta_bytes;
 
     /// The reference path: the same copy, then the Thrust algorithms of thrust_emission.hpp (the ones
     /// the host suite runs on Thrust's CPP system). Sizes come from the host, so it is not for graphs.
@@ -169,9 +204,14 @@ private:
             if (cudaError_t e = cudaMemset(t.views_[k].owner, 0xff, sizeof(std::int32_t) * t.views_[k].pool_pages))
                 return fail(e);
         void* host = nullptr;
-        if (cudaError_t e = cudaMallocHost(&host, static_cast<std::size_t>(t.staging_bytes_))) return fail(e);
+        // At least an inline parameter block long, so sync_inline reads no byte past it.
+        const auto staging_alloc = static_cast<std::size_t>(std::max<std::int64_t>(t.staging_bytes_, inline_delta_bytes));
+        if (cudaError_t e = cudaHostAlloc(&host, staging_alloc, cudaHostAllocMapped)) return fail(e);
         t.staging_ = static_cast<std::byte*>(host);
-        std::memset(t.staging_, 0, static_cast<std::size_t>(t.staging_bytes_));
+        void* mapped = nullptr;
+        if (cudaError_t e = cudaHostGetDevicePointer(&mapped, host, 0)) return fail(e);
+        t.staging_device_ = static_cast<const std::byte*>(mapped);
+        std::memset(t.staging_, 0, staging_alloc);
         if (cudaError_t e = cudaEventCreateWithFlags(&t.copied_, cudaEventDisableTiming)) return fail(e);
         if (cudaError_t e = cudaDeviceSynchronize()) return fail(e);
         return result<device_tables>(std::move(t));  // explicit: nvcc does not apply the implicit move here
@@ -204,6 +244,27 @@ private:
         thrust_scratch_ = {reinterpret_cast<char*>(l.take<std::byte>(scratch)), scratch, 0};
     }
 
+    cudaError_t launch_apply_emit(cudaStream_t stream, const std::byte* delta, std::byte* copy, std::int32_t bytes) {
+        detail::tables_kernel_args args{{views_[0], views_[1]}, map_, delta, copy, bytes, cap_.max_batch, pool_count_,
+                                        rejected_};
+        detail::tables_apply_emit_kernel<<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)),
+                                           detail::tables_block_threads, 0, stream>>>(args);
+        return cudaGetLastError();
+    }
+
+    // The parameter block is read straight out of the staging (at least inline_delta_bytes long):
+    // parameters are copied at the launch call, so the staging is free again when it returns.
+    template <std::int32_t Bytes>
+    cudaError_t launch_inline(cudaStream_t stream, std::int32_t bytes) {
+        detail::tables_kernel_args args{{views_[0], views_[1]}, map_, nullptr, delta_, bytes, cap_.max_batch,
+                                        pool_count_, rejected_};
+        const auto& payload = *reinterpret_cast<const detail::tables_inline_delta<Bytes>*>(staging_);
+        detail::tables_apply_emit_inline_kernel<Bytes>
+            <<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)), detail::tables_block_threads, 0,
+               stream>>>(args, payload);
+        return cudaGetLastError();
+    }
+
     delta_header staged_header() const noexcept {
         delta_header h;
         std::memcpy(&h, staging_, sizeof h);
@@ -225,6 +286,7 @@ private:
         std::swap(rejected_, o.rejected_);
         std::swap(block_, o.block_);
         std::swap(staging_, o.staging_);
+        std::swap(staging_device_, o.staging_device_);
         std::swap(staging_bytes_, o.staging_bytes_);
         std::swap(captured_bytes_, o.captured_bytes_);
         std::swap(copied_, o.copied_);
@@ -239,7 +301,8 @@ private:
     std::byte* delta_ = nullptr;       // device copy of the last delta
     std::int32_t* rejected_ = nullptr;
     void* block_ = nullptr;            // the one device allocation every pointer above lives in
-    std::byte* staging_ = nullptr;     // pinned
+    std::byte* staging_ = nullptr;     // pinned and mapped
+    const std::byte* staging_device_ = nullptr;  // the staging's address in device code (sync_mapped)
     std::int64_t staging_bytes_ = 0;
     std::int32_t captured_bytes_ = 0;
     cudaEvent_t copied_ = nullptr;     // recorded after each sync's copy: staging may be rewritten

@@ -16,8 +16,9 @@ inline constexpr int tables_block_threads = 256;
 struct tables_kernel_args {
     pool_tables_view pools[2];
     std::int32_t* full_to_swa;
-    const std::byte* delta;
-    std::int32_t copied_bytes;          ///< bytes this launch's copy brought over (fixed in a graph)
+    const std::byte* delta;             ///< the device copy, or (mapped sync) the pinned staging itself
+    std::byte* delta_copy;              ///< mapped sync: device buffer the kernel copies the delta into
+    std::int32_t copied_bytes;          ///< bytes of `delta` that are valid (a graph's copy is fixed)
     std::int32_t max_batch;             ///< capacity fingerprint the delta must carry
     std::int32_t pool_count;
     std::int32_t* rejected_deltas;      ///< counts launches that found a delta they cannot apply
@@ -33,28 +34,49 @@ __device__ inline void tables_scatter(const entry_write* writes, std::int32_t co
     for (std::int64_t i = first; i < count; i += stride) dst[writes[i].index] = writes[i].value;
 }
 
+/// Copies a trivially copyable T from `src` (device or mapped host memory) into shared `dst`, one
+/// 4-byte word per thread: one round trip instead of one per field when `src` is across the bus.
+template <class T>
+__device__ void tables_stage_shared(T& dst, const std::byte* src, int tid) {
+    static_assert(sizeof(T) % 4 == 0);
+    if (tid < static_cast<int>(sizeof(T) / 4))
+        reinterpret_cast<std::int32_t*>(&dst)[tid] = reinterpret_cast<const std::int32_t*>(src)[tid];
+    __syncthreads();
+}
+
 /// Grid (x, pool). Block (b, k) with b < batch: applies the store writes of batch row b (only it
 /// reads that store row this step), then writes row b of pool k's dense table, CSR list, indptrs,
 /// last-page length and slot mapping. Every block then takes a grid-stride share of the writes
-/// nobody reads this step: other rows' store writes, owner writes, map writes.
-__global__ void __launch_bounds__(tables_block_threads) tables_apply_emit_kernel(tables_kernel_args a) {
-    const delta_header& h = *reinterpret_cast<const delta_header*>(a.delta);
+/// nobody reads this step: other rows' store writes, owner writes, map writes. With `delta_copy`
+/// set the delta is not in device memory (mapped staging, or launch parameters), so each block also
+/// copies a share of it there for later readers.
+__device__ inline void tables_apply_emit(const tables_kernel_args& a, const std::byte* delta) {
+    __shared__ delta_header h;
+    __shared__ row_desc r;
+    const int k = static_cast<int>(blockIdx.y);
+    const int b = static_cast<int>(blockIdx.x);
+    const int tid = static_cast<int>(threadIdx.x);
+    const int threads = static_cast<int>(blockDim.x);
+    tables_stage_shared(h, delta, tid);
     if (h.total_bytes > a.copied_bytes || h.max_batch != a.max_batch || h.pool_count != a.pool_count ||
         h.max_pages_per_request != a.pools[0].max_pages) {
         if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) atomicAdd(a.rejected_deltas, 1);
         return;  // a truncated or foreign delta: leave every table as it was
     }
-    const int k = static_cast<int>(blockIdx.y);
-    const int b = static_cast<int>(blockIdx.x);
-    const int tid = static_cast<int>(threadIdx.x);
-    const int threads = static_cast<int>(blockDim.x);
+    const std::int64_t first = (std::int64_t{k} * gridDim.x + b) * threads + tid;
+    const std::int64_t stride = std::int64_t{gridDim.x} * threads;
+    if (a.delta_copy != nullptr) {  // every delta is a multiple of 8 bytes (its records are)
+        const auto* src = reinterpret_cast<const std::uint64_t*>(delta);
+        auto* dst = reinterpret_cast<std::uint64_t*>(a.delta_copy);
+        for (std::int64_t i = first; i < h.total_bytes / 8; i += stride * gridDim.y) dst[i] = src[i];
+    }
     const pool_tables_view& v = a.pools[k];
     const pool_section& s = h.pools[k];
     const std::int32_t mp = v.max_pages, page = v.page_size_tokens;
 
     if (b < h.batch_size) {
-        const row_desc r = tables_list<row_desc>(a.delta, s.rows_offset)[b];
-        tables_scatter(tables_list<entry_write>(a.delta, s.batch_writes_offset) + r.write_begin, r.write_count,
+        tables_stage_shared(r, delta + s.rows_offset + std::int64_t{b} * sizeof(row_desc), tid);
+        tables_scatter(tables_list<entry_write>(delta, s.batch_writes_offset) + r.write_begin, r.write_count,
                        v.store, tid, threads);
         __syncthreads();  // the row's own writes are visible to the whole block before it is read
         const table_row row = delta_row(r, page);
@@ -73,12 +95,34 @@ __global__ void __launch_bounds__(tables_block_threads) tables_apply_emit_kernel
             if (b == 0) v.csr_indptr[0] = v.slot_indptr[0] = 0;
         }
     }
-    const std::int64_t first = std::int64_t{b} * threads + tid, stride = std::int64_t{gridDim.x} * threads;
-    tables_scatter(tables_list<entry_write>(a.delta, s.other_writes_offset), s.other_writes, v.store, first, stride);
-    tables_scatter(tables_list<entry_write>(a.delta, s.owner_writes_offset), s.owner_writes, v.owner, first, stride);
+    const std::int64_t pool_first = std::int64_t{b} * threads + tid;
+    tables_scatter(tables_list<entry_write>(delta, s.other_writes_offset), s.other_writes, v.store, pool_first,
+                   stride);
+    tables_scatter(tables_list<entry_write>(delta, s.owner_writes_offset), s.owner_writes, v.owner, pool_first,
+                   stride);
     if (k == 0 && a.full_to_swa != nullptr)
-        tables_scatter(tables_list<entry_write>(a.delta, h.map_writes_offset), h.map_writes, a.full_to_swa, first,
-                       stride);
+        tables_scatter(tables_list<entry_write>(delta, h.map_writes_offset), h.map_writes, a.full_to_swa,
+                       pool_first, stride);
+}
+
+__global__ void __launch_bounds__(tables_block_threads) tables_apply_emit_kernel(tables_kernel_args a) {
+    tables_apply_emit(a, a.delta);
+}
+
+/// Room for a delta inside a launch's parameters (CUDA 12.1+ allows 32764 bytes of them in all).
+inline constexpr std::int32_t tables_inline_delta_bytes = 32 * 1024 - 512;
+template <std::int32_t Bytes>
+struct tables_inline_delta {
+    alignas(16) std::byte bytes[Bytes];
+};
+static_assert(sizeof(tables_kernel_args) + tables_inline_delta_bytes <= 32764);
+
+/// The same kernel with the delta carried in its own parameters: no copy before it, no read across
+/// the bus (parameters reach the SMs with the launch).
+template <std::int32_t Bytes>
+__global__ void __launch_bounds__(tables_block_threads)
+    tables_apply_emit_inline_kernel(tables_kernel_args a, const __grid_constant__ tables_inline_delta<Bytes> d) {
+    tables_apply_emit(a, d.bytes);
 }
 
 }  // namespace pagedkv::gpu::detail
