@@ -11,8 +11,12 @@
 #include <string>
 #include <type_traits>
 
+#include <pagedkv/debug/checked_pool.hpp>
+#include <pagedkv/debug/state_digest.hpp>
 #include <pagedkv/pagedkv.hpp>
 #include <pagedkv/table/table_mirror.hpp>
+
+#include "random_engine.hpp"
 
 using namespace pagedkv;
 
@@ -65,7 +69,6 @@ TEST_CASE("no_request is the default handle, never issued, and unknown to every 
     CHECK(pool.check_invariants().ok());
 }
 
-#if PAGEDKV_CHECKED
 namespace {
 /// Runs f in a child process; returns (terminated by SIGABRT, what it wrote to stderr).
 template <class F>
@@ -92,6 +95,7 @@ std::pair<bool, std::string> run_child(F&& f) {
 }
 }  // namespace
 
+#if PAGEDKV_CHECKED
 TEST_CASE("checked builds: value() of an error aborts and names the error") {
     const auto [aborted, message] = run_child([] {
         auto m = table_mirror<full_pool<>>::create(table_capacity{4, 4, 4, 4, 0},
@@ -108,3 +112,59 @@ TEST_CASE("checked builds: value() of an error aborts and names the error") {
     CHECK(control_message.empty());
 }
 #endif
+
+TEST_CASE("checked_pool: invariants after every mutation change nothing in randomized histories") {
+    using caching = caching_hybrid_pool<lru>;
+    for (unsigned seed : {41u, 42u}) {
+        test::random_engine<hybrid_pool<>> plain(hybrid_pool<>::create(pool_size{96}, pool_size{40}, 4, 9).value(),
+                                                 seed, 120, 6);
+        auto made = hybrid_pool<>::create(pool_size{96}, pool_size{40}, 4, 9);
+        auto made_caching = caching::create(pool_size{96}, pool_size{40}, 4, 9);
+        test::random_engine<checked_pool<hybrid_pool<>>> checked(checked_pool<hybrid_pool<>>(std::move(made.value()), 16),
+                                                                 seed, 120, 6);
+        test::random_engine<checked_pool<caching>> cached(checked_pool<caching>(std::move(made_caching.value()), 16),
+                                                          seed, 120, 6);
+        for (int step = 0; step < 400; ++step) {
+            const auto a = plain.schedule(5);
+            const auto b = checked.schedule(5);
+            const auto c = cached.schedule(5);
+            REQUIRE(a == b);  // the same history: the checks consume nothing and change nothing
+            plain.finish(a);
+            checked.finish(b);
+            cached.finish(c);
+            REQUIRE(state_digest(plain.hp) == state_digest(static_cast<const hybrid_pool<>&>(checked.hp)));
+        }
+        CHECK(checked.hp.mutations() > 2000);
+        CHECK(cached.hp.mutations() > 2000);
+    }
+}
+
+namespace {
+/// A full pool a test can corrupt from outside, as a bug inside the library would.
+struct corruptible : full_pool<> {
+    corruptible() : full_pool<>(full_pool<>::create(pool_size{16}, 4).value()) {}
+    using base = pool_state<lifo_free_stack, attention_kind::full, no_eviction>;
+    void forget_page(request_id r, std::size_t i) { this->base::lists_[r.slot].pages[i] = null_page; }
+};
+}  // namespace
+
+TEST_CASE("checked_pool: a broken invariant aborts at the next mutation of its request, naming it") {
+    const auto [aborted, message] = run_child([] {
+        checked_pool<corruptible> pool{corruptible{}};
+        const request_id r = pool.add_request().value();
+        (void)pool.extend(r, 6);
+        pool.forget_page(r, 1);  // a live entry becomes the null page (its page leaks)
+        (void)pool.extend(r, 1);  // 7 tokens: still two pages, nothing allocated
+    });
+    CHECK(aborted);
+    CHECK(message.find("invariant violated: null entry outside the released prefix") != std::string::npos);
+    // Control: the same history without the corruption runs to the end.
+    const auto [control_aborted, control_message] = run_child([] {
+        checked_pool<corruptible> pool{corruptible{}};
+        const request_id r = pool.add_request().value();
+        (void)pool.extend(r, 6);
+        (void)pool.extend(r, 1);
+    });
+    CHECK_FALSE(control_aborted);
+    CHECK(control_message.empty());
+}

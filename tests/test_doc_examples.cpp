@@ -3,6 +3,7 @@
 // and run here, and the last test checks the docs quote it verbatim.
 #include <doctest/doctest.h>
 
+#include <pagedkv/debug/checked_pool.hpp>
 #include <pagedkv/pagedkv.hpp>
 
 #include <filesystem>
@@ -80,6 +81,18 @@ TEST_CASE("doc example: prefix reuse on a hybrid pool") {
 }
 
 namespace {
+TEST_CASE("doc example: checking invariants after every mutation") {
+    // example-begin checked_pool
+    // Each mutation is followed by its request's check; every 1024th by the whole pool's.
+    auto pool = checked_pool<hybrid_pool<>>::create(pool_size{1024}, pool_size{256}, 16, 512).value();
+    const request_id r = pool.add_request().value();
+    REQUIRE(pool.extend(r, 600).ok());
+    REQUIRE(pool.commit(r, 600).ok());  // releases the SWA pages before the window, then checks
+    CHECK(pool.swa().first_live_page(r) == 5);
+    CHECK(pool.mutations() == 3);
+    // example-end
+}
+
 // Every `NAME -> region` from the `example-begin` markers of `file`, added to `regions`.
 void add_example_regions(const std::filesystem::path& file, std::map<std::string, std::string>& regions) {
     std::ifstream in(file);
@@ -106,7 +119,7 @@ TEST_CASE("the docs quote the compiled examples verbatim") {
     std::map<std::string, std::string> regions;
     add_example_regions(root / "tests" / "test_doc_examples.cpp", regions);
     add_example_regions(root / "tests" / "consumer" / "consumer.cpp", regions);
-    REQUIRE(regions.size() == 3);
+    REQUIRE(regions.size() == 4);
     std::vector<std::filesystem::path> docs{root / "README.md"};
     for (const auto& e : std::filesystem::directory_iterator(root / "docs"))
         if (e.path().extension() == ".md") docs.push_back(e.path());
@@ -127,5 +140,5 @@ TEST_CASE("the docs quote the compiled examples verbatim") {
             ++quoted;
         }
     }
-    CHECK(quoted >= 3);
+    CHECK(quoted >= 4);
 }

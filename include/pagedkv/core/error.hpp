@@ -139,6 +139,11 @@ public:
         if constexpr (PAGEDKV_CHECKED) check_value();
         return *std::get_if<0>(&v_);
     }
+    /// Moves the value out of a temporary (`create(...).value()` gives the pool itself).
+    constexpr T&& value() && {
+        if constexpr (PAGEDKV_CHECKED) check_value();
+        return std::move(*std::get_if<0>(&v_));
+    }
     /// @pre !ok(); checked builds abort.
     constexpr error err() const {
         if constexpr (PAGEDKV_CHECKED) {

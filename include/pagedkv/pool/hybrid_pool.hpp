@@ -222,6 +222,14 @@ public:
     /// is the null page or full_to_swa[full.pages(r)[i]], and non-null past the window release;
     /// full_to_swa and its inverse agree; a mapped pair is in use in both pools (or cached in both);
     /// a cached SWA page's full page has a content key; every SWA page in use is mapped.
+    /// What a mutation of r can break, in time linear in its pages: each pool's request invariants
+    /// and r's mapping (debug/checked_pool.hpp calls it after each mutation).
+    status check_request_invariants(request_id r) const {
+        if (auto s = full_.check_request_invariants(r); !s) return s;
+        if (auto s = swa_.check_request_invariants(r); !s) return s;
+        return check_pairing(r);
+    }
+
     status check_invariants() const {
         if (auto s = full_.check_invariants(); !s) return s;
         if (auto s = swa_.check_invariants(); !s) return s;
@@ -229,20 +237,7 @@ public:
             return error{errc::invariant_violated, "pools disagree on live requests"};
         status bad{};
         full_.for_each_request([&](request_id r) {
-            if (!bad.ok()) return;
-            if (!swa_.contains(r)) { bad = error{errc::invariant_violated, "request missing from SWA pool"}; return; }
-            if (full_.length_tokens(r) != swa_.length_tokens(r) ||
-                full_.committed_tokens(r) != swa_.committed_tokens(r)) {
-                bad = error{errc::invariant_violated, "pools disagree on a request's length"};
-                return;
-            }
-            const auto f = full_.pages(r);
-            const auto s = swa_.pages(r);
-            for (std::size_t i = 0; i < f.size(); ++i)
-                if (s[i] != null_page && s[i] != map(f[i])) {
-                    bad = error{errc::invariant_violated, "full_to_swa disagrees with the SWA page list"};
-                    return;
-                }
+            if (bad.ok()) bad = check_pairing(r);
         });
         if (!bad.ok()) return bad;
         for (std::int32_t i = 0; i < full_.size().pages; ++i) {
@@ -346,6 +341,19 @@ private:
 
     FullPool full_;
     SwaPool swa_;
+    // r is in both pools with the same lengths, and each live SWA entry is full_to_swa of its full entry.
+    status check_pairing(request_id r) const {
+        if (!swa_.contains(r)) return error{errc::invariant_violated, "request missing from SWA pool"};
+        if (full_.length_tokens(r) != swa_.length_tokens(r) || full_.committed_tokens(r) != swa_.committed_tokens(r))
+            return error{errc::invariant_violated, "pools disagree on a request's length"};
+        const auto f = full_.pages(r);
+        const auto s = swa_.pages(r);
+        for (std::size_t i = 0; i < f.size(); ++i)
+            if (s[i] != null_page && s[i] != map(f[i]))
+                return error{errc::invariant_violated, "full_to_swa disagrees with the SWA page list"};
+        return {};
+    }
+
     // Invariant: see check_invariants. The one home of "which SWA page holds full page f's tokens";
     // swa_to_full_ is its inverse, written only by link/unlink with it.
     std::vector<page_id> full_to_swa_;

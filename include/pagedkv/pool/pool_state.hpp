@@ -101,7 +101,7 @@ public:
         std::vector<std::int32_t> owners(static_cast<std::size_t>(size_.pages), 0);
         status bad{};
         requests_.for_each([&](request_id r) {
-            if (bad.ok()) bad = check_list(r, owners);
+            if (bad.ok()) bad = check_list(r, [&](page_id p) { ++owners[static_cast<std::size_t>(p.value)]; });
         });
         std::size_t entries = 0, live_entries = 0;
         for (const page_list& l : lists_) entries += l.pages.size();
@@ -118,6 +118,20 @@ public:
             }
         }
         return keying_.check_invariants();
+    }
+
+    /// The invariants one live request can break, in time linear in its pages: its list's shape and
+    /// every live page of it owned. What a mutation of r touched (debug/checked_pool.hpp).
+    status check_request_invariants(request_id r) const {
+        if (!contains(r)) return error{errc::invariant_violated, "checked request is not live"};
+        if (auto s = check_list(r, [](page_id) {}); !s) return s;
+        const page_list& l = lists_[r.slot];
+        for (auto i = static_cast<std::size_t>(l.first_live_page); i < l.pages.size(); ++i)
+            if (own_.refs(l.pages[i]) < 1 || own_.is_free(l.pages[i]) || own_.is_cached(l.pages[i]))
+                return error{errc::invariant_violated, "a request's live page is not owned"};
+        if (own_.free_count() + own_.cached_count() + 1 > size_.pages)
+            return error{errc::invariant_violated, "more free and cached pages than the pool has"};
+        return {};
     }
 
 protected:
@@ -237,7 +251,9 @@ protected:
     }
 
     // The list invariants of live request r; counts its owner entries into `owners`.
-    status check_list(request_id r, std::vector<std::int32_t>& owners) const {
+    // Request r's row and list; `live_page(p)` sees each live entry after its range check.
+    template <class Visit>
+    status check_list(request_id r, Visit&& live_page) const {
         const request_row& row = requests_.row(r);
         const page_list& l = lists_[r.slot];
         if (static_cast<std::int64_t>(l.pages.size()) != pages_for_tokens(row.length_tokens, page_size_))
@@ -254,7 +270,7 @@ protected:
                 return error{errc::invariant_violated, "null entry outside the released prefix"};
             if (p.value < 0 || p.value >= size_.pages)
                 return error{errc::invariant_violated, "page index out of pool range"};
-            if (!released) ++owners[static_cast<std::size_t>(p.value)];
+            if (!released) live_page(p);
         }
         return {};
     }
