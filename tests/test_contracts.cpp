@@ -96,6 +96,32 @@ std::pair<bool, std::string> run_child(F&& f) {
 }  // namespace
 
 #if PAGEDKV_CHECKED
+TEST_CASE("checked builds: a query on a request that is not live aborts and names the precondition") {
+    const auto [aborted, message] = run_child([] {
+        auto pool = hybrid_pool<>::create(pool_size{16}, pool_size{16}, 4, 4).value();
+        const request_id r = pool.add_request().value();
+        REQUIRE(pool.free_request(r).ok());
+        (void)pool.full().pages(r);  // r was freed: its slot belongs to no one
+    });
+    CHECK(aborted);
+    CHECK(message.find("precondition violated: pages(r) of a request that is not live") != std::string::npos);
+    const auto [slot_aborted, slot_message] = run_child([] {
+        auto pool = hybrid_pool<>::create(pool_size{16}, pool_size{16}, 4, 4).value();
+        (void)pool.swa_slot(16 * 4);  // one past the full pool's last slot
+    });
+    CHECK(slot_aborted);
+    CHECK(slot_message.find("precondition violated: swa_slot(slot) of a slot outside the full pool") != std::string::npos);
+    // Control: the same queries within their preconditions return normally.
+    const auto [control_aborted, control_message] = run_child([] {
+        auto pool = hybrid_pool<>::create(pool_size{16}, pool_size{16}, 4, 4).value();
+        const request_id r = pool.add_request().value();
+        (void)pool.full().pages(r);
+        (void)pool.swa_slot(16 * 4 - 1);
+    });
+    CHECK_FALSE(control_aborted);
+    CHECK(control_message.empty());
+}
+
 TEST_CASE("checked builds: value() of an error aborts and names the error") {
     const auto [aborted, message] = run_child([] {
         auto m = table_mirror<full_pool<>>::create(table_capacity{4, 4, 4, 4, 0},

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "pagedkv/alloc/alloc_policy.hpp"
+#include "pagedkv/core/contract.hpp"
 #include "pagedkv/core/ids.hpp"
 
 namespace pagedkv {
@@ -23,12 +24,15 @@ public:
     }
     std::int32_t free_count() const noexcept { return static_cast<std::int32_t>(stack_.size()); }
     page_id pop() noexcept {
+        PAGEDKV_ASSERT(!stack_.empty(), "pop() of an empty free stack");
         const page_id p = stack_.back();
         stack_.pop_back();
         free_[static_cast<std::size_t>(p.value)] = 0;
         return p;
     }
     void push(page_id p) noexcept {
+        PAGEDKV_ASSERT(p.value > 0 && p.value < static_cast<std::int32_t>(free_.size()) && !is_free(p),
+                       "push(p) of the null page, a page outside the pool or a free page");
         free_[static_cast<std::size_t>(p.value)] = 1;
         stack_.push_back(p);
     }

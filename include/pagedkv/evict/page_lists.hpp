@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "pagedkv/core/contract.hpp"
 #include "pagedkv/core/ids.hpp"
 
 namespace pagedkv {
@@ -37,6 +38,7 @@ public:
 
     /// Appends p as the newest page of `list`. @pre !linked(p)
     void push_back(std::int32_t list, page_id p) noexcept {
+        PAGEDKV_ASSERT(!linked(p), "push_back(list, p) of a page already on a list");
         const std::int32_t s = pages_ + list, last = prev_[at(s)];
         next_[at(last)] = p.value;
         prev_[at(p.value)] = last;
@@ -47,6 +49,7 @@ public:
     }
     /// Unlinks p from its list. @pre linked(p)
     void erase(page_id p) noexcept {
+        PAGEDKV_ASSERT(linked(p), "erase(p) of a page on no list");
         const std::int32_t a = prev_[at(p.value)], b = next_[at(p.value)];
         next_[at(a)] = b;
         prev_[at(b)] = a;
@@ -55,6 +58,7 @@ public:
     }
     /// Removes and returns the oldest page of `list`. @pre !empty(list)
     page_id pop_front(std::int32_t list) noexcept {
+        PAGEDKV_ASSERT(!empty(list), "pop_front(list) of an empty list");
         const page_id p = front(list);
         erase(p);
         return p;

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "pagedkv/core/contract.hpp"
 #include "pagedkv/pool/full_pool.hpp"
 #include "pagedkv/pool/swa_pool.hpp"
 
@@ -214,6 +215,8 @@ public:
     /// (tokens in flight always are). Outside the window the entry is the null page, or, in a
     /// caching pool, a cached SWA page that holds other requests' KV: never write through it.
     std::int64_t swa_slot(std::int64_t full_slot) const noexcept {
+        PAGEDKV_ASSERT(full_slot >= 0 && full_slot < std::int64_t{full_.size().pages} * full_.page_size_tokens(),
+                       "swa_slot(slot) of a slot outside the full pool");
         const table_row row{0, 0, full_.page_size_tokens()};  // only its page size: a slot's page and offset
         return row.slot_of(full_to_swa_[static_cast<std::size_t>(row.page_of(full_slot))].value, full_slot);
     }

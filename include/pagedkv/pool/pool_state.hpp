@@ -13,6 +13,7 @@
 #include "pagedkv/cache/cache_scope.hpp"
 #include "pagedkv/cache/cache_stats.hpp"
 #include "pagedkv/cache/kv_event.hpp"
+#include "pagedkv/core/contract.hpp"
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
 #include "pagedkv/core/page_math.hpp"
@@ -52,12 +53,27 @@ public:
 
     bool contains(request_id r) const noexcept { return requests_.contains(r); }
     /// The request's page list: entry i holds tokens [i*P, (i+1)*P); null before first_live_page.
-    std::span<const page_id> pages(request_id r) const noexcept { return lists_[r.slot].pages; }
-    std::int64_t length_tokens(request_id r) const noexcept { return requests_.row(r).length_tokens; }
-    std::int64_t committed_tokens(request_id r) const noexcept { return requests_.row(r).committed_tokens; }
+    std::span<const page_id> pages(request_id r) const noexcept {
+        PAGEDKV_ASSERT(contains(r), "pages(r) of a request that is not live");
+        return lists_[r.slot].pages;
+    }
+    std::int64_t length_tokens(request_id r) const noexcept {
+        PAGEDKV_ASSERT(contains(r), "length_tokens(r) of a request that is not live");
+        return requests_.row(r).length_tokens;
+    }
+    std::int64_t committed_tokens(request_id r) const noexcept {
+        PAGEDKV_ASSERT(contains(r), "committed_tokens(r) of a request that is not live");
+        return requests_.row(r).committed_tokens;
+    }
     /// Index of the first page that is not the null page (0 for full pools).
-    std::int64_t first_live_page(request_id r) const noexcept { return lists_[r.slot].first_live_page; }
-    cache_scope scope(request_id r) const noexcept { return requests_.row(r).scope; }
+    std::int64_t first_live_page(request_id r) const noexcept {
+        PAGEDKV_ASSERT(contains(r), "first_live_page(r) of a request that is not live");
+        return lists_[r.slot].first_live_page;
+    }
+    cache_scope scope(request_id r) const noexcept {
+        PAGEDKV_ASSERT(contains(r), "scope(r) of a request that is not live");
+        return requests_.row(r).scope;
+    }
 
     std::int32_t page_size_tokens() const noexcept { return page_size_; }
     /// Window W in tokens; 0 for full pools (no window).
@@ -73,11 +89,18 @@ public:
     std::int64_t live_requests() const noexcept { return requests_.live(); }
     /// Pages the request holds (null entries excluded).
     std::int64_t pages_held(request_id r) const noexcept {
+        PAGEDKV_ASSERT(contains(r), "pages_held(r) of a request that is not live");
         return static_cast<std::int64_t>(lists_[r.slot].pages.size()) - lists_[r.slot].first_live_page;
     }
     /// Requests holding page p. @pre 0 <= p < size()
-    std::int32_t ref_count(page_id p) const noexcept { return own_.refs(p); }
-    bool is_cached(page_id p) const noexcept { return own_.is_cached(p); }
+    std::int32_t ref_count(page_id p) const noexcept {
+        PAGEDKV_ASSERT(p.value >= 0 && p.value < size_.pages, "ref_count(p) of a page outside the pool");
+        return own_.refs(p);
+    }
+    bool is_cached(page_id p) const noexcept {
+        PAGEDKV_ASSERT(p.value >= 0 && p.value < size_.pages, "is_cached(p) of a page outside the pool");
+        return own_.is_cached(p);
+    }
     /// p's content key while p is keyed in this pool's index (never for pools without one).
     std::optional<std::uint64_t> key_of(page_id p) const noexcept { return keying_.key_of(p); }
     const Alloc& allocator() const noexcept { return own_.allocator(); }
