@@ -552,3 +552,39 @@ static_assert(pairs_as_hybrid<full_pool<>, swa_pool<>> && !pairs_as_hybrid<swa_p
 static_assert(takes_window<swa_pool<>> && !takes_window<full_pool<>>);
 static_assert(takes_no_window<full_pool<>> && !takes_no_window<swa_pool<>>);
 static_assert(!frees_by_page_id<full_pool<>>);
+
+// docs/errors.md, "When several errors apply": the first error of each entry point's order.
+TEST_CASE("bad inputs: when several errors apply, each entry point returns the first of its documented order") {
+    CHECK(full_pool<>::create(pool_size{1}, 0).code() == errc::invalid_page_size);
+    CHECK(swa_pool<>::create(pool_size{1}, 4, 0).code() == errc::invalid_pool_size);
+    CHECK(hybrid_pool<>::create(pool_size{8}, pool_size{1}, 0, 0).code() == errc::invalid_page_size);
+
+    auto pool = hybrid_pool<>::create(pool_size{6}, pool_size{4}, 4, 4).value();
+    const request_id r = pool.add_request().value();
+    const std::uint64_t before = state_digest(pool);
+    CHECK(pool.extend(no_request, -1).code() == errc::unknown_request);
+    CHECK(pool.extend(r, -1).code() == errc::negative_length);
+    CHECK(pool.extend(r, 100).code() == errc::out_of_full_pages);  // both pools short: the full one first
+    CHECK(pool.commit(r, -1).code() == errc::negative_length);
+    CHECK(pool.truncate(r, -1).code() == errc::negative_length);
+    CHECK(pool.truncate(no_request, 5).code() == errc::unknown_request);
+    CHECK(pool.add_committed_request(-1).code() == errc::negative_length);
+    CHECK(state_digest(pool) == before);
+
+    // The hybrid truncate checks the SWA pool first: with both a released window and a shared
+    // partial page, window_already_released wins.
+    auto cached = caching_hybrid_pool<lru>::create(pool_size{32}, pool_size{32}, 4, 8).value();
+    std::vector<token_id> tokens(12);
+    for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<token_id>(i + 1);
+    const request_id a = cached.add_request().value();
+    REQUIRE(cached.extend(a, 12).ok());
+    REQUIRE(cached.commit(a, 12, tokens).ok());
+    const request_id b = cached.add_request().value();
+    REQUIRE(cached.attach_prefix(b, tokens).value() == 8);  // b shares a's first two pages
+    const std::uint64_t shared = state_digest(cached);
+    REQUIRE(cached.swa().first_live_page(a) == 1);  // a's window (W = 8 at 12 tokens) released page 0
+    REQUIRE(cached.swa().first_live_page(b) == 0);
+    CHECK(cached.truncate(a, 6).code() == errc::window_already_released);  // page 1 is also shared
+    CHECK(cached.truncate(b, 6).code() == errc::truncate_into_shared_page);  // b still holds page 0
+    CHECK(state_digest(cached) == shared);
+}
