@@ -195,12 +195,13 @@ measured run(const config& c, int page_size, int sm_count, std::size_t l2_bytes,
 
 int main(int argc, char** argv) {
     const char* csv_path = nullptr;
-    bool quick = false;
+    bool quick = false, small = false;  // --small: B = 1 and 8 only
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--csv") && i + 1 < argc) csv_path = argv[++i];
         else if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--small")) small = true;
         else {
-            std::fprintf(stderr, "usage: swa_decode [--csv FILE] [--quick]\n");
+            std::fprintf(stderr, "usage: swa_decode [--csv FILE] [--quick] [--small]\n");
             return 2;
         }
     }
@@ -208,7 +209,8 @@ int main(int argc, char** argv) {
     check(cudaGetDevice(&dev), "device");
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, dev), "properties");
-    std::printf("GPU: %s, %d SMs, L2 %d MiB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+    std::printf("GPU: %s, %d SMs, L2 %d MiB; split merge by programmatic dependent launch: %s\n", prop.name,
+                prop.multiProcessorCount, prop.l2CacheSize >> 20, PAGEDKV_SWA_DECODE_PDL ? "on" : "off");
 
     // The floor: a 1 GiB device-to-device copy, bytes read + written over its median time.
     const std::size_t copy_bytes = std::size_t{1} << 30;
@@ -227,7 +229,8 @@ int main(int argc, char** argv) {
             for (const int W : {512, 1024, 4096})
                 for (const auto& [hq, hkv] : {std::pair{32, 8}, std::pair{16, 16}})
                     for (const int D : {128, 256})
-                        if (!quick || (ctx == 8192 && W == 1024)) configs.push_back({B, ctx, W, hq, hkv, D});
+                        if ((!quick || (ctx == 8192 && W == 1024)) && (!small || B <= 8))
+                            configs.push_back({B, ctx, W, hq, hkv, D});
 
     FILE* csv = csv_path ? std::fopen(csv_path, "w") : nullptr;
     if (csv) std::fprintf(csv, "B,ctx,W,Hq,Hkv,D,splits,useful_MB,dense_us,dense_ratio,csr_us,csr_ratio,b2b_us,b2b_ratio,copy_GBps\n");

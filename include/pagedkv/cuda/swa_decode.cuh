@@ -117,16 +117,32 @@ constexpr decode_status plan_decode(const decode_shape& s, int sm_count, decode_
     return {};
 }
 
+/// 1: the split merge overlaps the decode grid's tail (programmatic dependent launch); 0: two plain
+/// launches in stream order (for measuring the difference).
+#ifndef PAGEDKV_SWA_DECODE_PDL
+#define PAGEDKV_SWA_DECODE_PDL 1
+#endif
+
 namespace detail {
 template <kv_element T, int D>
 cudaError_t launch(const kernel_params<T>& p, int batch, std::int64_t q_rows, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(p.splits), static_cast<unsigned>(p.kv_heads * p.row_chunks),
                     static_cast<unsigned>(batch));
     decode_kernel<T, D><<<grid, threads, smem_bytes, stream>>>(p);
-    if (p.splits > 1)
-        merge_splits_kernel<T><<<static_cast<unsigned>(q_rows), threads, 0, stream>>>(p.partial_o, p.partial_lse,
-                                                                                   p.out, p.splits, D);
-    return cudaGetLastError();
+    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess || p.splits == 1) return e;
+    // The merge is a programmatic dependent launch: its launch overlaps the decode grid, and it
+    // waits on the device for that grid (its first instruction), not between two launches.
+    cudaLaunchConfig_t merge{};
+    merge.gridDim = dim3(static_cast<unsigned>(q_rows));
+    merge.blockDim = dim3(threads);
+    merge.stream = stream;
+    cudaLaunchAttribute overlap{};
+    overlap.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    overlap.val.programmaticStreamSerializationAllowed = PAGEDKV_SWA_DECODE_PDL;
+    merge.attrs = &overlap;
+    merge.numAttrs = 1;
+    return cudaLaunchKernelEx(&merge, merge_splits_kernel<T>, static_cast<const float*>(p.partial_o),
+                              static_cast<const float*>(p.partial_lse), p.out, p.splits, D);
 }
 }  // namespace detail
 

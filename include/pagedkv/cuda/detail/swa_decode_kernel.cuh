@@ -104,6 +104,19 @@ __device__ inline void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
+/// Programmatic dependent launch (Hopper): the merge launches while the decode grid still runs and
+/// waits here, on the device, for it to finish and its writes to be visible. No-ops before sm_90.
+__device__ inline void wait_for_primary_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ inline void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 /// One block: request `blockIdx.z`, KV head and row chunk `blockIdx.y`, split `blockIdx.x`.
 /// The block's key range is the union of its rows' windows, [lo, hi]; the page of key lo is the
 /// first table entry it reads. Tiles are aligned to multiples of the tile size in the row's token
@@ -120,6 +133,7 @@ __global__ void __launch_bounds__(threads, 4) decode_kernel(const __grid_constan
     extern __shared__ uint4 smem[];   // [stages][K,V][U][threads], then reused for the final merge
 
     const int tid = static_cast<int>(threadIdx.x);
+    allow_dependent_launch();  // the merge may start launching now: it waits for this grid's end
     const int tx = tid % C, ty = tid / C;
     const int split = static_cast<int>(blockIdx.x);
     const int kvh = static_cast<int>(blockIdx.y) / p.row_chunks;
@@ -319,6 +333,7 @@ __global__ void __launch_bounds__(threads) merge_splits_kernel(const float* part
                                                                T* out, int splits, int head_dim) {
     __shared__ float weight[max_splits];
     __shared__ float total;
+    wait_for_primary_grid();
     const std::int64_t row = blockIdx.x;
     const float* lse = partial_lse + row * splits;
     if (threadIdx.x == 0) {
