@@ -60,25 +60,37 @@ struct events {
     }
 };
 
+/// A CUDA graph captured from what `issue()` puts on stream s, instantiated; freed with the object.
+struct captured_graph {
+    cudaGraph_t graph{};
+    cudaGraphExec_t exec{};
+    template <class F>
+    captured_graph(cudaStream_t s, F&& issue) {
+        BENCH_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+        issue();
+        BENCH_CUDA(cudaStreamEndCapture(s, &graph));
+        BENCH_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    }
+    captured_graph(const captured_graph&) = delete;
+    captured_graph& operator=(const captured_graph&) = delete;
+    ~captured_graph() {
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(graph);
+    }
+};
+
 /// Empty-kernel floor replayed from a CUDA graph of that one launch: the floor of a one-node graph.
 double graph_floor_us(cudaStream_t s, int reps) {
-    cudaGraph_t g;
-    cudaGraphExec_t x;
-    BENCH_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-    empty_kernel<<<1, 32, 0, s>>>();
-    BENCH_CUDA(cudaStreamEndCapture(s, &g));
-    BENCH_CUDA(cudaGraphInstantiate(&x, g, 0));
+    const captured_graph g(s, [&] { empty_kernel<<<1, 32, 0, s>>>(); });
     events ev;
     std::vector<double> t;
     for (int i = 0; i < reps; ++i) {
         BENCH_CUDA(cudaEventRecord(ev.e[0], s));
-        BENCH_CUDA(cudaGraphLaunch(x, s));
+        BENCH_CUDA(cudaGraphLaunch(g.exec, s));
         BENCH_CUDA(cudaEventRecord(ev.e[1], s));
         BENCH_CUDA(cudaEventSynchronize(ev.e[1]));
         t.push_back(ev.us(0, 1));
     }
-    BENCH_CUDA(cudaGraphExecDestroy(x));
-    BENCH_CUDA(cudaGraphDestroy(g));
     return median(t);
 }
 
@@ -150,18 +162,8 @@ row run(int page, int batch, int steps, cudaStream_t s) {
     BENCH_CUDA(tables.sync(s));  // the one-time upload of every page
     BENCH_CUDA(cudaStreamSynchronize(s));
 
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    BENCH_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-    BENCH_CUDA(tables.sync(s));
-    BENCH_CUDA(cudaStreamEndCapture(s, &graph));
-    BENCH_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-    cudaGraph_t mapped_graph;
-    cudaGraphExec_t mapped_exec;
-    BENCH_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-    BENCH_CUDA(tables.sync_mapped(s));
-    BENCH_CUDA(cudaStreamEndCapture(s, &mapped_graph));
-    BENCH_CUDA(cudaGraphInstantiate(&mapped_exec, mapped_graph, 0));
+    const captured_graph copy_graph(s, [&] { BENCH_CUDA(tables.sync(s)); });
+    const captured_graph mapped_graph(s, [&] { BENCH_CUDA(tables.sync_mapped(s)); });
 
     events ev;
     row out{page, batch, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -178,10 +180,10 @@ row run(int page, int batch, int steps, cudaStream_t s) {
             if (p == path::graph && !tables.fits_captured_sync()) die("decode delta outgrew the captured copy");
             BENCH_CUDA(cudaEventRecord(ev.e[0], s));
             if (p == path::fused) BENCH_CUDA(tables.sync(s));
-            if (p == path::graph) BENCH_CUDA(cudaGraphLaunch(exec, s));
+            if (p == path::graph) BENCH_CUDA(cudaGraphLaunch(copy_graph.exec, s));
             if (p == path::thrust) BENCH_CUDA(tables.sync_with_thrust(s));
             if (p == path::mapped) BENCH_CUDA(tables.sync_mapped(s));
-            if (p == path::mapped_graph) BENCH_CUDA(cudaGraphLaunch(mapped_exec, s));
+            if (p == path::mapped_graph) BENCH_CUDA(cudaGraphLaunch(mapped_graph.exec, s));
             if (p == path::inlined) BENCH_CUDA(tables.sync_inline(s));
             BENCH_CUDA(cudaEventRecord(ev.e[1], s));
             BENCH_CUDA(validator.launch(tables, s));
@@ -218,10 +220,6 @@ row run(int page, int batch, int steps, cudaStream_t s) {
     }
     pc::validation_report report;
     BENCH_CUDA(validator.read(report, s));
-    BENCH_CUDA(cudaGraphExecDestroy(exec));
-    BENCH_CUDA(cudaGraphDestroy(graph));
-    BENCH_CUDA(cudaGraphExecDestroy(mapped_exec));
-    BENCH_CUDA(cudaGraphDestroy(mapped_graph));
     out.mapped_us = median(mapped);
     out.inline_us = median(inlined);
     out.mapped_graph_us = median(mapped_graphed);
