@@ -26,6 +26,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/h200_out}
 B=${BUILD:-/tmp/b-h200}
 WHL=${WHL:-../.whl}
+[ -d "$WHL" ] || WHL=.whl  # run from the main checkout itself, the wheels carried in .whl/
 mkdir -p "$OUT" "$B"
 export PYTHONUNBUFFERED=1 PAGEDKV_SOURCE_DIR=$PWD
 export FLASHINFER_WORKSPACE_BASE=/tmp/fiws FLASHINFER_CUDA_ARCH_LIST=9.0a MAX_JOBS=${MAX_JOBS:-3}
@@ -61,8 +62,9 @@ fi
 build() {  # build [bench]: every target, or only the benches and the shim
   local t0=$(date +%s) pids=() ok=1
   if [ "${1:-}" != bench ]; then
-    for f in main test_swa_decode test_kv_integrity test_device_tables test_kv_transfer; do
-      [ -f "$B/$f.o" ] || { nvcc "${flags[@]}" -Xptxas -v -c "tests/gpu/$f.cu" -o "$B/$f.o" > "$B/$f.log" 2>&1 & pids+=($!); }
+    for src in tests/gpu/*.cu; do  # every GPU case: main.cu and each test_*.cu
+      f=$(basename "$src" .cu)
+      [ -f "$B/$f.o" ] || { nvcc "${flags[@]}" -Xptxas -v -c "$src" -o "$B/$f.o" > "$B/$f.log" 2>&1 & pids+=($!); }
     done
     [ -f "$B/swa_decode_example" ] || { nvcc "${flags[@]}" examples/swa_decode/main.cu -o "$B/swa_decode_example" > "$B/example.log" 2>&1 & pids+=($!); }
   fi
