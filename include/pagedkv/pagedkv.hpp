@@ -6,6 +6,7 @@
 #else
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
+#include "pagedkv/core/attention_rule.hpp"
 #include "pagedkv/core/page_math.hpp"
 #include "pagedkv/core/page_run.hpp"
 #include "pagedkv/core/token_id.hpp"
@@ -29,7 +30,9 @@
 #include "pagedkv/pool/paged_pool.hpp"
 #include "pagedkv/pool/full_pool.hpp"
 #include "pagedkv/pool/swa_pool.hpp"
+#include "pagedkv/pool/chunked_pool.hpp"
 #include "pagedkv/pool/hybrid_pool.hpp"
+#include "pagedkv/pool/multi_hybrid_pool.hpp"
 #include "pagedkv/pool/tiered_pool.hpp"
 #include "pagedkv/table/page_table_source.hpp"
 #include "pagedkv/table/dense_table.hpp"
