@@ -277,3 +277,81 @@ TEST_CASE("multi_hybrid_pool: two windows and a chunk, every group's table from 
     CHECK(last[0] == 1);                         // kv length (2 - 1) * 4 + 1 = 5 = 13 - 8
     CHECK(h.check_invariants().ok());
 }
+
+// ---- bad inputs (docs/errors.md): each rejection beside its nearest passing control -------------
+
+namespace {
+template <class Full, class... Groups>
+concept composable = requires { typename multi_hybrid_pool<Full, Groups...>; };
+}  // namespace
+
+TEST_CASE("bad inputs: a chunk below 1 token is invalid_chunk") {
+    for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-1}, INT64_MIN})
+        CHECK(chunked_pool<>::create(pool_size{8}, 4, bad).code() == errc::invalid_chunk);
+    CHECK(chunked_pool<>::create(pool_size{8}, 4, 1).ok());
+    CHECK(chunked_pool<>::create(pool_size{8}, 0, 0).code() == errc::invalid_page_size);  // the page size first
+    CHECK(chunked_pool<>::create(pool_size{1}, 4, 8).code() == errc::invalid_pool_size);
+    CHECK(to_string(errc::invalid_chunk) == "invalid_chunk");
+    CHECK(describe(errc::invalid_chunk) == "attention chunk below 1 token");
+}
+
+TEST_CASE("bad inputs: multi_hybrid_pool::create names the first pool that refuses") {
+    using W = group_size;
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 6}, W{pool_size{8}, 8}).ok());  // control
+    CHECK(three_pools::create(pool_size{1}, 4, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_pool_size);
+    CHECK(three_pools::create(pool_size{16}, 0, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_page_size);
+    CHECK(three_pools::create(pool_size{16}, -4, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_page_size);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 0}, W{pool_size{8}, 8}).code() == errc::invalid_window);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, -6}, W{pool_size{8}, 8}).code() == errc::invalid_window);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 6}, W{pool_size{8}, 0}).code() == errc::invalid_chunk);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 6}, W{pool_size{8}, -8}).code() == errc::invalid_chunk);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{1}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_pool_size);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{-8}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_pool_size);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 0}, W{pool_size{8}, 0}).code() == errc::invalid_window);
+}
+
+TEST_CASE("bad inputs: from_pools refuses mismatched page sizes and pools that have issued requests") {
+    auto full = [] { return lif_full::create(pool_size{16}, 4).value(); };
+    auto swa = [](std::int32_t page) { return lif_swa::create(pool_size{8}, page, 6).value(); };
+    auto chunked = [](std::int32_t page) { return lif_chunked::create(pool_size{8}, page, 8).value(); };
+    CHECK(three_pools::from_pools(full(), swa(4), chunked(4)).ok());  // control
+    CHECK(three_pools::from_pools(full(), swa(8), chunked(4)).code() == errc::page_size_mismatch);
+    CHECK(three_pools::from_pools(full(), swa(4), chunked(2)).code() == errc::page_size_mismatch);
+    auto used = chunked(4);
+    const request_id r = used.add_request().value();
+    REQUIRE(used.free_request(r).ok());  // empty again, but its next id would differ from the others'
+    CHECK(three_pools::from_pools(full(), swa(4), std::move(used)).code() == errc::pool_not_empty);
+    CHECK(describe(errc::page_size_mismatch) == "hybrid pools whose page sizes differ");
+}
+
+TEST_CASE("bad inputs: a group list with no full pool, no group, or a full pool as a group does not compile") {
+    static_assert(composable<full_pool<>, swa_pool<>, chunked_pool<>>);  // control
+    static_assert(!composable<swa_pool<>, chunked_pool<>>);
+    static_assert(!composable<chunked_pool<>, swa_pool<>>);
+    static_assert(!composable<full_pool<>>);
+    static_assert(!composable<full_pool<>, full_pool<>>);
+    static_assert(!composable<full_pool<lowest_index_first, lru>, swa_pool<>>);  // caching: the two-group hybrid's
+}
+
+TEST_CASE("bad inputs: multi_hybrid_pool mutations refuse and change nothing") {
+    auto h = make_three();
+    const request_id r = h.add_request().value();
+    REQUIRE(h.extend(r, 6).ok());
+    const auto before = state_digest(h);
+    const request_id never_issued{99, 0};
+    CHECK(h.extend(never_issued, 1).code() == errc::unknown_request);
+    CHECK(h.extend(r, -1).code() == errc::negative_length);
+    CHECK(h.extend(r, INT64_MAX).code() == errc::length_overflow);
+    CHECK(h.commit(r, 7).code() == errc::commit_exceeds_reserved);
+    CHECK(h.commit(r, -1).code() == errc::negative_length);
+    CHECK(h.truncate(r, 7).code() == errc::truncate_past_length);
+    CHECK(h.truncate(never_issued, 0).code() == errc::unknown_request);
+    CHECK(h.free_request(never_issued).code() == errc::unknown_request);
+    CHECK(h.add_committed_request(-1).code() == errc::negative_length);
+    CHECK(h.add_committed_request(INT64_MAX).code() == errc::length_overflow);
+    CHECK(state_digest(h) == before);
+    CHECK(h.commit(r, 6).ok());  // the controls
+    CHECK(h.truncate(r, 6).ok());
+    CHECK(h.free_request(r).ok());
+    CHECK(h.free_request(r).code() == errc::unknown_request);
+}
