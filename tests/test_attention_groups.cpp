@@ -355,3 +355,129 @@ TEST_CASE("bad inputs: multi_hybrid_pool mutations refuse and change nothing") {
     CHECK(h.free_request(r).ok());
     CHECK(h.free_request(r).code() == errc::unknown_request);
 }
+
+// ---- prefix reuse across groups ------------------------------------------------------------------
+
+namespace {
+// P = 4, a window of 6 and chunks of 8, every pool caching under LRU.
+using caching_three = multi_hybrid_pool<full_pool<lifo_free_stack, lru>, swa_pool<lifo_free_stack, lru>,
+                                        chunked_pool<lifo_free_stack, lru>>;
+static_assert(std::is_same_v<caching_three, caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::chunked>>);
+
+std::vector<token_id> prompt(std::int32_t n, token_id first = 100) {
+    std::vector<token_id> t;
+    for (std::int32_t i = 0; i < n; ++i) t.push_back(first + i);
+    return t;
+}
+
+// A's prompt of 17 tokens, prefilled, committed with its tokens (pages 0..3 keyed) and freed: the
+// window pages 0..2 and the chunk pages 0..3 it released on commit stay cached under full keys.
+template <class Pool>
+void prefill_and_free(Pool& h, const std::vector<token_id>& tokens) {
+    const request_id a = h.add_request().value();
+    REQUIRE(h.extend(a, 17).ok());
+    REQUIRE(h.commit(a, 17, tokens).ok());
+    REQUIRE(h.free_request(a).ok());
+    REQUIRE(h.check_invariants().ok());
+}
+}  // namespace
+
+TEST_CASE("prefix reuse: a hit attaches the full prefix and, per group, only the pages its rule needs") {
+    auto h = caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
+    const auto tokens = prompt(17);
+    prefill_and_free(h, tokens);
+    CHECK(h.full().cached_pages() == 4);
+    CHECK(h.group<0>().cached_pages() == 4);  // window pages 0..2 (released) and 3 (freed with A)
+    CHECK(h.group<1>().cached_pages() == 4);  // chunk pages 0..3, released when L reached 16
+    CHECK(h.lookup(tokens, cache_scope{}) == 16);
+
+    const request_id b = h.add_request().value();
+    CHECK(h.attach_prefix(b, tokens).value() == 16);  // H = 16, a chunk boundary
+    CHECK(h.full().pages_held(b) == 4);
+    CHECK(h.group<0>().first_live_page(b) == 2);  // window keys [11, 16]: pages 2 and 3
+    const V window = page_values(h.group<0>(), b), mapped = map_values<0>(h, b);
+    CHECK(window[0] == 0);
+    CHECK(window[1] == 0);
+    CHECK(window[2] != 0);
+    CHECK(window[2] == mapped[2]);  // the cached window pages of full pages 2 and 3
+    CHECK(window[3] == mapped[3]);
+    CHECK(page_values(h.group<1>(), b) == V{0, 0, 0, 0});  // the next query starts chunk 2: no chunk page
+    CHECK(h.group<1>().cached_pages() == 4);               // still cached, for other hits
+    CHECK(h.check_invariants().ok());
+}
+
+TEST_CASE("prefix reuse: the hit is the longest prefix every group can serve (a window tombstone shortens it, a chunk one does not)") {
+    // The window and chunk pools hold 5 pages each: after A, 4 cached and 1 free. X's 8 fresh tokens
+    // take the free page and evict the oldest cached one in each group: window page 2 (released
+    // first on commit: the chain's tail leaves first) and chunk page 3.
+    auto h = caching_three::create(pool_size{32}, 4, group_size{pool_size{6}, 6}, group_size{pool_size{6}, 8}).value();
+    std::vector<kv_event> events;
+    h.set_event_sink([&](const kv_event& e) { events.push_back(e); });
+    const auto tokens = prompt(17);
+    prefill_and_free(h, tokens);
+    events.clear();
+    const request_id x = h.add_request().value();
+    REQUIRE(h.extend(x, 8).ok());
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].kind == kv_event_kind::removed);
+    CHECK(events[0].layers == attention_kind::sliding);
+    CHECK(events[0].group == 0);
+    CHECK(events[1].kind == kv_event_kind::removed);
+    CHECK(events[1].layers == attention_kind::chunked);
+    CHECK(events[1].group == 1);
+    CHECK(h.full().cached_pages() == 4);  // tombstones: the full pages stay cached
+    CHECK(h.check_invariants().ok());
+
+    // H = 16 needs window pages 2, 3 and H = 12 pages 1, 2: page 2 is gone. H = 8 needs window pages
+    // 0, 1 and no chunk page. The chunk tombstone (page 3) would matter only to H = 16, which needs none.
+    CHECK(h.lookup(tokens, cache_scope{}) == 8);
+    const request_id b = h.add_request().value();
+    CHECK(h.attach_prefix(b, tokens).value() == 8);
+    CHECK(h.group<0>().first_live_page(b) == 0);
+    CHECK(h.group<0>().pages_held(b) == 2);
+    CHECK(page_values(h.group<1>(), b) == V{0, 0});
+    CHECK(h.check_invariants().ok());
+
+    // The same history without the window group hits all 16 tokens.
+    auto chunk_only = caching_multi_hybrid_pool<lru, attention_kind::chunked>::create(
+                          pool_size{32}, 4, group_size{pool_size{6}, 8})
+                          .value();
+    prefill_and_free(chunk_only, tokens);
+    const request_id y = chunk_only.add_request().value();
+    REQUIRE(chunk_only.extend(y, 8).ok());
+    CHECK(chunk_only.lookup(tokens, cache_scope{}) == 16);
+}
+
+TEST_CASE("prefix reuse: group pages released by a commit without tokens are not cached, so no hit needs them in vain") {
+    auto h = caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
+    const auto tokens = prompt(23);
+    const request_id a = h.add_request().value();
+    REQUIRE(h.extend(a, 22).ok());
+    REQUIRE(h.commit(a, 22).ok());       // window pages 0..3 and chunk pages 0..3 freed: not keyed yet
+    REQUIRE(h.preempt(a, tokens).ok());  // keys full pages 0..4; their group pages are gone
+    CHECK(h.full().cached_pages() == 5);
+    CHECK(h.lookup(tokens, cache_scope{}) == 0);  // H = 4 already needs window page 0 and chunk page 0
+    CHECK(h.check_invariants().ok());
+}
+
+TEST_CASE("prefix reuse: a preempted request resumes on its own prefix in every group, then reset_cache empties all") {
+    auto h = caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
+    const auto tokens = prompt(23);
+    const request_id a = h.add_request().value();
+    REQUIRE(h.extend(a, 22).ok());
+    REQUIRE(h.commit(a, 22, tokens).ok());  // keys pages 0..4 first: the released group pages stay cached
+    REQUIRE(h.preempt(a, tokens).ok());     // frees a; its pages stay cached
+    const request_id b = h.add_request().value();
+    CHECK(h.attach_prefix(b, tokens).value() == 20);
+    CHECK(h.group<0>().first_live_page(b) == 3);  // window keys [15, 20]
+    CHECK(h.group<1>().first_live_page(b) == 4);  // chunk keys [16, 20]: page 4 only
+    CHECK(h.group<1>().pages_held(b) == 1);
+    CHECK(h.reset_cache().code() == errc::cache_in_use);
+    REQUIRE(h.free_request(b).ok());
+    REQUIRE(h.reset_cache().ok());
+    CHECK(h.full().cached_pages() == 0);
+    CHECK(h.group<0>().cached_pages() == 0);
+    CHECK(h.group<1>().cached_pages() == 0);
+    for (page_id p : h.full_to_group<0>()) CHECK(p == null_page);
+    CHECK(h.check_invariants().ok());
+}
