@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <pagedkv/alloc/lowest_index_first.hpp>
+#include <pagedkv/evict/adaptive_s3fifo.hpp>
+#include <pagedkv/evict/lru.hpp>
 #include <pagedkv/debug/state_digest.hpp>
 
 using namespace pagedkv;
@@ -295,4 +297,138 @@ TEST_CASE("randomized: chunk, window, chunk (three groups, four pools)") {
 
 TEST_CASE("randomized: two windows and a chunk (three groups, four pools)") {
     run_layout<multi_hybrid_pool<full_pool<lowest_index_first>, swa_pool<>, swa_pool<>, chunked_pool<>>>();
+}
+
+// ---- caching pools: prefix hits over several groups ---------------------------------------------
+
+namespace {
+
+// Requests read prefixes of a few fixed documents, so hits, shared pages, tombstones and
+// recomputed copies all occur; tokens at position t of document d are always the same.
+template <class Pool>
+class caching_history {
+public:
+    caching_history(Pool pool, unsigned seed) : pool_(std::move(pool)), rng_(seed) {
+        for (int d = 0; d < 3; ++d) {
+            docs_.emplace_back();
+            for (int t = 0; t < 96; ++t) docs_.back().push_back(d * 1000 + (t % 7 == 0 ? 0 : t));
+        }
+    }
+
+    /// Runs `ops` operations; returns the tokens attach_prefix hit in all.
+    std::int64_t run(std::int64_t ops) {
+        std::int64_t hit_tokens = 0;
+        for (std::int64_t i = 0; i < ops; ++i) {
+            const std::uint64_t before = state_digest(pool_);
+            const errc got = step(hit_tokens);
+            if (got != errc{}) {
+                REQUIRE_MESSAGE(allowed(got), "op " << i << ": " << to_string(got));
+                REQUIRE(state_digest(pool_) == before);
+            }
+            const status inv = pool_.check_invariants();
+            REQUIRE_MESSAGE(inv.ok(), "op " << i << ": " << inv.err().detail);
+        }
+        return hit_tokens;
+    }
+
+    const Pool& pool() const { return pool_; }
+
+private:
+    struct live_request {
+        request_id id;
+        int doc;
+    };
+    static bool allowed(errc e) {
+        return e == errc::out_of_full_pages || e == errc::out_of_swa_pages || e == errc::out_of_chunked_pages ||
+               e == errc::window_already_released || e == errc::truncate_into_shared_page ||
+               e == errc::commit_exceeds_reserved;
+    }
+    int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+    std::span<const token_id> doc_tokens(const live_request& r, std::int64_t n) const {
+        return std::span<const token_id>(docs_[static_cast<std::size_t>(r.doc)]).first(static_cast<std::size_t>(n));
+    }
+
+    errc step(std::int64_t& hit_tokens) {
+        const int op = pick(12);
+        if (live_.empty() || (op == 0 && live_.size() < 5)) {
+            const int doc = pick(3);
+            const request_id r = pool_.add_request(cache_scope{}).value();
+            live_.push_back({r, doc});
+            // A prompt: a prefix of the document; attach what the cache holds.
+            const auto prompt = std::span<const token_id>(docs_[static_cast<std::size_t>(doc)]).first(
+                static_cast<std::size_t>(1 + pick(80)));
+            const std::int64_t expect = pool_.lookup(prompt, cache_scope{});
+            const std::int64_t hit = pool_.attach_prefix(r, prompt).value();
+            REQUIRE(hit == expect);
+            REQUIRE(hit % pool_.full().page_size_tokens() == 0);
+            hit_tokens += hit;
+            return errc{};
+        }
+        live_request& r = live_[static_cast<std::size_t>(pick(static_cast<int>(live_.size())))];
+        const std::int64_t length = pool_.full().length_tokens(r.id), committed = pool_.full().committed_tokens(r.id);
+        switch (op % 6) {
+            case 0:
+            case 1: {
+                const std::int64_t n = 1 + pick(pick(3) == 0 ? 16 : 4);
+                if (length + n > 95) return free_one(r);
+                return pool_.extend(r.id, n).code();
+            }
+            case 2: {
+                const std::int64_t n = pick(static_cast<int>(length - committed) + 1);
+                return pick(4) == 0 ? pool_.commit(r.id, n).code()
+                                    : pool_.commit(r.id, n, doc_tokens(r, committed + n)).code();
+            }
+            case 3: return pool_.truncate(r.id, length - pick(static_cast<int>(length < 9 ? length : 9) + 1)).code();
+            case 4:
+                if (pick(2) == 0) return pool_.preempt(r.id, doc_tokens(r, committed)).code() == errc{} ? forget(r) : errc::invariant_violated;
+                return pool_.cache_committed(r.id, doc_tokens(r, committed)).code();
+            default: return free_one(r);
+        }
+    }
+    errc free_one(live_request& r) {
+        REQUIRE(pool_.free_request(r.id).ok());
+        return forget(r);
+    }
+    errc forget(live_request& r) {
+        const request_id id = r.id;
+        std::erase_if(live_, [&](const live_request& x) { return x.id == id; });
+        return errc{};
+    }
+
+    Pool pool_;
+    std::mt19937 rng_;
+    std::vector<std::vector<token_id>> docs_;
+    std::vector<live_request> live_;
+};
+
+template <class Pool>
+void run_caching_layout(std::int64_t ops) {
+    std::int64_t hits = 0;
+    for (unsigned seed : seeds) {
+        draw d(seed + 100);
+        const std::int32_t page = d.page() * 2;
+        std::array<group_size, Pool::group_count> sizes{};
+        for (group_size& g : sizes) g = {pool_size{static_cast<std::int32_t>(d.in(10, 40))}, d.in(1, 24)};
+        auto pool = [&]<std::size_t... K>(std::index_sequence<K...>) {
+            return Pool::create(pool_size{static_cast<std::int32_t>(d.in(24, 60))}, page, sizes[K]...);
+        }(std::make_index_sequence<Pool::group_count>{});
+        REQUIRE(pool.ok());
+        caching_history<Pool> hist(std::move(pool.value()), seed);
+        hits += hist.run(ops);
+    }
+    CHECK(hits > 0);
+}
+
+}  // namespace
+
+TEST_CASE("randomized caching: window and chunk groups, hits equal lookups, invariants after every operation") {
+    run_caching_layout<caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::chunked>>(10'000);
+}
+
+TEST_CASE("randomized caching: two windows and a chunk") {
+    run_caching_layout<caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::sliding, attention_kind::chunked>>(10'000);
+}
+
+TEST_CASE("randomized caching: one chunked group under adaptive S3-FIFO") {
+    run_caching_layout<caching_multi_hybrid_pool<adaptive_s3fifo, attention_kind::chunked>>(10'000);
 }
