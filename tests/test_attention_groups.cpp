@@ -481,3 +481,37 @@ TEST_CASE("prefix reuse: a preempted request resumes on its own prefix in every 
     for (page_id p : h.full_to_group<0>()) CHECK(p == null_page);
     CHECK(h.check_invariants().ok());
 }
+
+// ---- tables per group ----------------------------------------------------------------------------
+
+TEST_CASE("chunked tables: CSR from the chunk's first page, dense full width, slots of the tokens in flight") {
+    auto h = make_three();
+    const request_id a = h.add_request().value();
+    const request_id b = h.add_request().value();
+    REQUIRE(h.extend(a, 14).ok());
+    REQUIRE(h.commit(a, 14).ok());  // a: chunk 1 holds tokens 8..13 -> chunk pages from page 2
+    REQUIRE(h.extend(b, 5).ok());
+    REQUIRE(h.commit(b, 5).ok());   // b: still in chunk 0
+    REQUIRE(h.extend(a, 3).ok());   // a: 14, 15 and 16 in flight; 16 starts chunk 2
+    REQUIRE(h.extend(b, 1).ok());
+    const std::vector<request_id> batch{a, b};
+    CHECK(page_values(h.group<1>(), a) == V{0, 0, 3, 4, 5});
+    CHECK(page_values(h.group<1>(), b) == V{1, 2});
+
+    std::int32_t indptr[3], indices[8], last[2];
+    CHECK(emit_csr_table(h.group<1>(), batch, {indptr, indices, last}).value() == 5);
+    CHECK(V(indptr, indptr + 3) == V{0, 3, 5});
+    CHECK(V(indices, indices + 5) == V{3, 4, 5, 1, 2});
+    CHECK(V(last, last + 2) == V{1, 2});  // a: kv length 2 * 4 + 1 = 9 = 17 - 8; b: 1 * 4 + 2 = 6
+
+    std::int32_t dense[2 * 6];
+    REQUIRE(emit_dense_table(h.group<1>(), batch, dense, 6).ok());
+    CHECK(V(dense, dense + 12) == V{0, 0, 3, 4, 5, 0, 1, 2, 0, 0, 0, 0});
+
+    std::int64_t slots[4];
+    CHECK(emit_slot_mapping(h.group<1>(), batch, slots).value() == 4);
+    CHECK(std::vector<std::int64_t>(slots, slots + 4) == std::vector<std::int64_t>{4 * 4 + 2, 4 * 4 + 3, 5 * 4 + 0, 2 * 4 + 1});
+    std::int64_t full_slots[4];
+    REQUIRE(emit_slot_mapping(h.full(), batch, full_slots).ok());
+    for (int i = 0; i < 4; ++i) CHECK(h.group_slot<1>(full_slots[i]) == slots[i]);
+}
