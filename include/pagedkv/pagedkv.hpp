@@ -42,6 +42,7 @@
 #include "pagedkv/table/hybrid_table_mirror.hpp"
 #include "pagedkv/plan/model_config.hpp"
 #include "pagedkv/plan/capacity_planner.hpp"
+#include "pagedkv/plan/group_planner.hpp"
 #include "pagedkv/dist/kv_layout.hpp"
 #include "pagedkv/dist/page_runs.hpp"
 #include "pagedkv/dist/request_transfer.hpp"
