@@ -106,7 +106,7 @@ void bind_events(nb::module_& m) {
         .def("__repr__", [](const event_record& e) {
             const char* kinds[] = {"stored", "removed", "cleared"};
             return std::string("KvEvent(") + kinds[static_cast<int>(e.kind)] + ", " +
-                   (e.layers == attention_kind::full ? "full" : "sliding") + ", key=" + std::to_string(e.key) +
+                   (e.layers == attention_kind::full ? "full" : e.layers == attention_kind::sliding ? "sliding" : "chunked") + ", key=" + std::to_string(e.key) +
                    ", page=" + std::to_string(e.page) + ")";
         });
 }
@@ -120,7 +120,8 @@ NB_MODULE(_pagedkv, m) {
     bind_errors(m);
     nb::enum_<attention_kind>(m, "AttentionKind", "The attention a pool (and every table it emits) serves.")
         .value("full", attention_kind::full)
-        .value("sliding", attention_kind::sliding);
+        .value("sliding", attention_kind::sliding)
+        .value("chunked", attention_kind::chunked);
     bind_stats(m);
     bind_events(m);
     bind_views(m);

@@ -10,7 +10,8 @@ CODES = ["out_of_full_pages", "out_of_swa_pages", "unknown_request", "negative_l
          "invalid_window", "invalid_pool_size", "page_size_mismatch", "buffer_too_small", "row_too_short",
          "duplicate_request", "cache_in_use", "invariant_violated", "request_not_empty", "invalid_attach",
          "tokens_too_short", "truncate_into_shared_page", "not_cached", "uncommitted_tokens", "device_error",
-         "too_many_requests", "invalid_capacity", "length_mismatch"]
+         "too_many_requests", "invalid_capacity", "length_mismatch", "out_of_chunked_pages",
+         "invalid_chunk", "pool_not_empty"]
 
 
 def class_of(code):

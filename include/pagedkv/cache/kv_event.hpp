@@ -33,6 +33,9 @@ struct kv_event {
     cache_scope scope = {};                ///< `stored` only
     std::uint64_t page_extra_key = 0;      ///< `stored` only
     kv_tier tier = kv_tier::gpu;           ///< where `page` is (and the content was or is)
+    /// For a rule-governed layers' event of a multi_hybrid_pool: which group (k of `group<k>()`),
+    /// so two groups of one kind (two windows) are told apart; 0 otherwise.
+    std::uint8_t group = 0;
 };
 
 /// The optional callback a pool reports events to (empty = no events, no cost but a branch).

@@ -39,10 +39,13 @@ enum class errc : std::uint8_t {
     too_many_requests,
     invalid_capacity,
     length_mismatch,
+    out_of_chunked_pages,
+    invalid_chunk,
+    pool_not_empty,
 };
 
 /// The last code: codes run from 1 to this one.
-inline constexpr errc errc_last = errc::length_mismatch;
+inline constexpr errc errc_last = errc::pool_not_empty;
 
 /// The error's name, for logs: `to_string(errc::out_of_swa_pages) == "out_of_swa_pages"`.
 constexpr std::string_view to_string(errc e) noexcept {
@@ -74,6 +77,9 @@ constexpr std::string_view to_string(errc e) noexcept {
         case errc::too_many_requests: return "too_many_requests";
         case errc::invalid_capacity: return "invalid_capacity";
         case errc::length_mismatch: return "length_mismatch";
+        case errc::out_of_chunked_pages: return "out_of_chunked_pages";
+        case errc::invalid_chunk: return "invalid_chunk";
+        case errc::pool_not_empty: return "pool_not_empty";
     }
     return "unknown_errc";
 }
@@ -108,6 +114,9 @@ constexpr std::string_view describe(errc e) noexcept {
         case errc::too_many_requests: return "every request slot a pool can issue is live (UINT32_MAX - 1)";
         case errc::invalid_capacity: return "a table capacity (requests, batch, pages, tokens, writes) below 1";
         case errc::length_mismatch: return "two lists that must pair up element by element differ in length";
+        case errc::out_of_chunked_pages: return "a chunked-local-attention pool has fewer free pages than the call needs";
+        case errc::invalid_chunk: return "attention chunk below 1 token";
+        case errc::pool_not_empty: return "composing a hybrid from a pool that already holds requests or cached pages";
     }
     return "not a pagedkv error code";
 }

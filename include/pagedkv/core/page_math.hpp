@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "pagedkv/core/attention_kind.hpp"
+#include "pagedkv/core/attention_rule.hpp"
 #include "pagedkv/core/host_device.hpp"
 
 namespace pagedkv {
@@ -13,12 +14,11 @@ PAGEDKV_HD constexpr std::int64_t pages_for_tokens(std::int64_t tokens, std::int
     return (tokens + page_size - 1) / page_size;
 }
 
-/// Leading pages no future query can attend, for committed length L and window W: the next query
-/// is at p >= L and sees keys [p - W + 1, p], so page i is dead when (i + 1) * P - 1 < L - W + 1.
+/// Leading pages no future query can attend, for committed length L and window W: the sliding
+/// rule's dead_pages (attention_rule.hpp owns the derivation), kept for callers holding a plain W.
 PAGEDKV_HD constexpr std::int64_t dead_pages(std::int64_t committed_tokens, std::int64_t window_tokens,
                                              std::int32_t page_size) noexcept {
-    const std::int64_t first_visible = committed_tokens - window_tokens + 1;
-    return first_visible <= 0 ? 0 : first_visible / page_size;
+    return dead_pages(sliding_window{window_tokens}, committed_tokens, page_size);
 }
 
 /// Largest token count whose pages an int32 table can index, with pages of P tokens.

@@ -10,6 +10,7 @@
 #include "pagedkv/cache/cache_stats.hpp"
 #include "pagedkv/cache/prefix_index.hpp"
 #include "pagedkv/pool/hybrid_pool.hpp"
+#include "pagedkv/pool/multi_hybrid_pool.hpp"
 #include "pagedkv/table/page_table_source.hpp"
 
 namespace pagedkv {
@@ -93,6 +94,7 @@ void hash_state(state_hasher& h, const P& pool) {
     h.add(pool.size().pages);
     h.add(pool.page_size_tokens());
     h.add(pool.window_tokens());
+    if constexpr (P::kind == attention_kind::chunked) h.add(pool.chunk_tokens());  // other kinds: digests as before
     h.add(pool.live_requests());
     h.add(pool.free_pages());
     pool.allocator().for_each_free([&](page_id p) { h.add(p.value); });
@@ -119,6 +121,18 @@ void hash_state(state_hasher& h, const H& pool) {
     hash_state(h, pool.swa());
     h.add(static_cast<std::int64_t>(pool.full_to_swa().size()));
     for (page_id p : pool.full_to_swa()) h.add(p.value);
+}
+
+/// Every pool of a multi_hybrid_pool (full first, then the groups in order) and every group's mapping.
+template <class FullPool, class... GroupPools>
+void hash_state(state_hasher& h, const multi_hybrid_pool<FullPool, GroupPools...>& pool) {
+    hash_state(h, pool.full());
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+        ((hash_state(h, pool.template group<K>()),
+          h.add(static_cast<std::int64_t>(pool.template full_to_group<K>().size())),
+          [&] { for (page_id p : pool.template full_to_group<K>()) h.add(p.value); }()),
+         ...);
+    }(std::make_index_sequence<sizeof...(GroupPools)>{});
 }
 
 /// A type whose observable state can be digested: some `hash_state(state_hasher&, const T&)` is

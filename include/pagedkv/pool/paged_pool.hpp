@@ -18,9 +18,10 @@ namespace pagedkv {
 
 /// A pool of N pages of P tokens (page 0 = null page) and the page lists of the requests using it.
 /// A request's length grows with `extend` (tokens in flight: prefill chunk, decode token, drafts)
-/// and becomes final with `commit`. For `attention_kind::sliding`, pages no future query can see
-/// (by the *committed* length and window W, see `dead_pages`) are released eagerly inside `commit`
-/// and `truncate`, and their list entries become the null page in the same call.
+/// and becomes final with `commit`. For `attention_kind::sliding` and `chunked`, pages no future
+/// query can see (by the *committed* length and the pool's rule, see `dead_pages` in
+/// core/attention_rule.hpp) are released eagerly inside `commit` and `truncate`, and their list
+/// entries become the null page in the same call.
 ///
 /// With an eviction policy other than `no_eviction` the pool is *caching*: a page is owned by every
 /// request whose list holds it (its reference count), and a page whose count reaches 0 while it has
@@ -48,7 +49,7 @@ public:
         requires(Kind == attention_kind::full)
     {
         if (auto s = validate(size, page_size_tokens); !s) return s.err();
-        return paged_pool(size, page_size_tokens, 0);
+        return paged_pool(size, page_size_tokens, full_attention{});
     }
     /// A sliding-window pool with window W tokens. Errors: as above, plus invalid_window (W < 1).
     static result<paged_pool> create(pool_size size, std::int32_t page_size_tokens, std::int64_t window_tokens)
@@ -56,7 +57,16 @@ public:
     {
         if (auto s = validate(size, page_size_tokens); !s) return s.err();
         if (window_tokens < 1) return errc::invalid_window;
-        return paged_pool(size, page_size_tokens, window_tokens);
+        return paged_pool(size, page_size_tokens, sliding_window{window_tokens});
+    }
+    /// A chunked-local-attention pool with chunks of C tokens. Errors: as above, plus invalid_chunk
+    /// (C < 1).
+    static result<paged_pool> create(pool_size size, std::int32_t page_size_tokens, std::int64_t chunk_tokens)
+        requires(Kind == attention_kind::chunked)
+    {
+        if (auto s = validate(size, page_size_tokens); !s) return s.err();
+        if (chunk_tokens < 1) return errc::invalid_chunk;
+        return paged_pool(size, page_size_tokens, chunked_local{chunk_tokens});
     }
 
     // ---- mutations -------------------------------------------------------------------------------
@@ -72,7 +82,7 @@ public:
 
     /// Reserve `n` more tokens (uncommitted) and the pages they cross into, evicting cached pages
     /// when the free list runs out. Errors: unknown_request, negative_length, length_overflow,
-    /// out_of_{full,swa}_pages (fewer free plus cached pages than needed).
+    /// out_of_{full,swa,chunked}_pages (fewer free plus cached pages than needed).
     template <pool_hooks Hooks = no_hooks>
     status extend(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         const auto need = pages_to_extend(r, n);
@@ -126,7 +136,7 @@ public:
     /// (a prefill engine, see dist/request_transfer.hpp): it gets pages for them now, except the
     /// ones a sliding window has already released, whose entries are the null page, exactly as if
     /// it had been extended and committed here. Errors: negative_length, length_overflow,
-    /// out_of_{full,swa}_pages, too_many_requests.
+    /// out_of_{full,swa,chunked}_pages, too_many_requests.
     template <pool_hooks Hooks = no_hooks>
     result<request_id> add_committed_request(std::int64_t length, Hooks&& hooks = {}) {
         if (auto need = pages_to_hold(length); !need) return need.err();
@@ -317,7 +327,7 @@ public:
     }
 
 private:
-    paged_pool(pool_size size, std::int32_t page_size, std::int64_t window) : state(size, page_size, window) {}
+    paged_pool(pool_size size, std::int32_t page_size, typename state::rule_type rule) : state(size, page_size, rule) {}
 
     static status validate(pool_size size, std::int32_t page_size) {
         if (page_size < 1) return errc::invalid_page_size;

@@ -43,10 +43,12 @@ public:
     /// keys of the full pages that hold the same tokens, so only full caching pools have an index.
     static constexpr bool indexed = caching && Kind == attention_kind::full;
     using keying_type = std::conditional_t<indexed, prefix_keying<ownership>, no_keying<ownership>>;
+    /// The attention rule the pool serves (core/attention_rule.hpp), its size a runtime value.
+    using rule_type = rule_of<Kind>;
 
-    /// First page still needed at committed length L: dead_pages(L) for sliding pools, 0 for full.
+    /// First page still needed at committed length L: the rule's dead_pages(L) (0 for full pools).
     std::int64_t live_from(std::int64_t committed_tokens) const noexcept {
-        return Kind == attention_kind::sliding ? dead_pages(committed_tokens, window_, page_size_) : 0;
+        return dead_pages(rule_, committed_tokens, page_size_);
     }
 
     // ---- queries (fast path: @pre contains(r)) ---------------------------------------------------
@@ -76,8 +78,17 @@ public:
     }
 
     std::int32_t page_size_tokens() const noexcept { return page_size_; }
-    /// Window W in tokens; 0 for full pools (no window).
-    std::int64_t window_tokens() const noexcept { return window_; }
+    /// Window W in tokens; 0 for full and chunked pools (no window).
+    std::int64_t window_tokens() const noexcept {
+        if constexpr (Kind == attention_kind::sliding) return rule_.window_tokens;
+        else return 0;
+    }
+    /// Chunk C in tokens; 0 for full and sliding pools (no chunks).
+    std::int64_t chunk_tokens() const noexcept {
+        if constexpr (Kind == attention_kind::chunked) return rule_.chunk_tokens;
+        else return 0;
+    }
+    const rule_type& rule() const noexcept { return rule_; }
     pool_size size() const noexcept { return size_; }
     std::int32_t free_pages() const noexcept { return own_.free_count(); }
     /// Pages no request owns whose content is kept for reuse (0 without a cache).
@@ -87,6 +98,8 @@ public:
     /// Pages owned by at least one request (the null page is neither free, cached nor used).
     std::int32_t used_pages() const noexcept { return own_.owned_count(); }
     std::int64_t live_requests() const noexcept { return requests_.live(); }
+    /// Request slots issued so far, live or retired (0: the pool has never issued an id).
+    std::size_t request_slots() const noexcept { return requests_.slots(); }
     /// Pages the request holds (null entries excluded).
     std::int64_t pages_held(request_id r) const noexcept {
         PAGEDKV_ASSERT(contains(r), "pages_held(r) of a request that is not live");
@@ -158,8 +171,8 @@ public:
     }
 
 protected:
-    pool_state(pool_size size, std::int32_t page_size, std::int64_t window)
-        : own_(size), keying_(size, page_size), size_(size), page_size_(page_size), window_(window) {}
+    pool_state(pool_size size, std::int32_t page_size, rule_type rule)
+        : own_(size), keying_(size, page_size), size_(size), page_size_(page_size), rule_(rule) {}
 
     // Invariants (check_invariants), per live request r with list l:
     // - l.pages.size() == ceil(length / P);
@@ -186,7 +199,9 @@ protected:
     template <class Hooks>
     keyed_hooks<Hooks> keyed(Hooks& outer) noexcept { return {{}, *this, outer}; }
 
-    static constexpr errc out_of_pages = Kind == attention_kind::full ? errc::out_of_full_pages : errc::out_of_swa_pages;
+    static constexpr errc out_of_pages = Kind == attention_kind::full      ? errc::out_of_full_pages
+                                         : Kind == attention_kind::sliding ? errc::out_of_swa_pages
+                                                                           : errc::out_of_chunked_pages;
 
     result<request_id> add_request_in(cache_scope scope, retention keep) {
         const auto r = requests_.add(scope, keep);
@@ -307,7 +322,7 @@ protected:
     } lookups_;  // attaches recorded in this pool (both pools of a hybrid record each one)
     pool_size size_;
     std::int32_t page_size_;
-    std::int64_t window_;
+    [[no_unique_address]] rule_type rule_;  // full_attention is empty: a full pool stores no size
 };
 
 }  // namespace pagedkv

@@ -137,9 +137,13 @@ public:
         }
         return e;
     }
-    /// Sends event(kind, layers, keyed, page) when a sink is set (nothing is built otherwise).
-    void report(kv_event_kind kind, attention_kind layers, page_id keyed, page_id page) const {
-        if (sink_) sink_(event(kind, layers, keyed, page));
+    /// Sends event(kind, layers, keyed, page), of layer group `group` (kv_event::group), when a
+    /// sink is set (nothing is built otherwise).
+    void report(kv_event_kind kind, attention_kind layers, page_id keyed, page_id page, std::uint8_t group = 0) const {
+        if (!sink_) return;
+        kv_event e = event(kind, layers, keyed, page);
+        e.group = group;
+        sink_(e);
     }
     void report_cleared() const {
         if (sink_) sink_(kv_event{kv_event_kind::cleared, attention_kind::full});
