@@ -100,6 +100,27 @@ void commit_many(py_pool<Pool>& w, std::span<const request_id> batch, counts_arg
     for (std::size_t i = 0; i < batch.size(); ++i) (void)w.pool.commit(batch[i], counts[i]);
 }
 
+/// commit_many with each request's tokens (caching pools): every check of the keyed commit,
+/// tokens_too_short included, for the whole batch first, then the commits.
+template <class Pool>
+void commit_many_keyed(py_pool<Pool>& w, std::span<const request_id> batch, counts_arg counts,
+                       const batch_rows_arg<token_id>& tokens, const batch_rows_arg<std::uint64_t>& keys) {
+    constexpr const char* call = "commit_many";
+    w.scratch.start();
+    const auto& first = std::get<0>(parts(w.pool));  // keyed by the full pool in a hybrid: same page size
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto at = static_cast<std::int64_t>(i);
+        if (auto s = first.check_commit(batch[i], counts[i]); !s) raise(s.err(), call, at);
+        if (w.scratch.seen(batch[i])) raise(error{errc::duplicate_request}, call, at);
+        // The keyed commit keys the whole pages under the new committed length (pool_state::key_committed).
+        const std::int64_t whole = (first.committed_tokens(batch[i]) + counts[i]) / first.page_size_tokens();
+        if (static_cast<std::int64_t>(tokens[i].size()) < whole * first.page_size_tokens())
+            raise(error{errc::tokens_too_short}, call, at);
+    }
+    // Keying and committing one request changes no other request's checks: none of these can fail.
+    for (std::size_t i = 0; i < batch.size(); ++i) (void)w.pool.commit(batch[i], counts[i], tokens[i], keys[i]);
+}
+
 template <class Pool>
 void truncate_many(py_pool<Pool>& w, std::span<const request_id> batch, counts_arg lengths) {
     constexpr const char* call = "truncate_many";
@@ -280,6 +301,20 @@ void bind_add_request(nb::class_<py_pool<Pool>>& cls) {
     }
 }
 
+/// The keyed commit_many's Python arguments: tokens (None: the plain commit_many) and extra keys.
+template <class Pool>
+void keyed_commit_many(py_pool<Pool>& w, std::span<const request_id> batch, counts_arg counts, nb::handle tokens,
+                       nb::handle keys) {
+    if (tokens.is_none()) {
+        commit_many(w, batch, counts);
+    } else {
+        const batch_rows_arg<token_id> rows(tokens, batch.size(), "tokens");
+        const batch_rows_arg<std::uint64_t> extra(keys, batch.size(), "page_extra_keys");
+        commit_many_keyed(w, batch, counts, rows, extra);
+    }
+    w.events.deliver();
+}
+
 /// Prefix reuse and KV events (caching pools).
 template <class Pool>
 void bind_prefix_cache(nb::class_<py_pool<Pool>>& cls) {
@@ -338,6 +373,19 @@ void bind_prefix_cache(nb::class_<py_pool<Pool>>& cls) {
                 check(w.pool.reset_cache(), "reset_cache");
                 w.events.deliver();
             }, "Empties the cache. Raises CacheInUseError while any request holds a page.")
+        .def("commit_many", [](W& w, const ids_in& ids, std::int64_t count, nb::handle tokens, nb::handle keys) {
+                const auto batch = w.scratch.ids(ids);
+                keyed_commit_many(w, batch, counts_arg{nullptr, count}, tokens, keys);
+            }, nb::arg("requests"), nb::arg("counts"), nb::arg("tokens").none(), arg_keys)
+        .def("commit_many", [](W& w, const ids_in& ids, const counts_in& counts, nb::handle tokens, nb::handle keys) {
+                const auto batch = w.scratch.ids(ids);
+                check_same_length(counts.shape(0), batch.size(), "counts");
+                keyed_commit_many(w, batch, counts_arg{counts.data()}, tokens, keys);
+            }, nb::arg("requests"), nb::arg("counts"), nb::arg("tokens").none(), arg_keys,
+            "commit(requests[i], counts[i], tokens[i], page_extra_keys[i]) for the whole batch, or for none of "
+            "it. `tokens`: a 2-D integer array (row i: requests[i]'s token ids from 0, read in place) or a "
+            "sequence of one 1-D array / list per request; page_extra_keys likewise (None: none). Errors as "
+            "the keyed commit, plus DuplicateRequestError; ValueError when tokens has not one row per request.")
         .def("enable_events", [](W& w, nb::object callback) {
                 w.events.enabled = true;
                 w.events.callback = std::move(callback);
