@@ -1,6 +1,11 @@
 // What every translation unit of the Python extension shares: errors, request handles, array
 // types, the batch scratch, the KV event queue. Binds only pagedkv's engine-facing API.
 #pragma once
+// 1 when meson builds the device tables in (CUDA configured): python/meson.build defines it.
+#ifndef PAGEDKV_PYTHON_CUDA
+#define PAGEDKV_PYTHON_CUDA 0
+#endif
+
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/vector.h>

@@ -10,6 +10,9 @@
 #include <tuple>
 
 #include "views.hpp"
+#if PAGEDKV_PYTHON_CUDA
+#include "device_tables_binding.hpp"
+#endif
 
 namespace pagedkv::python {
 
@@ -440,6 +443,36 @@ void bind_init(nb::class_<py_pool<Pool>>& cls) {
     }
 }
 
+#if PAGEDKV_PYTHON_CUDA
+/// `pool.device_tables(...)`: the pool's persistent device tables (DeviceTables), in step with it.
+template <class Pool>
+void bind_device_tables_factory(nb::class_<py_pool<Pool>>& cls) {
+    using W = py_pool<Pool>;
+    cls.def("device_tables",
+            [](W& w, std::int32_t max_requests, std::int32_t max_batch, std::int32_t max_pages_per_request,
+               std::int32_t max_new_tokens, std::int32_t max_writes, std::int32_t captured_delta_bytes, bool full_rows) {
+                const device_tables_options o{{max_requests, max_batch, max_pages_per_request, max_new_tokens, max_writes},
+                                              captured_delta_bytes,
+                                              full_rows ? diff_scope::full_rows : diff_scope::committed_prefix};
+                const nb::object self = nb::find(w);
+                if constexpr (hybrid<Pool>)
+                    return make_device_tables<Pool, hybrid_table_mirror<Pool>>(self, w.pool, o, w.pool.full(), w.pool.swa());
+                else
+                    return make_device_tables<Pool, table_mirror<Pool>>(self, w.pool, o, w.pool);
+            },
+            nb::kw_only(), nb::arg("max_requests"), nb::arg("max_batch"), nb::arg("max_pages_per_request"),
+            nb::arg("max_new_tokens"), nb::arg("max_writes"), nb::arg("captured_delta_bytes") = default_captured_delta_bytes,
+            nb::arg("full_rows") = false,
+            "This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in "
+            "step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens "
+            "in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync "
+            "copies. full_rows=True re-reads every live page at each stage (exact after any history; the "
+            "default re-reads only past the committed prefix, docs/device_tables.md). Raises "
+            "InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed "
+            "the capacity), DeviceError (no CUDA device, or an allocation failed).");
+}
+#endif
+
 /// One pool class: constructor, requests, mutations, batches, views, and prefix reuse if caching.
 template <class Pool>
 void bind_pool(nb::module_& m, const char* name, const char* doc) {
@@ -448,6 +481,9 @@ void bind_pool(nb::module_& m, const char* name, const char* doc) {
     bind_add_request(cls);
     bind_pool_calls(cls);
     if constexpr (has_prefix_cache<Pool>) bind_prefix_cache(cls);
+#if PAGEDKV_PYTHON_CUDA
+    bind_device_tables_factory(cls);
+#endif
 }
 
 }  // namespace pagedkv::python
