@@ -18,6 +18,11 @@ nb::ndarray<nb::pytorch, T, nb::device::cuda> tensor(nb::handle owner, const py_
     return {data, shape, owner, {}, nb::dtype<T>(), nb::device::cuda::value, t.device.device()};
 }
 
+/// The return policy of every tensor property. Not def_prop_ro's default, reference_internal:
+/// nanobind refuses that for an ndarray whose owner is not the property's own object (a view's
+/// tensors are owned by the DeviceTables object), and the owner already keeps the memory alive.
+constexpr auto tensor_policy = nb::rv_policy::reference;
+
 /// cudaStream_t from an int (torch.cuda.current_stream().cuda_stream) or an object with a
 /// `cuda_stream` attribute (a torch.cuda.Stream).
 std::uintptr_t stream_of(nb::handle s) {
@@ -48,17 +53,22 @@ void bind_device_view(nb::module_& m, const char* name, const char* doc) {
     nb::class_<view>(m, name, doc)
         .def_prop_ro("kind", [](const view&) { return Kind; }, "The attention kind of every table of this view.")
         .def_prop_ro("block_table", [=](const view& v) { return i32(v, device_buffer::block_table, {rows(v), cols(v)}); },
+                     tensor_policy,
                      "int32 [max_batch, max_pages_per_request]: row b = batch row b's pages, null page 0 past its "
                      "pages and (SWA) before the window, as emit_dense writes it. Rows past the batch are stale.")
         .def_prop_ro("kv_indptr", [=](const view& v) { return i32(v, device_buffer::kv_indptr, {rows(v) + 1}); },
+                     tensor_policy,
                      "int32 [max_batch + 1]: FlashInfer's kv_indptr for the staged batch (entries 0..B).")
         .def_prop_ro("kv_indices", [=](const view& v) { return i32(v, device_buffer::kv_indices, {rows(v) * cols(v)}); },
+                     tensor_policy,
                      "int32 [max_batch * max_pages_per_request]: FlashInfer's kv_indices (the first "
                      "kv_indptr[B] entries); SWA rows list only in-window pages.")
         .def_prop_ro("kv_last_page_len",
                      [=](const view& v) { return i32(v, device_buffer::kv_last_page_len, {rows(v)}); },
+                     tensor_policy,
                      "int32 [max_batch]: FlashInfer's kv_last_page_len (entries 0..B-1).")
         .def_prop_ro("qo_indptr", [=](const view& v) { return i32(v, device_buffer::qo_indptr, {rows(v) + 1}); },
+                     tensor_policy,
                      "int32 [max_batch + 1]: tokens in flight of the rows before b (query offsets; "
                      "qo_indptr[B] = the slot mapping's length).")
         .def_prop_ro("slot_mapping",
@@ -67,6 +77,7 @@ void bind_device_view(nb::module_& m, const char* name, const char* doc) {
                          return tensor<std::int64_t>(v.tables, t, t.device.buffer(v.pool, device_buffer::slot_mapping),
                                                      {static_cast<std::size_t>(t.cap.max_new_tokens)});
                      },
+                     tensor_policy,
                      "int64 [max_new_tokens]: page * P + offset of each token in flight, row by row (the first "
                      "qo_indptr[B] entries), as emit_slot_mapping writes it.");
 }
@@ -136,7 +147,7 @@ void bind_device_tables(nb::module_& m) {
                  const T& t = nb::cast<const T&>(self);
                  if (t.full_pages == 0) throw nb::attribute_error("only a hybrid pool's device tables have full_to_swa");
                  return tensor<std::int32_t>(self, t, t.device.full_to_swa(), {static_cast<std::size_t>(t.full_pages)});
-             }, "int32 [full pages]: the hybrid's full_to_swa on the device, equal to pool.full_to_swa() on every "
+             }, tensor_policy, "int32 [full pages]: the hybrid's full_to_swa on the device, equal to pool.full_to_swa() on every "
                 "entry a kernel can read (in-window pages of the batch) after a sync.");
     m.def("cuda_device_count", &cuda_device_count,
           "CUDA devices visible to this process (0 without a driver or a device).");
