@@ -27,9 +27,20 @@ say() { echo "gpu_python_check: $*"; }
 
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  "$PY" -c 'import sys, importlib.metadata as md
-print("python", sys.version.split()[0], *(f"| {p} {md.version(p)}" for p in ("torch", "numpy", "nanobind", "meson", "ninja")))
-import torch; print("torch cuda", torch.version.cuda, "available", torch.cuda.is_available())'
+  "$PY" - <<'PY'
+import importlib.metadata as md, sys
+def version(p):
+    try:
+        return md.version(p)
+    except md.PackageNotFoundError:
+        return "absent"
+print("python", sys.version.split()[0], *(f"| {p} {version(p)}" for p in ("torch", "numpy", "nanobind", "meson", "ninja")))
+try:
+    import torch
+    print("torch cuda", torch.version.cuda, "available", torch.cuda.is_available())
+except ImportError:
+    print("torch cannot be imported")
+PY
   nvcc --version | tail -n 1
 } 2>&1 | tee "$OUT/env.txt"
 
