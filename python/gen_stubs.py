@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Regenerates python/pagedkv/_pagedkv.pyi and __init__.pyi from the installed extension.
+"""Regenerates python/pagedkv/_pagedkv.pyi and __init__.pyi from a CUDA build of the extension.
 
-    .venv/bin/python python/gen_stubs.py     (after scripts/python_tests, with nanobind in the venv:
-                                             .venv/bin/python -m pip install nanobind)
+    PYTHONPATH=build-pycuda/stage .venv/bin/python python/gen_stubs.py
+
+The stubs describe the CUDA build (DeviceTables, `pool.device_tables`, `CUDA`), a superset of the
+CPU one, so the module imported must have CUDA: build it as scripts/gpu_python_check.sh does
+(meson setup -Dpython=true -Dcuda=enabled; it compiles without a GPU) and put its stage/ folder on
+PYTHONPATH. nanobind must be in the venv (.venv/bin/python -m pip install nanobind).
 
 nanobind's stubgen writes the extension's stub from its signatures and docstrings; the arguments
 the binding takes as plain objects (token lists or arrays, the event callback) get their real
@@ -16,6 +20,10 @@ import sys
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 import pagedkv  # the installed package, not this folder's sources
 
+if not pagedkv.CUDA:
+    sys.exit("gen_stubs: this pagedkv was built without CUDA, and the stubs describe the CUDA build too: "
+             "put a CUDA build's stage/ folder on PYTHONPATH (see this script's docstring)")
+
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pagedkv")
 ext = os.path.join(here, "_pagedkv.pyi")
 subprocess.run([sys.executable, "-m", "nanobind.stubgen", "-m", "pagedkv._pagedkv", "-o", ext, "-q"], check=True)
@@ -23,11 +31,20 @@ text = open(ext).read()
 for old, new in (("tokens: object | None", "tokens: TokenIds | None"), ("tokens: object", "tokens: TokenIds"),
                  ("page_extra_keys: object | None", "page_extra_keys: ExtraKeys | None"),
                  ("callback: object | None", "callback: Callable[[KvEvent], None] | None"),
-                 ("def parent_key(self) -> object:", "def parent_key(self) -> int | None:")):
+                 ("def parent_key(self) -> object:", "def parent_key(self) -> int | None:"),
+                 ("stream: object = 0", "stream: int | torch.cuda.Stream = 0"),
+                 ("CUDA: bool = True", "CUDA: bool  # True when built with the device tables (DeviceTables)")):
     text = text.replace(old, new)
+# commit_many takes one row of tokens (and of extra keys) per request.
+text = "\n".join(line.replace("tokens: TokenIds | None", "tokens: BatchTokenIds | None")
+                  .replace("page_extra_keys: ExtraKeys | None", "page_extra_keys: BatchExtraKeys | None")
+                  if "def commit_many" in line else line for line in text.split("\n"))
 text = text.replace("import numpy\n", "import numpy\nfrom collections.abc import Callable, Sequence\n", 1)
 text = text.replace("\n\nclass ", "\n\n# Token ids (or page extra keys): a 1-D integer array or a list of ints.\n"
                     "TokenIds = NDArray[numpy.integer] | Sequence[int]\nExtraKeys = NDArray[numpy.integer] | Sequence[int]\n"
+                    "# One row per request of a batch: a 2-D integer array, or a sequence of rows.\n"
+                    "BatchTokenIds = NDArray[numpy.integer] | Sequence[TokenIds]\n"
+                    "BatchExtraKeys = NDArray[numpy.integer] | Sequence[ExtraKeys | None]\n"
                     "\nclass ", 1)
 open(ext, "w").write(text)
 

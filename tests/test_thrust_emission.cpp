@@ -46,7 +46,8 @@ struct host_device {
     std::vector<std::byte> delta;
     host_tables full, swa;
     std::vector<std::int32_t> map;
-    host_device(const table_capacity& c, const hybrid& hp)
+    template <class Hybrid>
+    host_device(const table_capacity& c, const Hybrid& hp)
         : cap(c), delta(static_cast<std::size_t>(max_delta_bytes(c, 2, true))),
           full(c, hp.full().size(), hp.full().page_size_tokens()), swa(c, hp.swa().size(), hp.swa().page_size_tokens()),
           map(static_cast<std::size_t>(hp.full().size().pages), 0) {}
@@ -70,9 +71,9 @@ struct host_device {
 };
 
 /// Every table of pool `src` for `batch` as the host emitters write it, against the device copy.
-template <class Pool, class Mirror>
-void check_pool(const Pool& src, const Mirror& mirror, std::span<const request_id> batch, const host_tables& d,
-                std::span<const row_desc> rows, const table_capacity& cap) {
+template <class Pool>
+void check_emission(const Pool& src, std::span<const request_id> batch, const host_tables& d,
+                    std::span<const row_desc> rows, const table_capacity& cap) {
     const auto mp = static_cast<std::size_t>(cap.max_pages_per_request);
     const std::size_t b = batch.size();
     std::vector<std::int32_t> dense(b * mp);
@@ -95,7 +96,13 @@ void check_pool(const Pool& src, const Mirror& mirror, std::span<const request_i
         CHECK(rows[i].csr_begin == d.csr_indptr[i]);
         CHECK(rows[i].slot_begin == d.slot_indptr[i]);
     }
+}
 
+/// check_emission, plus the owner arrays (host and device) and the mirror's copy of every row.
+template <class Pool, class Mirror>
+void check_pool(const Pool& src, const Mirror& mirror, std::span<const request_id> batch, const host_tables& d,
+                std::span<const row_desc> rows, const table_capacity& cap) {
+    check_emission(src, batch, d, rows, cap);
     // owner[p]: the store row of the live request whose in-window entries hold p, else -1.
     std::vector<std::int32_t> owner(static_cast<std::size_t>(src.size().pages), -1);
     src.for_each_request([&](request_id r) {
@@ -190,6 +197,54 @@ TEST_CASE("full_rows stays exact when a commit follows a rollback between two st
             check_all(e.hp, mirror, batch, dev);
             for (request_id r : batch) REQUIRE(e.hp.commit(r, 0).ok());
         }
+    }
+}
+
+TEST_CASE("a caching hybrid pool's tables, shared prefix pages included, reproduce the host emission") {
+    // Requests attach cached prompt pages that live requests also hold, so one page sits in several
+    // store rows (the owner array names one of them: only the emission is compared here).
+    using caching = caching_hybrid_pool<lru>;
+    for (diff_scope scope : {diff_scope::committed_prefix, diff_scope::full_rows}) {
+        auto hp = caching::create(pool_size{200}, pool_size{80}, 4, 12).value();
+        auto mirror = hybrid_table_mirror<caching>::create(small_cap, hp, scope).value();
+        host_device dev(small_cap, hp);
+        std::mt19937 rng(17);
+        const auto pick = [&](std::uint32_t n) { return static_cast<std::int64_t>(rng() % n); };
+        std::vector<token_id> prompt(16);
+        for (token_id& t : prompt) t = static_cast<token_id>(pick(1000));
+        std::vector<std::pair<request_id, std::vector<token_id>>> live;
+        std::int64_t hit_tokens = 0;
+        for (int step = 0; step < 300; ++step) {
+            while (live.size() < 7 && pick(10) < 4) {
+                std::vector<token_id> tokens = prompt;
+                while (tokens.size() < 160) tokens.push_back(static_cast<token_id>(pick(1000)));
+                const request_id r = hp.add_request().value();
+                hit_tokens += hp.attach_prefix(r, std::span<const token_id>(tokens).first(20)).value();
+                live.emplace_back(r, std::move(tokens));
+            }
+            std::vector<request_id> batch;
+            for (const auto& [r, tokens] : live)
+                if (batch.size() < 6 && hp.full().length_tokens(r) < 150 && hp.extend(r, 1 + pick(8)).ok()) batch.push_back(r);
+            REQUIRE(mirror.stage(hp, batch).ok());
+            REQUIRE(mirror.pack(dev.delta).ok());
+            dev.sync();
+            check_emission(hp.full(), batch, dev.full, dev.rows(0), dev.cap);
+            check_emission(hp.swa(), batch, dev.swa, dev.rows(1), dev.cap);
+            CHECK(mirror.full().check_against(hp.full()).ok());
+            CHECK(mirror.swa().check_against(hp.swa()).ok());
+            for (auto it = live.begin(); it != live.end();) {
+                const request_id r = it->first;
+                const std::int64_t in_flight = hp.full().length_tokens(r) - hp.full().committed_tokens(r);
+                if (in_flight > 0) REQUIRE(hp.commit(r, 1 + pick(static_cast<std::uint32_t>(in_flight)), it->second).ok());
+                if (hp.full().length_tokens(r) >= 150 || pick(12) == 0) {
+                    REQUIRE(hp.free_request(r).ok());
+                    it = live.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+        CHECK(hit_tokens > 0);  // the history did share pages
     }
 }
 

@@ -8,6 +8,7 @@ from typing import Annotated, overload
 import numpy
 from collections.abc import Callable, Sequence
 from numpy.typing import NDArray
+import torch
 
 from pagedkv import (
     BufferTooSmallError as BufferTooSmallError,
@@ -44,6 +45,9 @@ from pagedkv import (
 # Token ids (or page extra keys): a 1-D integer array or a list of ints.
 TokenIds = NDArray[numpy.integer] | Sequence[int]
 ExtraKeys = NDArray[numpy.integer] | Sequence[int]
+# One row per request of a batch: a 2-D integer array, or a sequence of rows.
+BatchTokenIds = NDArray[numpy.integer] | Sequence[TokenIds]
+BatchExtraKeys = NDArray[numpy.integer] | Sequence[ExtraKeys | None]
 
 class AttentionKind(enum.Enum):
     """The attention a pool (and every table it emits) serves."""
@@ -436,6 +440,11 @@ class FullPool:
     def full(self) -> FullView:
         """This pool as a FullView: page lists, stats and full-layer tables."""
 
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
+        """
+
 class LruFullPool:
     """
     A full-attention pool whose released keyed pages stay cached, evicted least recently used first.
@@ -503,6 +512,15 @@ class LruFullPool:
         """
 
     @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int, tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None: ...
+
+    @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None:
+        """
+        commit(requests[i], counts[i], tokens[i], page_extra_keys[i]) for the whole batch, or for none of it. `tokens`: a 2-D integer array (row i: requests[i]'s token ids from 0, read in place) or a sequence of one 1-D array / list per request; page_extra_keys likewise (None: none). Errors as the keyed commit, plus DuplicateRequestError; ValueError when tokens has not one row per request.
+        """
+
+    @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
@@ -563,6 +581,11 @@ class LruFullPool:
     def poll_events(self) -> list[KvEvent]:
         """
         The events recorded since the last poll, oldest first (a list of KvEvent).
+        """
+
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
         """
 
 class PriorityLruFullPool:
@@ -632,6 +655,15 @@ class PriorityLruFullPool:
         """
 
     @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int, tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None: ...
+
+    @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None:
+        """
+        commit(requests[i], counts[i], tokens[i], page_extra_keys[i]) for the whole batch, or for none of it. `tokens`: a 2-D integer array (row i: requests[i]'s token ids from 0, read in place) or a sequence of one 1-D array / list per request; page_extra_keys likewise (None: none). Errors as the keyed commit, plus DuplicateRequestError; ValueError when tokens has not one row per request.
+        """
+
+    @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
@@ -692,6 +724,11 @@ class PriorityLruFullPool:
     def poll_events(self) -> list[KvEvent]:
         """
         The events recorded since the last poll, oldest first (a list of KvEvent).
+        """
+
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
         """
 
 class S3FifoFullPool:
@@ -759,6 +796,15 @@ class S3FifoFullPool:
         """
 
     @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int, tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None: ...
+
+    @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None:
+        """
+        commit(requests[i], counts[i], tokens[i], page_extra_keys[i]) for the whole batch, or for none of it. `tokens`: a 2-D integer array (row i: requests[i]'s token ids from 0, read in place) or a sequence of one 1-D array / list per request; page_extra_keys likewise (None: none). Errors as the keyed commit, plus DuplicateRequestError; ValueError when tokens has not one row per request.
+        """
+
+    @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
@@ -819,6 +865,11 @@ class S3FifoFullPool:
     def poll_events(self) -> list[KvEvent]:
         """
         The events recorded since the last poll, oldest first (a list of KvEvent).
+        """
+
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
         """
 
 class SwaPool:
@@ -907,6 +958,11 @@ class SwaPool:
     @property
     def swa(self) -> SwaView:
         """This pool as an SwaView: page lists, stats and SWA-layer tables."""
+
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
+        """
 
 class HybridPool:
     """
@@ -1004,6 +1060,11 @@ class HybridPool:
         A copy of the mapping full page -> SWA page holding the same tokens (0: none).
         """
 
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
+        """
+
 class LruHybridPool:
     """
     A hybrid pool with prefix reuse; cached pages are evicted least recently used first.
@@ -1068,6 +1129,15 @@ class LruHybridPool:
     def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
         """
         commit(requests[i], counts[i]) for the whole batch, or for none of it. Errors as commit, plus DuplicateRequestError.
+        """
+
+    @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int, tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None: ...
+
+    @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None:
+        """
+        commit(requests[i], counts[i], tokens[i], page_extra_keys[i]) for the whole batch, or for none of it. `tokens`: a 2-D integer array (row i: requests[i]'s token ids from 0, read in place) or a sequence of one 1-D array / list per request; page_extra_keys likewise (None: none). Errors as the keyed commit, plus DuplicateRequestError; ValueError when tokens has not one row per request.
         """
 
     @overload
@@ -1140,6 +1210,11 @@ class LruHybridPool:
     def poll_events(self) -> list[KvEvent]:
         """
         The events recorded since the last poll, oldest first (a list of KvEvent).
+        """
+
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
         """
 
 class PriorityLruHybridPool:
@@ -1209,6 +1284,15 @@ class PriorityLruHybridPool:
         """
 
     @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int, tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None: ...
+
+    @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None:
+        """
+        commit(requests[i], counts[i], tokens[i], page_extra_keys[i]) for the whole batch, or for none of it. `tokens`: a 2-D integer array (row i: requests[i]'s token ids from 0, read in place) or a sequence of one 1-D array / list per request; page_extra_keys likewise (None: none). Errors as the keyed commit, plus DuplicateRequestError; ValueError when tokens has not one row per request.
+        """
+
+    @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
@@ -1278,6 +1362,11 @@ class PriorityLruHybridPool:
     def poll_events(self) -> list[KvEvent]:
         """
         The events recorded since the last poll, oldest first (a list of KvEvent).
+        """
+
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
         """
 
 class S3FifoHybridPool:
@@ -1345,6 +1434,15 @@ class S3FifoHybridPool:
         """
 
     @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: int, tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None: ...
+
+    @overload
+    def commit_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], tokens: BatchTokenIds | None, page_extra_keys: BatchExtraKeys | None = None) -> None:
+        """
+        commit(requests[i], counts[i], tokens[i], page_extra_keys[i]) for the whole batch, or for none of it. `tokens`: a 2-D integer array (row i: requests[i]'s token ids from 0, read in place) or a sequence of one 1-D array / list per request; page_extra_keys likewise (None: none). Errors as the keyed commit, plus DuplicateRequestError; ValueError when tokens has not one row per request.
+        """
+
+    @overload
     def truncate_many(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], lengths: int) -> None: ...
 
     @overload
@@ -1415,6 +1513,184 @@ class S3FifoHybridPool:
         """
         The events recorded since the last poll, oldest first (a list of KvEvent).
         """
+
+    def device_tables(self, *, max_requests: int, max_batch: int, max_pages_per_request: int, max_new_tokens: int, max_writes: int, captured_delta_bytes: int = 65536, full_rows: bool = False) -> DeviceTables:
+        """
+        This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync copies. full_rows=True re-reads every live page at each stage (exact after any history; the default re-reads only past the committed prefix, docs/device_tables.md). Raises InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed the capacity), DeviceError (no CUDA device, or an allocation failed).
+        """
+
+class FullDeviceTables:
+    """
+    The full-attention tables of a DeviceTables object (`tables.full`), as CUDA torch tensors.
+    """
+
+    @property
+    def kind(self) -> AttentionKind:
+        """The attention kind of every table of this view."""
+
+    @property
+    def block_table(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [max_batch, max_pages_per_request]: row b = batch row b's pages, null page 0 past its pages and (SWA) before the window, as emit_dense writes it. Rows past the batch are stale.
+        """
+
+    @property
+    def kv_indptr(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [max_batch + 1]: FlashInfer's kv_indptr for the staged batch (entries 0..B).
+        """
+
+    @property
+    def kv_indices(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [max_batch * max_pages_per_request]: FlashInfer's kv_indices (the first kv_indptr[B] entries); SWA rows list only in-window pages.
+        """
+
+    @property
+    def kv_last_page_len(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """int32 [max_batch]: FlashInfer's kv_last_page_len (entries 0..B-1)."""
+
+    @property
+    def qo_indptr(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [max_batch + 1]: tokens in flight of the rows before b (query offsets; qo_indptr[B] = the slot mapping's length).
+        """
+
+    @property
+    def slot_mapping(self) -> Annotated[torch.Tensor, dict(dtype='int64', device='cuda')]:
+        """
+        int64 [max_new_tokens]: page * P + offset of each token in flight, row by row (the first qo_indptr[B] entries), as emit_slot_mapping writes it.
+        """
+
+class SwaDeviceTables:
+    """
+    The sliding-window tables of a DeviceTables object (`tables.swa`), as CUDA torch tensors.
+    """
+
+    @property
+    def kind(self) -> AttentionKind:
+        """The attention kind of every table of this view."""
+
+    @property
+    def block_table(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [max_batch, max_pages_per_request]: row b = batch row b's pages, null page 0 past its pages and (SWA) before the window, as emit_dense writes it. Rows past the batch are stale.
+        """
+
+    @property
+    def kv_indptr(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [max_batch + 1]: FlashInfer's kv_indptr for the staged batch (entries 0..B).
+        """
+
+    @property
+    def kv_indices(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [max_batch * max_pages_per_request]: FlashInfer's kv_indices (the first kv_indptr[B] entries); SWA rows list only in-window pages.
+        """
+
+    @property
+    def kv_last_page_len(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """int32 [max_batch]: FlashInfer's kv_last_page_len (entries 0..B-1)."""
+
+    @property
+    def qo_indptr(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [max_batch + 1]: tokens in flight of the rows before b (query offsets; qo_indptr[B] = the slot mapping's length).
+        """
+
+    @property
+    def slot_mapping(self) -> Annotated[torch.Tensor, dict(dtype='int64', device='cuda')]:
+        """
+        int64 [max_new_tokens]: page * P + offset of each token in flight, row by row (the first qo_indptr[B] entries), as emit_slot_mapping writes it.
+        """
+
+class DeviceTables:
+    """
+    A pool's page tables in device memory at fixed addresses (made by `pool.device_tables(...)`), synced each step with one host-to-device copy and one kernel. The tensors (`full`, `swa`, `full_to_swa`) are views of those buffers: their data_ptr never changes, so a CUDA graph that reads them stays valid. Contract: every stage is followed by a sync of it, on one stream, before the next stage.
+    """
+
+    def stage(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> int:
+        """
+        Diffs the pool against the device state for this step's batch (rows in this order) and packs the delta into the pinned staging buffer; returns its bytes. Waits until the last sync's copy has read that buffer, so never call it while capturing a graph. Raises UnknownRequestError, DuplicateRequestError, RowTooShortError, BufferTooSmallError (batch, live requests, tokens in flight or writes over the capacity) with nothing changed.
+        """
+
+    def sync(self, stream: int | torch.cuda.Stream = 0) -> None:
+        """
+        Applies the staged delta on `stream` (a cudaStream_t int or a torch.cuda.Stream; 0 the legacy default stream): one copy, one kernel, no host synchronization, so it may be captured in a CUDA graph (a replay copies captured_delta_bytes and applies what is staged then: check fits_captured_sync before a replay). Raises DeviceError; the delta stays staged for a retry.
+        """
+
+    def update(self, requests: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], stream: int | torch.cuda.Stream = 0) -> int:
+        """
+        stage(requests) then sync(stream): one step eagerly; returns the bytes.
+        """
+
+    @property
+    def fits_captured_sync(self) -> bool:
+        """
+        Whether the staged delta fits the fixed copy of a captured sync; when not, sync eagerly before the replay (the replayed kernel then refuses the truncated copy, changing nothing).
+        """
+
+    @property
+    def rejected_deltas(self) -> int:
+        """
+        Syncs whose kernel refused a truncated delta (replays of a captured sync that did not fit). Synchronizes with the device.
+        """
+
+    @property
+    def batch_size(self) -> int:
+        """Rows of the last stage (B)."""
+
+    @property
+    def staged_bytes(self) -> int:
+        """Bytes of the last staged delta."""
+
+    @property
+    def device(self) -> int:
+        """The CUDA device of the buffers."""
+
+    @property
+    def max_requests(self) -> int:
+        """Live requests the device store holds."""
+
+    @property
+    def max_batch(self) -> int:
+        """Rows of one step's tables."""
+
+    @property
+    def max_pages_per_request(self) -> int:
+        """Columns of a store row and of a block_table row."""
+
+    @property
+    def max_new_tokens(self) -> int:
+        """Slot-mapping entries of one step."""
+
+    @property
+    def max_writes(self) -> int:
+        """Entries of each record list of one delta."""
+
+    @property
+    def full(self) -> FullDeviceTables:
+        """
+        The full-attention tables (FullDeviceTables); AttributeError for an SWA pool.
+        """
+
+    @property
+    def swa(self) -> SwaDeviceTables:
+        """
+        The sliding-window tables (SwaDeviceTables); AttributeError for a full pool.
+        """
+
+    @property
+    def full_to_swa(self) -> Annotated[torch.Tensor, dict(dtype='int32', device='cuda')]:
+        """
+        int32 [full pages]: the hybrid's full_to_swa on the device, equal to pool.full_to_swa() on every entry a kernel can read (in-window pages of the batch) after a sync.
+        """
+
+def cuda_device_count() -> int:
+    """CUDA devices visible to this process (0 without a driver or a device)."""
+
+CUDA: bool  # True when built with the device tables (DeviceTables)
 
 NULL_PAGE: int = 0
 

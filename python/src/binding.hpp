@@ -1,6 +1,11 @@
 // What every translation unit of the Python extension shares: errors, request handles, array
 // types, the batch scratch, the KV event queue. Binds only pagedkv's engine-facing API.
 #pragma once
+// 1 when meson builds the device tables in (CUDA configured): python/meson.build defines it.
+#ifndef PAGEDKV_PYTHON_CUDA
+#define PAGEDKV_PYTHON_CUDA 0
+#endif
+
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/vector.h>
@@ -193,5 +198,39 @@ private:
 };
 using tokens_arg = int_span_arg<token_id>;
 using extra_keys_arg = int_span_arg<std::uint64_t>;
+
+/// One integer row per request of a batch: a 2-D array (row i for requests[i], read in place, as
+/// an engine keeps its token ids), or a sequence of `batch` 1-D arrays / lists (None: an empty row).
+/// None for the whole argument gives every request an empty row.
+template <class T>
+class batch_rows_arg {
+public:
+    batch_rows_arg(nb::handle h, std::size_t batch, const char* what) : batch_(batch) {
+        if (h.is_none()) return;
+        if (nb::try_cast<table>(h, table_, true)) {
+            check_same_length(table_.shape(0), batch, what);
+            return;
+        }
+        if (!nb::isinstance<nb::sequence>(h) || nb::isinstance<nb::str>(h))
+            throw nb::type_error((std::string(what) + " must be a 2-D integer array or a sequence of 1-D integer "
+                                                      "arrays / lists, one per request").c_str());
+        const auto seq = nb::borrow<nb::sequence>(h);
+        check_same_length(nb::len(seq), batch, what);
+        rows_.reserve(batch);  // no reallocation: each row's span points into its own element
+        for (std::size_t i = 0; i < batch; ++i) rows_.emplace_back(seq[i], what);
+    }
+    /// Row i. @pre i < batch.
+    std::span<const T> operator[](std::size_t i) const noexcept {
+        if (table_.is_valid()) return {table_.data() + i * table_.shape(1), table_.shape(1)};
+        return rows_.empty() ? std::span<const T>{} : rows_[i].span();
+    }
+    std::size_t size() const noexcept { return batch_; }
+
+private:
+    using table = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+    std::size_t batch_;
+    table table_;
+    std::vector<int_span_arg<T>> rows_;
+};
 
 }  // namespace pagedkv::python

@@ -6,6 +6,9 @@
 #include <string>
 
 #include "views.hpp"
+#if PAGEDKV_PYTHON_CUDA
+#include "device_tables_binding.hpp"
+#endif
 
 namespace pagedkv::python {
 
@@ -128,6 +131,11 @@ NB_MODULE(_pagedkv, m) {
     bind_full_pools(m);
     bind_hybrid_pools(m);
     bind_caching_hybrid_pools(m);
+#if PAGEDKV_PYTHON_CUDA
+    bind_device_tables(m);
+#endif
+    // Whether this build has the device tables (meson -Dcuda=enabled -Dpython=true; pip's build has not).
+    m.attr("CUDA") = bool(PAGEDKV_PYTHON_CUDA);
 
     m.attr("NULL_PAGE") = null_page.value;
     m.attr("DEFAULT_RETENTION_PRIORITY") = default_retention_priority;

@@ -10,6 +10,9 @@
 #include <tuple>
 
 #include "views.hpp"
+#if PAGEDKV_PYTHON_CUDA
+#include "device_tables_binding.hpp"
+#endif
 
 namespace pagedkv::python {
 
@@ -98,6 +101,27 @@ void commit_many(py_pool<Pool>& w, std::span<const request_id> batch, counts_arg
         if (w.scratch.seen(batch[i])) raise(error{errc::duplicate_request}, call, static_cast<std::int64_t>(i));
     }
     for (std::size_t i = 0; i < batch.size(); ++i) (void)w.pool.commit(batch[i], counts[i]);
+}
+
+/// commit_many with each request's tokens (caching pools): every check of the keyed commit,
+/// tokens_too_short included, for the whole batch first, then the commits.
+template <class Pool>
+void commit_many_keyed(py_pool<Pool>& w, std::span<const request_id> batch, counts_arg counts,
+                       const batch_rows_arg<token_id>& tokens, const batch_rows_arg<std::uint64_t>& keys) {
+    constexpr const char* call = "commit_many";
+    w.scratch.start();
+    const auto& first = std::get<0>(parts(w.pool));  // keyed by the full pool in a hybrid: same page size
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto at = static_cast<std::int64_t>(i);
+        if (auto s = first.check_commit(batch[i], counts[i]); !s) raise(s.err(), call, at);
+        if (w.scratch.seen(batch[i])) raise(error{errc::duplicate_request}, call, at);
+        // The keyed commit keys the whole pages under the new committed length (pool_state::key_committed).
+        const std::int64_t whole = (first.committed_tokens(batch[i]) + counts[i]) / first.page_size_tokens();
+        if (static_cast<std::int64_t>(tokens[i].size()) < whole * first.page_size_tokens())
+            raise(error{errc::tokens_too_short}, call, at);
+    }
+    // Keying and committing one request changes no other request's checks: none of these can fail.
+    for (std::size_t i = 0; i < batch.size(); ++i) (void)w.pool.commit(batch[i], counts[i], tokens[i], keys[i]);
 }
 
 template <class Pool>
@@ -280,6 +304,20 @@ void bind_add_request(nb::class_<py_pool<Pool>>& cls) {
     }
 }
 
+/// The keyed commit_many's Python arguments: tokens (None: the plain commit_many) and extra keys.
+template <class Pool>
+void keyed_commit_many(py_pool<Pool>& w, std::span<const request_id> batch, counts_arg counts, nb::handle tokens,
+                       nb::handle keys) {
+    if (tokens.is_none()) {
+        commit_many(w, batch, counts);
+    } else {
+        const batch_rows_arg<token_id> rows(tokens, batch.size(), "tokens");
+        const batch_rows_arg<std::uint64_t> extra(keys, batch.size(), "page_extra_keys");
+        commit_many_keyed(w, batch, counts, rows, extra);
+    }
+    w.events.deliver();
+}
+
 /// Prefix reuse and KV events (caching pools).
 template <class Pool>
 void bind_prefix_cache(nb::class_<py_pool<Pool>>& cls) {
@@ -338,6 +376,19 @@ void bind_prefix_cache(nb::class_<py_pool<Pool>>& cls) {
                 check(w.pool.reset_cache(), "reset_cache");
                 w.events.deliver();
             }, "Empties the cache. Raises CacheInUseError while any request holds a page.")
+        .def("commit_many", [](W& w, const ids_in& ids, std::int64_t count, nb::handle tokens, nb::handle keys) {
+                const auto batch = w.scratch.ids(ids);
+                keyed_commit_many(w, batch, counts_arg{nullptr, count}, tokens, keys);
+            }, nb::arg("requests"), nb::arg("counts"), nb::arg("tokens").none(), arg_keys)
+        .def("commit_many", [](W& w, const ids_in& ids, const counts_in& counts, nb::handle tokens, nb::handle keys) {
+                const auto batch = w.scratch.ids(ids);
+                check_same_length(counts.shape(0), batch.size(), "counts");
+                keyed_commit_many(w, batch, counts_arg{counts.data()}, tokens, keys);
+            }, nb::arg("requests"), nb::arg("counts"), nb::arg("tokens").none(), arg_keys,
+            "commit(requests[i], counts[i], tokens[i], page_extra_keys[i]) for the whole batch, or for none of "
+            "it. `tokens`: a 2-D integer array (row i: requests[i]'s token ids from 0, read in place) or a "
+            "sequence of one 1-D array / list per request; page_extra_keys likewise (None: none). Errors as "
+            "the keyed commit, plus DuplicateRequestError; ValueError when tokens has not one row per request.")
         .def("enable_events", [](W& w, nb::object callback) {
                 w.events.enabled = true;
                 w.events.callback = std::move(callback);
@@ -392,6 +443,36 @@ void bind_init(nb::class_<py_pool<Pool>>& cls) {
     }
 }
 
+#if PAGEDKV_PYTHON_CUDA
+/// `pool.device_tables(...)`: the pool's persistent device tables (DeviceTables), in step with it.
+template <class Pool>
+void bind_device_tables_factory(nb::class_<py_pool<Pool>>& cls) {
+    using W = py_pool<Pool>;
+    cls.def("device_tables",
+            [](W& w, std::int32_t max_requests, std::int32_t max_batch, std::int32_t max_pages_per_request,
+               std::int32_t max_new_tokens, std::int32_t max_writes, std::int32_t captured_delta_bytes, bool full_rows) {
+                const device_tables_options o{{max_requests, max_batch, max_pages_per_request, max_new_tokens, max_writes},
+                                              captured_delta_bytes,
+                                              full_rows ? diff_scope::full_rows : diff_scope::committed_prefix};
+                const nb::object self = nb::find(w);
+                if constexpr (hybrid<Pool>)
+                    return make_device_tables<Pool, hybrid_table_mirror<Pool>>(self, w.pool, o, w.pool.full(), w.pool.swa());
+                else
+                    return make_device_tables<Pool, table_mirror<Pool>>(self, w.pool, o, w.pool);
+            },
+            nb::kw_only(), nb::arg("max_requests"), nb::arg("max_batch"), nb::arg("max_pages_per_request"),
+            nb::arg("max_new_tokens"), nb::arg("max_writes"), nb::arg("captured_delta_bytes") = default_captured_delta_bytes,
+            nb::arg("full_rows") = false,
+            "This pool's page tables in device memory (a DeviceTables, on the current CUDA device), already in "
+            "step with the pool: capacities as table_capacity (live requests, batch rows, pages per row, tokens "
+            "in flight per step, writes per delta). captured_delta_bytes: what a CUDA-graph-captured sync "
+            "copies. full_rows=True re-reads every live page at each stage (exact after any history; the "
+            "default re-reads only past the committed prefix, docs/device_tables.md). Raises "
+            "InvalidCapacityError, BufferTooSmallError or RowTooShortError (the pool's live requests exceed "
+            "the capacity), DeviceError (no CUDA device, or an allocation failed).");
+}
+#endif
+
 /// One pool class: constructor, requests, mutations, batches, views, and prefix reuse if caching.
 template <class Pool>
 void bind_pool(nb::module_& m, const char* name, const char* doc) {
@@ -400,6 +481,9 @@ void bind_pool(nb::module_& m, const char* name, const char* doc) {
     bind_add_request(cls);
     bind_pool_calls(cls);
     if constexpr (has_prefix_cache<Pool>) bind_prefix_cache(cls);
+#if PAGEDKV_PYTHON_CUDA
+    bind_device_tables_factory(cls);
+#endif
 }
 
 }  // namespace pagedkv::python

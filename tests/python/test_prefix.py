@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import pagedkv as pk
-from conftest import ids
+from conftest import ALL_POOLS, digest, ids
 
 PROMPT = np.arange(100, 117, dtype=np.int32)  # 17 tokens: 4 whole pages of 4, and one more token
 
@@ -149,3 +149,90 @@ def test_caching_hybrid_keeps_swa_pages_of_keyed_full_pages():
     assert h.attach_prefix(s, PROMPT) == 16
     assert h.swa.first_live_page(s) == pk.dead_pages(16, 8, 4)
     h.check_invariants()
+
+
+# ---- keyed commit_many: each request's tokens in one batch call -------------------------------------
+
+def keyed_batch(pool):
+    """Three requests with 17, 9 and 4 tokens in flight; their token rows, 20 wide (a padded 2-D array)."""
+    rs = [int(r) for r in pool.add_requests(3)]
+    pool.extend_many(ids(*rs), np.array([17, 9, 4]))
+    rows = np.stack([np.arange(100, 120), np.arange(200, 220), np.arange(300, 320)]).astype(np.int32)
+    return rs, rows
+
+
+def test_keyed_commit_many_equals_one_keyed_commit_per_request(caching_pool):
+    rs, rows = keyed_batch(caching_pool)
+    other = ALL_POOLS[type(caching_pool).__name__]()
+    others, _ = keyed_batch(other)
+    caching_pool.enable_events()
+    other.enable_events()
+    caching_pool.commit_many(ids(*rs), np.array([17, 8, 3]), tokens=rows)
+    for r, n, row in zip(others, (17, 8, 3), rows):
+        other.commit(r, n, row)
+    assert digest(caching_pool, rs) == digest(other, others)
+    assert [(e.kind, e.key, e.page) for e in caching_pool.poll_events()] == \
+        [(e.kind, e.key, e.page) for e in other.poll_events()]
+    assert caching_pool.full.stats.stored_pages == 4 + 2  # 16 of 17 and 8 of 8 tokens: whole pages only
+    for r in rs:
+        caching_pool.free(r)
+    assert caching_pool.lookup(rows[0][:17]) == 16 and caching_pool.lookup(rows[1][:9]) == 8
+    caching_pool.check_invariants()
+
+
+def test_keyed_commit_many_takes_a_list_of_rows_or_one_count(caching_pool):
+    rs, rows = keyed_batch(caching_pool)
+    caching_pool.commit_many(ids(*rs), 4, tokens=[list(rows[0]), rows[1].astype(np.int64), rows[2][:4]])
+    assert [caching_pool.full.committed(r) for r in rs] == [4, 4, 4]
+    assert caching_pool.full.stats.stored_pages == 3
+    caching_pool.extend_many(ids(*rs[:2]), np.array([4, 5]))
+    caching_pool.commit_many(ids(*rs[:2]), np.array([4, 5]), tokens=rows[:2].astype(np.int64), page_extra_keys=None)
+    assert [caching_pool.full.committed(r) for r in rs] == [8, 9, 4]
+    assert caching_pool.full.stats.stored_pages == 5  # page 1 of each of the two
+    caching_pool.extend(rs[0], 9)
+    caching_pool.commit_many(ids(rs[0]), 9, tokens=None)  # None: the plain commit, nothing keyed
+    assert caching_pool.full.committed(rs[0]) == 17 and caching_pool.full.stats.stored_pages == 5
+
+
+def test_keyed_commit_many_page_extra_keys_per_request(caching_pool):
+    rs, rows = keyed_batch(caching_pool)
+    caching_pool.commit_many(ids(*rs), np.array([17, 9, 4]), tokens=rows,
+                             page_extra_keys=[np.array([0, 0, 42], np.uint64), None, [5]])
+    for r in rs:
+        caching_pool.free(r)
+    assert caching_pool.lookup(rows[0][:17]) == 8  # page 2's extra key differs
+    assert caching_pool.lookup(rows[0][:17], page_extra_keys=[0, 0, 42]) == 16
+    assert caching_pool.lookup(rows[1][:9]) == 8
+    assert caching_pool.lookup(rows[2][:5]) == 0 and caching_pool.lookup(rows[2][:5], page_extra_keys=[5]) == 4
+
+
+def test_keyed_commit_many_rejections_change_nothing(caching_pool):
+    rs, rows = keyed_batch(caching_pool)
+    before = digest(caching_pool, rs)
+    short = [rows[0], rows[1][:7], rows[2]]  # request 1 commits 8 tokens: 2 whole pages need 8 ids
+    with pytest.raises(pk.TokensTooShortError) as e:
+        caching_pool.commit_many(ids(*rs), np.array([17, 8, 4]), tokens=short)
+    assert e.value.index == 1 and e.value.code == "tokens_too_short"
+    with pytest.raises(pk.CommitExceedsReservedError) as e:
+        caching_pool.commit_many(ids(*rs), np.array([17, 8, 5]), tokens=rows)
+    assert e.value.index == 2
+    with pytest.raises(pk.DuplicateRequestError) as e:
+        caching_pool.commit_many(ids(rs[0], rs[1], rs[0]), 1, tokens=rows)
+    assert e.value.index == 2
+    with pytest.raises(ValueError, match="tokens has 2 entries for a batch of 3 requests"):
+        caching_pool.commit_many(ids(*rs), 1, tokens=rows[:2])
+    with pytest.raises(ValueError, match="page_extra_keys has 1 entries for a batch of 3 requests"):
+        caching_pool.commit_many(ids(*rs), 1, tokens=rows, page_extra_keys=[[1]])
+    with pytest.raises(TypeError):
+        caching_pool.commit_many(ids(*rs), 1, tokens="abc")
+    assert digest(caching_pool, rs) == before
+    assert caching_pool.full.stats.stored_pages == 0
+
+
+def test_plain_pools_commit_many_takes_no_tokens():
+    pool = pk.HybridPool(full_pages=40, swa_pages=40, page_size=4, window=8)
+    r = pool.add_request()
+    pool.extend(r, 4)
+    with pytest.raises(TypeError):
+        pool.commit_many(ids(r), 4, tokens=np.zeros((1, 4), np.int32))
+    assert pool.full.tokens_in_flight(r) == 4
