@@ -142,6 +142,7 @@ NB_MODULE(_pagedkv, m) {
     m.attr("MAX_RETENTION_PRIORITY") = max_retention_priority;
     m.def("pages_for_tokens", &pages_for_tokens, nb::arg("tokens"), nb::arg("page_size"),
           "Pages needed to hold `tokens` tokens: ceil(tokens / page_size).");
-    m.def("dead_pages", &dead_pages, nb::arg("committed_tokens"), nb::arg("window"), nb::arg("page_size"),
+    m.def("dead_pages", static_cast<std::int64_t (*)(std::int64_t, std::int64_t, std::int32_t)>(&dead_pages),
+          nb::arg("committed_tokens"), nb::arg("window"), nb::arg("page_size"),
           "Leading pages no future query can attend at committed length L and window W.");
 }
