@@ -51,7 +51,9 @@ struct problem {
     int margin = 0;  // keys before the window that also hold data (for a reference with a wider window)
     int first_key(int b) const {  // earliest key any query of row b attends, less the margin
         const int p0 = lens[b] - shape.queries_per_request;
-        return shape.window_tokens > 0 ? std::max(0, p0 - shape.window_tokens + 1 - margin) : 0;
+        int lo = shape.window_tokens > 0 ? std::max(0, p0 - shape.window_tokens + 1 - margin) : 0;
+        if (shape.chunk_tokens > 0) lo = std::max(lo, std::max(0, p0 / shape.chunk_tokens * shape.chunk_tokens - margin));
+        return lo;
     }
 
     problem(decode_shape s, std::vector<std::int32_t> lengths, std::mt19937_64& rng, int margin_keys = 0)
@@ -113,7 +115,10 @@ struct problem {
                     i < static_cast<int>(pages[b].size()) && pages[b][i] >= 0 ? pages[b][i] : garbage();
             // CSR rows start anywhere at or before the first in-window page; the entries before it
             // are garbage and the kv length counts from the row's first entry.
-            const int start = static_cast<int>(rng() % static_cast<std::uint64_t>(first_key(b) / P + 1));
+            // With chunks, on a chunk boundary: positions count from the row's first entry.
+            const int step = s.chunk_tokens > 0 && s.chunk_tokens % P == 0 ? s.chunk_tokens / P : 1;
+            const int start =
+                step * static_cast<int>(rng() % static_cast<std::uint64_t>(first_key(b) / P / step + 1));
             for (int i = start; i < static_cast<int>(pages[b].size()); ++i)
                 indices.push_back(pages[b][i] >= 0 ? pages[b][i] : garbage());
             indptr.push_back(static_cast<std::int32_t>(indices.size()));
@@ -136,7 +141,8 @@ struct problem {
             for (int j = 0; j < Q; ++j)
                 for (int h = 0; h < Hq; ++h) {
                     const int pos = lens[b] - Q + j, kvh = h / (Hq / H);
-                    const int lo = W > 0 ? std::max(0, pos - W + 1) : 0;
+                    int lo = W > 0 ? std::max(0, pos - W + 1) : 0;
+                    if (shape.chunk_tokens > 0) lo = std::max(lo, pos / shape.chunk_tokens * shape.chunk_tokens);
                     const std::size_t qo = ((static_cast<std::size_t>(b) * Q + j) * Hq + h) * D;
                     std::vector<double> score;
                     double mx = -INFINITY;
@@ -178,7 +184,7 @@ double rel_error(const std::vector<T>& out, const std::vector<double>& ref, std:
 // returns the worst relative error. With `off_by_one`, also checks that the output is *not* within
 // tolerance of attention with window W + 1: the comparison can see a one-key masking error.
 template <class T>
-double run_and_compare(problem<T>& pr, bool off_by_one = false) {
+double run_and_compare(problem<T>& pr, bool off_by_one = false, bool with_csr = true) {
     const float scale = 1.f / std::sqrt(static_cast<float>(pr.shape.head_dim));
     const std::vector<double> ref = pr.reference(scale, pr.shape.window_tokens);
     const std::vector<double> ref_wider = off_by_one ? pr.reference(scale, pr.shape.window_tokens + 1) : ref;
@@ -195,6 +201,7 @@ double run_and_compare(problem<T>& pr, bool off_by_one = false) {
     const std::size_t per_request = pr.q.size() / static_cast<std::size_t>(pr.shape.batch);
     for (const table_form form : {table_form::dense, table_form::csr})
         for (const decode_plan* plan : {&planned, &forced}) {
+            if (form == table_form::csr && !with_csr) continue;
             CAPTURE(static_cast<int>(form));
             CAPTURE(plan->num_splits);
             decode_tensors<T> t{q.ptr, out.ptr, k.ptr, v.ptr,
@@ -254,6 +261,57 @@ TEST_CASE_TEMPLATE("swa_decode matches float64 for every head dim, page size, wi
             }
         }
     MESSAGE("worst relative error over " << config << " shapes x 2 table forms x 2 splits: " << worst);
+}
+
+TEST_CASE("swa_decode: chunked local attention matches float64, queries straddling chunk boundaries included") {
+    std::mt19937_64 rng(20261202);
+    int config = 0;
+    double worst = 0;
+    for (const int P : {16, 64})
+        for (const int C : {P, 3 * P, 8 * P})
+            for (const int W : {0, 100})
+                for (const int Q : {1, 4}) {
+                    ++config;
+                    decode_shape s{};
+                    s.batch = 5;
+                    s.queries_per_request = Q;
+                    s.num_q_heads = 8;
+                    s.num_kv_heads = 2;
+                    s.head_dim = 128;
+                    s.page_size_tokens = P;
+                    s.window_tokens = W;
+                    s.chunk_tokens = C;
+                    // Q + 1 past a boundary: with Q = 4 the first queries sit in the chunk before it.
+                    std::vector<std::int32_t> lens{Q, 2 * C + 2, C, 5 * C + Q, 7 * C / 2 + 1};
+                    CAPTURE(P);
+                    CAPTURE(C);
+                    CAPTURE(W);
+                    CAPTURE(Q);
+                    problem<__nv_bfloat16> pr(s, lens, rng);
+                    worst = std::max(worst, run_and_compare(pr));
+                }
+    MESSAGE("chunked: worst relative error over " << config << " shapes x 2 table forms x 2 splits: " << worst);
+
+    // A chunk that is not a whole number of pages: dense rows (absolute positions) are exact; a CSR
+    // row's first entry could not sit on a chunk boundary, so CSR is refused before any launch.
+    decode_shape s{};
+    s.batch = 3;
+    s.queries_per_request = 2;
+    s.num_q_heads = 4;
+    s.num_kv_heads = 4;
+    s.head_dim = 64;
+    s.page_size_tokens = 16;
+    s.chunk_tokens = 40;
+    problem<__nv_bfloat16> pr(s, {81, 40, 122}, rng);
+    CHECK(run_and_compare(pr, false, false) < tolerance<__nv_bfloat16>());
+    decode_plan plan{};
+    REQUIRE(plan_decode(pr.shape, sm_count(), plan).ok());
+    device_vector<std::int32_t> indptr(pr.indptr), indices(pr.indices), last(pr.last_page_len);
+    const decode_tensors<__nv_bfloat16> t{nullptr, nullptr, nullptr, nullptr,
+                                          page_table_view::csr(indptr.ptr, indices.ptr, last.ptr), 0.125f};
+    CHECK(swa_decode(plan, t, nullptr, 0, nullptr).code == decode_errc::invalid_chunk);
+    s.chunk_tokens = -1;
+    CHECK(check_shape(s).code == decode_errc::invalid_chunk);
 }
 
 TEST_CASE("swa_decode: a long window with a batch of one is split across blocks and still exact") {

@@ -27,6 +27,7 @@ enum class decode_errc : std::uint8_t {
     plan_mismatch,             ///< the plan was made for another shape
     workspace_too_small,       ///< the plan's workspace_bytes exceed the buffer passed
     launch_failed,             ///< CUDA refused the launch (see `decode_status::cuda`)
+    invalid_chunk,             ///< chunk below 0, or a CSR table with a chunk that is not a multiple of P
 };
 
 /// Success, or the named reason nothing was launched.
@@ -50,6 +51,10 @@ struct decode_shape {
     std::int32_t page_size_tokens = 0;     ///< a power of two
     std::int32_t window_tokens = 0;        ///< W; 0 = full attention
     std::int32_t max_kv_tokens = 0;        ///< an upper bound on any row's kv length; sizes the split only
+    /// C; 0 = no chunks. Chunked local attention (Llama-4): a query at p also sees no key before
+    /// floor(p / C) * C. Positions count from the row's first entry, so a CSR row must start at a
+    /// chunk boundary, as a chunked pool's CSR rows do when C is a multiple of P (checked).
+    std::int32_t chunk_tokens = 0;
     friend constexpr bool operator==(const decode_shape&, const decode_shape&) = default;
 };
 
@@ -83,6 +88,7 @@ constexpr decode_status check_shape(const decode_shape& s) noexcept {
     if (s.page_size_tokens < 1 || s.page_size_tokens > (1 << 20) || (s.page_size_tokens & (s.page_size_tokens - 1)))
         return {decode_errc::invalid_page_size};
     if (s.window_tokens < 0) return {decode_errc::invalid_window};
+    if (s.chunk_tokens < 0) return {decode_errc::invalid_chunk};
     return {};
 }
 
@@ -104,9 +110,11 @@ constexpr decode_status plan_decode(const decode_shape& s, int sm_count, decode_
     const auto row_chunks = static_cast<std::int32_t>((rows + detail::rows_per_block - 1) / detail::rows_per_block);
     const std::int64_t base = std::int64_t{s.batch} * s.num_kv_heads * row_chunks;
     const std::int64_t target = 2 * std::int64_t{sm_count > 0 ? sm_count : 1};
-    const std::int64_t keys = s.window_tokens > 0 && s.window_tokens + s.queries_per_request - 1 < s.max_kv_tokens
-                                  ? s.window_tokens + s.queries_per_request - 1
-                                  : s.max_kv_tokens;
+    std::int64_t keys = s.window_tokens > 0 && s.window_tokens + s.queries_per_request - 1 < s.max_kv_tokens
+                            ? s.window_tokens + s.queries_per_request - 1
+                            : s.max_kv_tokens;
+    if (s.chunk_tokens > 0 && s.chunk_tokens + s.queries_per_request - 1 < keys)
+        keys = s.chunk_tokens + s.queries_per_request - 1;
     const std::int64_t tiles = keys / detail::tile_keys(s.head_dim) + 1;  // +1: an unaligned range straddles one more
     std::int64_t splits = base == 0 || base >= target ? 1 : (target + base - 1) / base;
     if (splits > tiles / 2) splits = tiles / 2;
@@ -163,6 +171,8 @@ decode_status swa_decode(const decode_plan& plan, const decode_tensors<T>& t, vo
     if (plan.row_chunks != expect.row_chunks || plan.num_splits < 1 || plan.num_splits > detail::max_splits ||
         plan.workspace_bytes < workspace_bytes_for(s, plan.num_splits))
         return {decode_errc::plan_mismatch};
+    if (s.chunk_tokens > 0 && t.table.form == table_form::csr && s.chunk_tokens % s.page_size_tokens != 0)
+        return {decode_errc::invalid_chunk};  // a CSR row's first entry would not sit on a chunk boundary
     const void* pointers[] = {t.q, t.out, t.k_cache, t.v_cache, workspace};
     for (const void* ptr : pointers)
         if (reinterpret_cast<std::uintptr_t>(ptr) % 16 != 0) return {decode_errc::misaligned_pointer};
@@ -184,6 +194,7 @@ decode_status swa_decode(const decode_plan& plan, const decode_tensors<T>& t, vo
                                s.num_kv_heads,
                                0,
                                s.window_tokens,
+                               s.chunk_tokens,
                                plan.num_splits,
                                plan.row_chunks,
                                t.softmax_scale * 1.4426950408889634f};

@@ -39,6 +39,7 @@ struct kernel_params {
     int queries, q_heads, kv_heads;
     int page_shift;      // log2(P)
     int window;          // 0: no window
+    int chunk;           // 0: no chunks; else a query at p sees no key before floor(p / chunk) * chunk
     int splits, row_chunks;
     float scale_log2;    // softmax scale * log2(e): scores live in the exp2 domain
 };
@@ -152,7 +153,7 @@ __global__ void __launch_bounds__(threads, 4) decode_kernel(const __grid_constan
         const int rr = row0 + (r < nrows ? r : 0);
         const int j = rr / group;
         pos[r] = row.kv_tokens - p.queries + j;
-        first[r] = p.window > 0 ? max(0, pos[r] - p.window + 1) : 0;
+        first[r] = max(p.window > 0 ? max(0, pos[r] - p.window + 1) : 0, p.chunk > 0 ? pos[r] / p.chunk * p.chunk : 0);
         qrow[r] = (std::int64_t{b} * p.queries + j) * p.q_heads + kvh * group + rr % group;
     }
     // Rows grow with j, so row 0 has the earliest window and row nrows-1 the last query.
