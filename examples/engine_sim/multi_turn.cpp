@@ -41,7 +41,7 @@ int serve_multi_turn(const multi_turn_run& o) {
                                                    : 1 + std::int64_t{w.sessions} * longest_pages;
     if (gpu_pages < 1 + longest_pages || gpu_pages > INT32_MAX || host_pages < 2 || host_pages > INT32_MAX) {
         std::fprintf(stderr, "engine_sim: the GPU tier must hold one session's longest turn (%lld pages of %s) and the "
-                             "host tier 1 page at least\n",
+                             "host tier 2 pages at least\n",
                      static_cast<long long>(longest_pages), format_bytes(double(page_bytes)).c_str());
         return 2;
     }
