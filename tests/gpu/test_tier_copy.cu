@@ -14,6 +14,7 @@
 
 #include "pagedkv/cuda/kv_integrity.cuh"
 #include "pagedkv/cuda/tier_copy.cuh"
+#include "pagedkv/pool/tiered_hybrid_pool.hpp"
 #include "pagedkv/pool/tiered_pool.hpp"
 #include "pagedkv/table/csr_table.hpp"
 #include "pagedkv/table/slot_mapping.hpp"
@@ -179,6 +180,91 @@ TEST_CASE("host tier on the GPU: the probes catch a plan whose loads did not run
     REQUIRE(pool.attach_prefix(rc, a).value() == tier_hit{0, 96});
     run_plan(pool, kv, gpu::copy_engine::kernel, plan_part::write_backs_only);
     CHECK(offenders(pool, kv, rc, 1) == 96);  // every token still holds b's rows
+}
+
+// ---- the hybrid (SWA-aware) tier: full and SWA layers, each plan run by execute_copy_plan -----------
+
+namespace {
+
+using tiered_hybrid = tiered_hybrid_pool<lru>;
+constexpr std::int64_t window = 32;  // a hit of H tokens needs the SWA pages from (H - 31) / 16 on
+
+// The forward pass of r's tokens in flight into both layer kinds' caches, then a keyed commit.
+void forward(tiered_hybrid& pool, tier_kv& full, tier_kv& swa, request_id r, std::uint32_t tag,
+             const std::vector<token_id>& tokens) {
+    const std::int64_t from = pool.gpu().full().committed_tokens(r), n = pool.gpu().full().length_tokens(r) - from;
+    const request_id one[] = {r};
+    std::vector<std::int64_t> full_slots(static_cast<std::size_t>(n)), swa_slots(full_slots.size());
+    REQUIRE(emit_slot_mapping(pool.gpu().full(), one, full_slots).value() == n);
+    REQUIRE(emit_slot_mapping(pool.gpu().swa(), one, swa_slots).value() == n);
+    std::vector<std::uint32_t> tags(full_slots.size(), tag);
+    std::vector<std::int32_t> positions(full_slots.size());
+    std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(from));
+    device_buffer<std::int64_t> d_full(full_slots), d_swa(swa_slots);
+    device_buffer<std::uint32_t> d_tags(tags);
+    device_buffer<std::int32_t> d_pos(positions);
+    CUDA_REQUIRE(gpu::write_kv_probes(full.k.ptr, full.v.ptr, kv_heads, head_dim, d_full.ptr, d_tags.ptr, d_pos.ptr, n, nullptr));
+    CUDA_REQUIRE(gpu::write_kv_probes(swa.k.ptr, swa.v.ptr, kv_heads, head_dim, d_swa.ptr, d_tags.ptr, d_pos.ptr, n, nullptr));
+    CUDA_REQUIRE(cudaDeviceSynchronize());
+    REQUIRE(pool.commit(r, n, tokens).ok());
+}
+
+// Offending tokens among those r's row of `view` must hold (an SWA view: from its first live page).
+template <class View>
+unsigned offenders(const View& view, tier_kv& kv, request_id r, std::uint32_t tag, std::int64_t w) {
+    const request_id one[] = {r};
+    std::vector<std::int32_t> indptr(2), indices(view.pages(r).size() + 1), last(1);
+    REQUIRE(emit_csr_table(view, one, {indptr, indices, last}).ok());
+    device_buffer<std::int32_t> d_indptr(indptr), d_indices(indices), d_last(last);
+    const auto committed = static_cast<std::int32_t>(view.committed_tokens(r));
+    device_buffer<std::uint32_t> d_tag(std::vector<std::uint32_t>{tag});
+    device_buffer<std::int32_t> d_len(std::vector<std::int32_t>{committed});
+    device_buffer<gpu::kv_probe_report> report(1);
+    pagedkv::test::upload(report.ptr, gpu::kv_probe_report{});
+    CUDA_REQUIRE(gpu::check_kv_probes(kv.k.ptr, kv.v.ptr, gpu::page_table_view::csr(d_indptr.ptr, d_indices.ptr, d_last.ptr), 1,
+                                      P, static_cast<int>(w), view.size().pages, kv_heads, head_dim,
+                                      gpu::kv_probe_expect{d_tag.ptr, d_len.ptr, d_len.ptr}, report.ptr, nullptr));
+    return report.download(1)[0].offenders;
+}
+
+// Both plans of the step on the GPU (the SWA loads left out with `write_backs_only`), then complete.
+void run_plan(tiered_hybrid& pool, tier_kv& full, tier_kv& swa, plan_part part = plan_part::all) {
+    const hybrid_copy_plan& plan = pool.take_plan();
+    copy_plan swa_ran = plan.swa;
+    if (part == plan_part::write_backs_only) swa_ran.loads.clear();
+    CUDA_REQUIRE(gpu::execute_copy_plan(layout, full.device(), full.host(), plan.full, nullptr));
+    CUDA_REQUIRE(gpu::execute_copy_plan(layout, swa.device(), swa.host(), swa_ran, nullptr));
+    CUDA_REQUIRE(cudaDeviceSynchronize());
+    REQUIRE(pool.complete(plan));
+}
+
+}  // namespace
+
+TEST_CASE("host tier on the GPU: a hybrid pool's host hit loads its full pages and its window's SWA pages") {
+    for (const plan_part part : {plan_part::all, plan_part::write_backs_only}) {
+        CAPTURE(static_cast<int>(part));
+        auto pool = tiered_hybrid::create(pool_size{9}, pool_size{9}, pool_size{17}, pool_size{17}, P, window).value();
+        tier_kv full(9, 17), swa(9, 17);
+        const auto a = seq(97, 100), b = seq(128, 5000);
+        const request_id ra = pool.add_request().value();
+        REQUIRE(pool.extend(ra, 97).ok());
+        forward(pool, full, swa, ra, 1, a);
+        REQUIRE(pool.free_request(ra).ok());  // 6 full pages cached, with their 6 SWA pages
+        const request_id rb = pool.add_request().value();
+        REQUIRE(pool.extend(rb, 128).ok());  // evicts them: 6 full and 6 SWA write-backs
+        CHECK(pool.swa_stats().written_back_pages == 6);
+        run_plan(pool, full, swa);
+        forward(pool, full, swa, rb, 2, b);
+        REQUIRE(pool.free_request(rb).ok());
+        const request_id rc = pool.add_request().value();
+        REQUIRE(pool.attach_prefix(rc, a).value() == tier_hit{0, 96});
+        CHECK(pool.swa_stats().loaded_pages == 2);  // H = 96: SWA pages 4 and 5 only
+        run_plan(pool, full, swa, part);
+        CHECK(offenders(pool.gpu().full(), full, rc, 1, 0) == 0);
+        // The window's 32 tokens in the SWA layer: loaded, or, without the SWA loads, b's rows.
+        CHECK(offenders(pool.gpu().swa(), swa, rc, 1, window) == (part == plan_part::all ? 0u : 32u));
+        CHECK(pool.check_invariants().ok());
+    }
 }
 
 }  // namespace pagedkv::tier_copy_test
