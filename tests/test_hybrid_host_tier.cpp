@@ -7,6 +7,7 @@
 #include <pagedkv/pagedkv.hpp>
 #include <pagedkv/pool/tiered_hybrid_pool.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -196,6 +197,27 @@ TEST_CASE("hybrid host tier: a failing call changes nothing in either tier") {
     REQUIRE(pool.reset_cache().ok());
     CHECK(pool.host().free_pages() == 8);
     CHECK(pool.host_swa_free_pages() == 8);
+    CHECK(pool.check_invariants().ok());
+}
+
+TEST_CASE("hybrid host tier: kv events name the tier") {
+    auto pool = tiered::create(pool_size{6}, pool_size{9}, pool_size{5}, pool_size{9}, P, W).value();  // 4 host pages
+    std::vector<kv_event> log;
+    pool.set_event_sink([&](const kv_event& e) { log.push_back(e), log.back().tokens = {}; });
+    const auto count = [&](kv_event_kind kind, kv_tier tier) {
+        return std::count_if(log.begin(), log.end(), [&](const kv_event& e) { return e.kind == kind && e.tier == tier; });
+    };
+    run(pool, seq(17, 100));
+    CHECK(count(kv_event_kind::stored, kv_tier::gpu) == 4);
+    run(pool, seq(20, 500));  // a's 4 pages leave the GPU tier for the host tier
+    CHECK(count(kv_event_kind::stored, kv_tier::host) == 4);
+    for (const kv_event& e : log)
+        if (e.tier == kv_tier::host) CHECK(pool.host().key(e.page) == e.key);
+    run(pool, seq(17, 900));  // evicts 4 more GPU pages: the host tier (4 pages) drops a's
+    CHECK(count(kv_event_kind::removed, kv_tier::host) == 4);
+    REQUIRE(pool.reset_cache().ok());
+    CHECK(log.back().kind == kv_event_kind::cleared);
+    CHECK(log.back().tier == kv_tier::host);
     CHECK(pool.check_invariants().ok());
 }
 

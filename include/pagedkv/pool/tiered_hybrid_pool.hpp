@@ -106,7 +106,7 @@ public:
     tier_hit lookup(std::span<const token_id> tokens, cache_scope scope,
                     std::span<const std::uint64_t> page_extra_keys = {}) const {
         const std::int64_t g = pool_.lookup(tokens, scope, page_extra_keys) / page_size();
-        return {g * page_size(), host_hit(tokens, scope, page_extra_keys, g, INT64_MAX) * page_size()};
+        return {g * page_size(), host_hit(tokens, scope, page_extra_keys, g, INT64_MAX, [](page_id) {}) * page_size()};
     }
 
     /// Attaches to the empty request r the longest prefix over both tiers (whole pages, never the
@@ -123,7 +123,8 @@ public:
         const std::int64_t g = pool_.attach_prefix(r, tokens, page_extra_keys).value() / page_size();  // checked above
         // The pages the load takes: the fewer of the two pools' (the extend below takes both).
         const std::int64_t room = std::min<std::int64_t>(pool_.full().available_pages(), pool_.swa().available_pages());
-        const std::int64_t n = host_hit(tokens, scope, page_extra_keys, g, room);
+        hit_host_.clear();
+        const std::int64_t n = host_hit(tokens, scope, page_extra_keys, g, room, [&](page_id h) { hit_host_.push_back(h); });
         if (n == 0) return tier_hit{g * page_size(), 0};
         for (std::int64_t i = 0; i < n; ++i) host_.pin(hit_host_[static_cast<std::size_t>(i)]);  // before any eviction
         (void)pool_.extend(r, n * page_size(), listener{*this});  // fits: counted above
@@ -208,6 +209,14 @@ public:
         for (std::int32_t h = 1; h < host_.size().pages; ++h)
             if (swa_of_[static_cast<std::size_t>(h)] != null_page) unlink_swa(page_id{h});
         return {};
+    }
+
+    /// Events of both tiers go to `sink` from now on (`tier` says which; host events name host
+    /// pages): the hybrid pool's, and the host tier's `stored` (a write-back completed), `removed`
+    /// (a host page reused) and `cleared`.
+    void set_event_sink(const kv_event_sink& sink) {
+        pool_.set_event_sink(sink);
+        host_.set_sink(sink);
     }
 
     /// The pool's and the host tier's invariants, the host SWA links' and the plans' (class comment).
@@ -315,10 +324,13 @@ private:
         swa_free_.push(hs);
     }
 
-    // Host pages after the GPU hit of g pages, in hit_host_; returns how many the hit takes: the
-    // longest run, at most `room`, whose end's window pages from g on all have a host SWA copy.
+    // The host pages chained after the GPU hit of g pages, each passed to `visit` in order, until
+    // the first miss or `room` pages; returns how many the hit takes: the longest run whose end H
+    // has a host SWA copy for every window page from max(g, dead_pages(H)) on. One walk, no
+    // storage: a run of n pages is valid iff the last page without a copy lies before its window.
+    template <class Visit>
     std::int64_t host_hit(std::span<const token_id> tokens, cache_scope scope, std::span<const std::uint64_t> extra,
-                          std::int64_t g, std::int64_t room) const {
+                          std::int64_t g, std::int64_t room, Visit&& visit) const {
         const std::int64_t max_pages = tokens.empty() ? 0 : (static_cast<std::int64_t>(tokens.size()) - 1) / page_size();
         std::uint64_t parent_key = 0;
         if (g > 0) {  // the key of the GPU hit's last page (its full chain may run further)
@@ -328,7 +340,8 @@ private:
             });
             parent_key = pool_.full().index().key(last);
         }
-        hit_host_.clear();
+        const std::int64_t window = pool_.swa().window_tokens();
+        std::int64_t best = 0, last_missing = -1;
         for (std::int64_t i = g; i < max_pages && i - g < room; ++i) {
             const auto page = static_cast<std::size_t>(page_size());
             const auto idx = static_cast<std::size_t>(i);
@@ -336,19 +349,12 @@ private:
             const std::uint64_t key = content_key(parent_key, c);
             const page_id h = host_.find_hit(parent_key, key, c);
             if (h == null_page) break;
-            hit_host_.push_back(h);
+            visit(h);
+            if (swa_of_[at(h)] == null_page) last_missing = i;
+            if (last_missing < std::max(g, dead_pages((i + 1) * page_size(), window, page_size()))) best = i + 1 - g;
             parent_key = key;
         }
-        // The longest end whose window pages past g have their SWA copy: scan ends from the longest.
-        const std::int64_t window = pool_.swa().window_tokens();
-        for (auto n = static_cast<std::int64_t>(hit_host_.size()); n > 0; --n) {
-            const std::int64_t first = std::max(g, dead_pages((g + n) * page_size(), window, page_size()));
-            bool whole = true;
-            for (std::int64_t j = first; j < g + n && whole; ++j)
-                whole = swa_of_[at(hit_host_[static_cast<std::size_t>(j - g)])] != null_page;
-            if (whole) return n;
-        }
-        return 0;
+        return best;
     }
 
     // The pool evicts cached full page f, still keyed and still mapped to its SWA page (if any).
@@ -427,7 +433,7 @@ private:
     std::vector<std::int32_t> swa_load_of_, swa_loading_;    // the same by GPU SWA page
     std::deque<hybrid_copy_plan> flights_;                   // taken, not completed, oldest first
     std::uint64_t taken_ = 0;
-    mutable std::vector<page_id> hit_host_;  // host_hit scratch (lookup is const)
+    std::vector<page_id> hit_host_;  // attach_prefix scratch
     tier_stats stats_;
     swa_tier_stats swa_stats_;
 };
