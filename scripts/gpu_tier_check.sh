@@ -6,7 +6,7 @@
 # Needs nvcc on the machine, and doctest/doctest.h and xxhash.h: from $DEPS (default build-swa-deps/,
 # made here with `mkdir -p build-swa-deps && cp -r /usr/include/doctest /usr/include/xxhash.h
 # build-swa-deps/` and carried to the device), else from /usr/include.
-# Usage: OUT=/tmp/out scripts/gpu_tier_check.sh
+# Usage: OUT=/tmp/out scripts/gpu_tier_check.sh   (BUILD_ONLY=1: stop after the build, for a machine without a GPU)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_tier_check}
@@ -14,7 +14,7 @@ B=${BUILD:-/tmp/b-tier}
 DEPS=${DEPS:-build-swa-deps}
 mkdir -p "$OUT" "$B"
 command -v nvcc >/dev/null || [ ! -x /usr/local/cuda/bin/nvcc ] || export PATH=/usr/local/cuda/bin:$PATH
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$OUT/gpu.txt"
 nvcc --version | tail -n 2 | tee -a "$OUT/gpu.txt"
 inc=(-Iinclude)
 [ -d "$DEPS" ] && inc+=(-I"$DEPS")
@@ -44,6 +44,7 @@ if [ $built = 0 ]; then
   echo "gpu_tier_check: build failed (logs in $OUT)"
   exit 1
 fi
+[ "${BUILD_ONLY:-0}" = 1 ] && { echo "gpu_tier_check: built (BUILD_ONLY=1), nothing run"; exit 0; }
 TAIL=6 run tier_tests 120 "$B/tier_gpu_tests" -tc='host tier on the GPU*'
 TAIL=6 run tier_memcheck 300 compute-sanitizer --tool memcheck --error-exitcode 1 "$B/tier_gpu_tests" -tc='host tier on the GPU*'
 TAIL=20 run tier_copy_bench 240 "$B/tier_copy"
