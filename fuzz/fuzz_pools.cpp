@@ -11,7 +11,7 @@ pagedkv::fuzz::call_counts totals;
 
 void print_totals() {
     std::fprintf(stderr, "pagedkv calls: %lld\n", static_cast<long long>(totals.total()));
-    for (std::size_t i = 0; i < pagedkv::fuzz::call_kinds; ++i)
+    for (std::size_t i = 0; i < pagedkv::fuzz::pool_call_kinds; ++i)  // the tier's kinds: fuzz_tier
         std::fprintf(stderr, "  %-9s ok %lld, failed %lld\n", pagedkv::fuzz::call_names[i].data(),
                      static_cast<long long>(totals.ok[i]), static_cast<long long>(totals.failed[i]));
 }

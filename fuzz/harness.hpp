@@ -23,17 +23,24 @@
 namespace pagedkv::fuzz {
 
 /// The calls the harness makes, for counting: the trace operations (debug/trace_ops.hpp, same
-/// order), plus `resume`, the harness's check that a preempted request hits its own prefix again.
+/// order), plus `resume`, the harness's check that a preempted request hits its own prefix again,
+/// and the host tier's plan calls (`take`: take_plan and its execution, `complete`), which only
+/// the tier target (`run_tier`, fuzz/fuzz_tier.cpp) makes.
 enum class call : std::uint8_t {
     create, add, extend, commit, truncate, free, dense, csr, slots,
     attach, commit_keyed, cache, preempt, reset,  // prefix reuse (the caching hybrid pool)
-    resume
+    resume,
+    take, complete  // the host tier
 };
-inline constexpr std::size_t call_kinds = trace_ops.size() + 1;
+inline constexpr std::size_t call_kinds = trace_ops.size() + 3;
+/// The kinds `run` (the four pools of fuzz_pools) can reach: every kind before the tier's.
+inline constexpr std::size_t pool_call_kinds = static_cast<std::size_t>(call::take);
 inline constexpr std::array<std::string_view, call_kinds> call_names = [] {
     std::array<std::string_view, call_kinds> names{};
     for (const trace_op_spec& op : trace_ops) names[static_cast<std::size_t>(op.op)] = op.name;
     names[static_cast<std::size_t>(call::resume)] = "resume";
+    names[static_cast<std::size_t>(call::take)] = "take";
+    names[static_cast<std::size_t>(call::complete)] = "complete";
     return names;
 }();
 static_assert(static_cast<std::size_t>(call::reset) == static_cast<std::size_t>(trace_op::reset) &&
@@ -58,6 +65,7 @@ struct outcome {
     call_counts counts;
     std::int64_t failed_call = -1;  ///< 0-based index of the call that broke a property; -1 if none
     std::string what;               ///< which property, for the crash report
+    std::int64_t host_hit_tokens = 0;  ///< run_tier only: tokens attached from the host tier, all pools
     bool ok() const noexcept { return failed_call < 0; }
 };
 
@@ -183,6 +191,60 @@ struct hybrid_target {
     }
 };
 
+/// A full caching pool with a host tier (`tiered_full_pool<lru>`), with the K/V bytes of both
+/// tiers: a value per token slot, written by the harness's forward pass and moved by the plans.
+struct tier_target {
+    using pool_type = tiered_full_pool<lru>;
+    static constexpr bool hybrid = false;
+    static constexpr bool caching = true;
+    static constexpr bool tiered = true;
+    static constexpr std::string_view name = "tier";
+    std::optional<pool_type> pool;
+    pool_model model;
+    std::vector<std::uint64_t> gpu_kv, host_kv;  // slot p * P + i: token i of page p
+    std::vector<std::uint64_t> in_flight;        // sequences of plans taken, not completed, oldest first
+    std::uint64_t taken = 0;                     // plans taken from this pool
+
+    pool_type& api() noexcept { return *pool; }
+    const pool_type& state() const noexcept { return *pool; }
+    template <class F>
+    void for_each_view(F&& f) const { f(pool->gpu()); }
+    status create(std::int32_t gpu_pages, std::int32_t host_pages, std::int32_t page_size) {
+        auto made = pool_type::create(pool_size{gpu_pages}, pool_size{host_pages}, page_size);
+        if (!made) return made.err();
+        pool.emplace(std::move(made.value()));
+        gpu_kv.assign(static_cast<std::size_t>(gpu_pages) * static_cast<std::size_t>(page_size), 0);
+        host_kv.assign(static_cast<std::size_t>(host_pages) * static_cast<std::size_t>(page_size), 0);
+        in_flight.clear();
+        taken = 0;
+        return {};
+    }
+    template <attention_kind K>
+    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+        return emit_dense_table(pool->gpu(), b, out, row);
+    }
+    template <attention_kind K>
+    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) { return emit_csr_table(pool->gpu(), b, out); }
+    template <attention_kind K>
+    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
+        return emit_slot_mapping(pool->gpu(), b, out);
+    }
+    /// The plan's contract, executed on the K/V values: every write-back, then every load.
+    void execute(const copy_plan& plan) {
+        const auto page = static_cast<std::size_t>(model.page_size_tokens);
+        for (const copy_run& r : plan.write_backs)
+            std::copy_n(gpu_kv.begin() + static_cast<std::ptrdiff_t>(r.src * page), r.count * page,
+                        host_kv.begin() + static_cast<std::ptrdiff_t>(r.dst * page));
+        for (const copy_run& r : plan.loads)
+            std::copy_n(host_kv.begin() + static_cast<std::ptrdiff_t>(r.src * page), r.count * page,
+                        gpu_kv.begin() + static_cast<std::ptrdiff_t>(r.dst * page));
+    }
+};
+
+/// Whether `T` is the host-tier target (the other targets have no `tiered` member).
+template <class T>
+concept tier_like = requires { requires T::tiered; };
+
 template <class V>
 inline constexpr attention_kind kind_of = std::remove_cvref_t<V>::kind;
 
@@ -293,12 +355,30 @@ public:
         return out;
     }
 
+    /// The host tier's input: every byte is a call on the tier target (`tier_step`), which starts
+    /// as 24 GPU pages, 16 host pages, P = 4. Separate from `run`, so old inputs make the same calls.
+    outcome run_tier(std::span<const std::uint8_t> input) {
+        outcome out;
+        try {
+            do_tier_create(24, 16, 4);
+            byte_reader in(input);
+            while (!in.done()) tier_step(in.next() % 16, in);
+        } catch (property_violation& v) {
+            out.failed_call = counts_.total() - 1;
+            out.what = std::move(v.what);
+        }
+        out.counts = counts_;
+        out.host_hit_tokens = host_hit_tokens_ + (tier_.pool ? tier_.state().stats().host_hit_tokens : 0);
+        return out;
+    }
+
 private:
     static constexpr std::uint8_t cache_opcodes = 240;  // bytes 240..255 drive the caching pool
     single_target<full_pool<>> full_;
     single_target<swa_pool<>> swa_;
     hybrid_target<false> hybrid_;
     hybrid_target<true> cache_;
+    tier_target tier_;
     call_counts counts_;
     std::vector<request_id> batch_;
     std::vector<token_id> tokens_;  // scratch: a request's stream tokens
@@ -434,11 +514,15 @@ private:
         pool_model& m = t.model;
         switch (opcode) {
             case 0: {  // create, possibly with invalid parameters
+                if constexpr (tier_like<T>) {
+                    return;  // tier_step decodes the tier's own create
+                } else {
                 const std::int32_t pages = decode_pool_size(in.next());
                 const std::int32_t swa_pages = T::hybrid ? decode_pool_size(in.next()) : 0;
                 const std::int32_t page = decode_page_size(in.next());
                 do_create(t, pages, swa_pages, page, decode_window(in.next(), page));
                 return;
+                }
             }
             case 1: do_add(t); return;
             case 2: {
@@ -473,6 +557,20 @@ private:
     std::int64_t disturbances() const {
         if (!cache_.rec.has_pool()) return cache_disturbed_;
         return cache_disturbed_ + cache_.state().full().stats().evicted_pages + cache_.state().swa().stats().evicted_pages;
+    }
+
+    // The same for the tier target: its creates, truncations, resets and GPU evictions.
+    std::int64_t tier_disturbed_ = 0;
+    std::int64_t host_hit_tokens_ = 0;  // of the tier pools replaced by a create
+    template <class T>
+    std::int64_t disturbances_of(const T&) const {
+        if constexpr (tier_like<T>) return tier_disturbed_ + (tier_.pool ? tier_.state().gpu().stats().evicted_pages : 0);
+        else return disturbances();
+    }
+    template <class T>
+    std::int64_t& disturbed_of(const T&) {
+        if constexpr (tier_like<T>) return tier_disturbed_;
+        else return cache_disturbed_;
     }
 
     // The first `n` tokens of m's stream (n clamped to what a pool can hold), in tokens_.
@@ -578,6 +676,9 @@ private:
         else if (n < 0) allowed = bit(errc::negative_length);
         else if (n > m->length_tokens - m->committed_tokens) allowed = bit(errc::commit_exceeds_reserved);
         else allowed = keying_errors(t, variant, m->committed_tokens + n, n_tokens);
+        if constexpr (tier_like<T>) {
+            if (allowed == 0) forward_pass(t, *m, n);  // the K/V of the tokens it commits
+        }
         const auto tokens = stream_of(m, n_tokens);
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().commit(r, n, tokens);
@@ -615,11 +716,16 @@ private:
         settle(t, call::preempt, s.code(), allowed, before);
         if (!s) return;
         const request_model was = *m;  // do_add may reallocate the model's vector
-        const bool calm = was.keyed_all && disturbances() == was.calm_since;
+        const bool calm = was.keyed_all && disturbances_of(t) == was.calm_since;
         const request_id again = do_add(t, was.scope, was.stream);
-        const std::int64_t hits_before = t.state().full().stats().hit_tokens;
-        do_attach(t, again, was.committed_tokens + 1);
-        const std::int64_t hit = t.state().full().stats().hit_tokens - hits_before;
+        std::int64_t hit = 0;
+        if constexpr (tier_like<T>) {
+            hit = do_tier_attach(t, again, was.committed_tokens + 1);
+        } else {
+            const std::int64_t hits_before = t.state().full().stats().hit_tokens;
+            do_attach(t, again, was.committed_tokens + 1);
+            hit = t.state().full().stats().hit_tokens - hits_before;
+        }
         const std::int64_t page = t.model.page_size_tokens;
         counts_.ok[static_cast<std::size_t>(call::resume)] += calm;
         if (calm) expect(t, call::resume, hit == was.committed_tokens / page * page, "a resumed request missed its own prefix");
@@ -641,6 +747,208 @@ private:
         }
     }
 
+
+    // ---- the host tier: a tiered full caching pool, its plans executed on K/V values -------------------
+
+    // The K/V value of token i of m's stream: a hash of the tenant and every token up to i, so a page
+    // loaded wrong, not loaded, overwritten before its write-back or hit after another prefix reads
+    // back a wrong value. Memoized per (tenant bit, stream).
+    std::vector<std::uint64_t> kv_memo_[2][256];
+    std::uint64_t kv_value(const request_model& m, std::int64_t i) {
+        std::vector<std::uint64_t>& v = kv_memo_[m.scope.tenant_salt % 2][m.stream];
+        while (static_cast<std::int64_t>(v.size()) <= i) {
+            std::uint64_t h = v.empty() ? (m.scope.tenant_salt % 2) * 0x9e3779b97f4a7c15ULL + 1 : v.back();
+            h ^= static_cast<std::uint64_t>(stream_token(m.stream, static_cast<std::int64_t>(v.size()))) + 0x9e3779b97f4a7c15ULL +
+                 (h << 6) + (h >> 2);
+            v.push_back(h * 0xff51afd7ed558ccdULL);
+        }
+        return v[static_cast<std::size_t>(i)];
+    }
+
+    void tier_step(unsigned opcode, byte_reader& in) {
+        tier_target& t = tier_;
+        pool_model& m = t.model;
+        switch (opcode) {
+            case 0: {  // create: GPU pages, host pages, page size
+                const std::int32_t gpu = decode_pool_size(in.next());
+                const std::int32_t host = decode_pool_size(in.next());
+                return do_tier_create(gpu, host, decode_page_size(in.next()));
+            }
+            case 1: case 15: {  // add under a scope (tenant 0 or 1), with a stream
+                const std::uint8_t b = opcode == 1 ? in.next() : 0;
+                do_add(t, cache_scope{b % 2u, 0}, static_cast<std::uint8_t>(b / 2));
+                return;
+            }
+            case 2: {
+                const request_id r = decode_request(in.next(), m);
+                (void)do_tier_attach(t, r, in.next() % 64);
+                return;
+            }
+            case 3: return step(t, 2, in);  // extend
+            case 4: {                        // a forward pass, then a keyed commit
+                const request_id r = decode_request(in.next(), m);
+                const std::int64_t n = decode_tokens(in.next(), m, m.find(r));
+                return do_commit_keyed(t, r, n, in.next());
+            }
+            case 5: {  // a speculative step whose commit keys its pages
+                const request_id r = decode_request(in.next(), m);
+                const std::int64_t in_flight = 1 + in.next() % 8;
+                do_extend(t, r, in_flight);
+                return do_commit_keyed(t, r, in.next() % (in_flight + 2), in.next());
+            }
+            case 6: return step(t, 5, in);  // truncate
+            case 7: return step(t, 6, in);  // free
+            case 8: {
+                const request_id r = decode_request(in.next(), m);
+                return do_preempt(t, r, in.next());
+            }
+            case 9: return do_take(t);
+            case 10: return do_complete(t, in.next());
+            case 11: return do_tier_reset(t);
+            case 12: return step(t, 7, in);  // tables of the GPU pool
+            case 13: return step(t, 8, in);
+            default: return step(t, 9, in);
+        }
+    }
+
+    void do_tier_create(std::int32_t gpu_pages, std::int32_t host_pages, std::int32_t page) {
+        tier_target& t = tier_;
+        errc_set allowed = 0;
+        if (page < 1) allowed |= bit(errc::invalid_page_size);
+        if (gpu_pages < 2 || host_pages < 2) allowed |= bit(errc::invalid_pool_size);
+        if (std::int64_t{gpu_pages} * page > INT32_MAX) allowed |= bit(errc::invalid_pool_size);  // the index's tokens
+        // The harness mirrors both tiers' K/V values: a valid create too large for that is skipped.
+        if (allowed == 0 && (std::int64_t{gpu_pages} + host_pages) * page > max_entries) return;
+        const bool had = t.pool.has_value();
+        const std::uint64_t before = had ? state_digest(t.state()) : 0;
+        const std::int64_t host_hits = t.pool ? t.state().stats().host_hit_tokens : 0;
+        const status s = t.create(gpu_pages, host_pages, page);
+        if (s) t.model = pool_model{page, 0, {}}, ++tier_disturbed_, host_hit_tokens_ += host_hits;
+        if (!had) {
+            if (!s) violated(t, call::create, "the starting pool must be valid");
+            counts_.ok[0] += 1;
+            check_state(t, call::create);
+            return;
+        }
+        settle(t, call::create, s.code(), allowed, before);
+    }
+
+    // attach_prefix over both tiers; returns the tokens attached (0 when it fails).
+    std::int64_t do_tier_attach(tier_target& t, request_id r, std::int64_t n_tokens) {
+        request_model* m = t.model.find(r);
+        errc_set allowed = 0;
+        if (!m || !m->live) allowed = bit(errc::unknown_request);
+        else if (m->length_tokens != 0) allowed = bit(errc::request_not_empty);
+        const auto tokens = stream_of(m, n_tokens);
+        const tier_hit predicted = m && m->live ? t.state().lookup(tokens, m->scope) : tier_hit{};
+        const std::int64_t host_hits_before = t.state().stats().host_hit_tokens;
+        const std::uint64_t before = state_digest(t.state());
+        const auto hit = t.api().attach_prefix(r, tokens);
+        if (hit) m->length_tokens = m->committed_tokens = hit.value().tokens();
+        settle(t, call::attach, hit.code(), allowed, before);
+        if (!hit) return 0;
+        const tier_hit h = hit.value();
+        const std::int64_t page = t.model.page_size_tokens;
+        expect(t, call::attach, h.gpu_tokens % page == 0 && h.host_tokens % page == 0 && h.host_tokens >= 0,
+               "a hit of a partial page");
+        expect(t, call::attach, n_tokens == 0 ? h.tokens() == 0 : h.tokens() <= (n_tokens - 1) / page * page,
+               "a hit includes the last token");
+        expect(t, call::attach, h.gpu_tokens == predicted.gpu_tokens, "the GPU part differs from lookup just before");
+        expect(t, call::attach,
+               h.host_tokens == predicted.host_tokens ||
+                   (h.host_tokens < predicted.host_tokens && t.state().gpu().available_pages() == 0),
+               "the host part was cut although GPU pages were left");
+        expect(t, call::attach, t.state().stats().host_hit_tokens == host_hits_before + h.host_tokens,
+               "host hit tokens not counted");
+        const auto pages = t.state().gpu().pages(r);
+        for (std::int64_t i = h.gpu_tokens / page; i < h.tokens() / page; ++i)
+            expect(t, call::attach, t.state().loading(pages[static_cast<std::size_t>(i)]), "a loaded page is readable before its plan");
+        if (h.host_tokens > 0) expect(t, call::attach, !t.state().request_ready(r), "a request with loads in flight is ready");
+        return h.tokens();
+    }
+
+    // take_plan, then the plan executed on the K/V values (write-backs, then loads); every live
+    // request's committed tokens must then read back their own values.
+    void do_take(tier_target& t) {
+        const std::int64_t planned = t.state().planned_copies();
+        const copy_plan& plan = t.api().take_plan();
+        counts_.ok[static_cast<std::size_t>(call::take)] += 1;
+        expect(t, call::take, plan.sequence == ++t.taken, "plans numbered out of order");
+        expect(t, call::take, copy_plan::pages(plan.write_backs) + copy_plan::pages(plan.loads) == planned,
+               "the plan's pages differ from planned_copies()");
+        expect(t, call::take, t.state().planned_copies() == 0, "copies left planned after take_plan");
+        std::vector<std::uint8_t> host_dst(static_cast<std::size_t>(t.state().host().size().pages), 0);
+        std::vector<std::uint8_t> gpu_dst(static_cast<std::size_t>(t.state().gpu().size().pages), 0);
+        for (const copy_run& r : plan.write_backs)
+            for (std::int32_t i = 0; i < r.count; ++i) {
+                expect(t, call::take, t.state().host().state(page_id{r.dst + i}) == host_page_state::writing,
+                       "a write-back into a host page not writing");
+                expect(t, call::take, host_dst[static_cast<std::size_t>(r.dst + i)]++ == 0, "a host page written twice in a plan");
+            }
+        for (const copy_run& r : plan.loads)
+            for (std::int32_t i = 0; i < r.count; ++i) {
+                expect(t, call::take, t.state().loading(page_id{r.dst + i}), "a load into a GPU page not loading");
+                expect(t, call::take, gpu_dst[static_cast<std::size_t>(r.dst + i)]++ == 0, "a GPU page loaded twice in a plan");
+            }
+        t.execute(plan);
+        t.in_flight.push_back(plan.sequence);
+        check_state(t, call::take);
+        const std::int64_t page = t.model.page_size_tokens;
+        for (const request_model& rm : t.model.requests) {
+            if (!rm.live) continue;
+            const auto list = t.state().gpu().pages(rm.id);
+            for (std::int64_t tok = 0; tok < rm.committed_tokens; ++tok) {
+                const auto slot = static_cast<std::size_t>(list[static_cast<std::size_t>(tok / page)].value * page + tok % page);
+                expect(t, call::take, t.gpu_kv[slot] == kv_value(rm, tok), "a committed token reads back another token's K/V");
+            }
+        }
+    }
+
+    // The forward pass over m's next n tokens: the step's copies first (the plan contract), then
+    // the tokens' K/V values into m's pages.
+    void forward_pass(tier_target& t, const request_model& m, std::int64_t n) {
+        do_take(t);
+        const std::int64_t page = t.model.page_size_tokens;
+        const auto list = t.state().gpu().pages(m.id);
+        for (std::int64_t tok = m.committed_tokens; tok < m.committed_tokens + n; ++tok)
+            t.gpu_kv[static_cast<std::size_t>(list[static_cast<std::size_t>(tok / page)].value * page + tok % page)] =
+                kv_value(m, tok);
+    }
+
+    // complete(): the oldest plan in flight (variant 0), one never taken (1), or the newest (2,
+    // which succeeds only when it is also the oldest).
+    void do_complete(tier_target& t, std::uint8_t variant) {
+        copy_plan which;
+        bool should = false;
+        switch (variant % 3) {
+            case 0: which.sequence = t.in_flight.empty() ? 0 : t.in_flight.front(), should = !t.in_flight.empty(); break;
+            case 1: which.sequence = t.taken + 1; break;
+            default: which.sequence = t.in_flight.empty() ? t.taken : t.in_flight.back(), should = t.in_flight.size() == 1; break;
+        }
+        const std::uint64_t before = state_digest(t.state());
+        const bool done = t.api().complete(which);
+        (done ? counts_.ok : counts_.failed)[static_cast<std::size_t>(call::complete)] += 1;
+        if (done != should) violated(t, call::complete, done ? "completed a plan that is not the oldest in flight" : "refused the oldest plan");
+        if (done) t.in_flight.erase(t.in_flight.begin());
+        else if (state_digest(t.state()) != before) violated(t, call::complete, "state changed by a refused complete");
+        check_state(t, call::complete);
+    }
+
+    void do_tier_reset(tier_target& t) {
+        errc_set allowed = 0;
+        for (const request_model& m : t.model.requests)
+            if (m.live && m.length_tokens > 0) allowed = bit(errc::cache_in_use);
+        if (t.state().planned_copies() > 0 || t.state().plans_in_flight() > 0) allowed = bit(errc::cache_in_use);
+        const std::uint64_t before = state_digest(t.state());
+        const status s = t.api().reset_cache();
+        settle(t, call::reset, s.code(), allowed, before);
+        if (s) {
+            ++tier_disturbed_;
+            expect(t, call::reset, t.state().gpu().cached_pages() == 0 && t.state().host().free_pages() + 1 == t.state().host().size().pages,
+                   "reset_cache left pages in a tier");
+        }
+    }
+
     void read_batch(const pool_model& m, byte_reader& in) {
         batch_.clear();
         for (int n = in.next() % 6; n > 0; --n) batch_.push_back(decode_request(in.next(), m));
@@ -654,7 +962,7 @@ private:
             else return t.api().add_request();
         }();
         const bool fresh = !r || !t.model.find(r.value());
-        if (r && fresh) t.model.requests.push_back(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances()});
+        if (r && fresh) t.model.requests.push_back(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
         settle(t, call::add, r.code(), 0, before);
         expect(t, call::add, fresh, "an id was issued twice");
         return r ? r.value() : request_id{};
@@ -717,7 +1025,7 @@ private:
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().truncate(r, n);
         if (s) m->length_tokens = n, m->committed_tokens = std::min(m->committed_tokens, n);
-        if (s && T::caching) ++cache_disturbed_;  // it may unkey pages other requests chain through
+        if (s && T::caching) ++disturbed_of(t);  // it may unkey pages other requests chain through
         settle(t, call::truncate, s.code(), allowed, before);
     }
 
@@ -938,6 +1246,9 @@ private:
         }
     }
 };
+
+/// Runs one input of the host-tier target (fuzz/fuzz_tier.cpp) on a fresh tiered pool.
+inline outcome run_tier(std::span<const std::uint8_t> input) { return session(nullptr).run_tier(input); }
 
 /// Runs one input on fresh pools; `trace` (optional) receives the hybrid pool's calls.
 /// `cache_trace` (optional) receives the caching hybrid pool's calls.

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Fuzz full, SWA and hybrid pools for a bounded time (docs/fuzzing.md).
-#   fuzz/run.sh [SECONDS]        fuzz for SECONDS (default 60); 0 = only replay corpus + regressions
-#   fuzz/run.sh --merge SECONDS  then fold inputs that reach new edges into fuzz/corpus/
+# Fuzz the pools (fuzz_pools: full, SWA, hybrid, caching hybrid) and the host tier (fuzz_tier) for
+# a bounded time each (docs/fuzzing.md).
+#   fuzz/run.sh [SECONDS]        fuzz each target for SECONDS (default 60); 0 = only replay kept inputs
+#   fuzz/run.sh --merge SECONDS  then fold inputs that reach new edges into fuzz/corpus/ (corpus-tier/)
 # Needs Debian's clang and libclang-rt-dev (clang++ -fsanitize=fuzzer). Builds in $PAGEDKV_FUZZ_BUILD
-# (default build-fuzz). A crash stops the run and is copied into fuzz/regressions/, which the host
-# tests replay (tests/test_fuzz_regressions.cpp): fix the bug, keep the file.
+# (default build-fuzz). A crash stops the run and is copied into fuzz/regressions/ (fuzz_tier's into
+# fuzz/regressions-tier/), which the host tests replay (tests/test_fuzz_regressions.cpp): fix the
+# bug, keep the file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 merge=0
@@ -12,33 +14,42 @@ if [ "${1:-}" = --merge ]; then merge=1; shift; fi
 secs=${1:-60}
 build=${PAGEDKV_FUZZ_BUILD:-build-fuzz}
 cxx=${PAGEDKV_FUZZ_CXX:-clang++}
-mkdir -p "$build/corpus" "$build/crashes"
-
-"$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wpedantic -Werror -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined ${PAGEDKV_FUZZ_CXXFLAGS:-} -Iinclude fuzz/fuzz_pools.cpp -o "$build/fuzz_pools"
-
-# Every kept input must still pass (libFuzzer runs each file once with -runs=0).
-if ! "$build/fuzz_pools" -runs=0 fuzz/regressions fuzz/corpus >"$build/replay.log" 2>&1; then
-  tail -n 40 "$build/replay.log"
-  echo "fuzz: a kept input fails (log: $build/replay.log)"
-  exit 1
-fi
-grep -E '^(pagedkv calls|INFO: seed corpus)' "$build/replay.log" || true
-[ "$secs" -gt 0 ] || exit 0
-
 status=0
-"$build/fuzz_pools" -max_total_time="$secs" -max_len=512 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix="$build/crashes/" "$build/corpus" fuzz/corpus >"$build/last_run.log" 2>&1 || status=$?
-grep -E '^(pagedkv calls|  [a-z]+ +ok|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added)' \
-  "$build/last_run.log" || true
-for f in "$build"/crashes/crash-* "$build"/crashes/leak-* "$build"/crashes/timeout-* "$build"/crashes/oom-*; do
-  [ -e "$f" ] || continue
-  cp -n "$f" fuzz/regressions/ && echo "fuzz: kept $(basename "$f") in fuzz/regressions/ (see $build/last_run.log)"
-  rm -f "$f"
-done
-if [ "$merge" = 1 ]; then
-  # Edges only (no hit counters): keeps the checked-in corpus to the few inputs that reach new code.
-  "$build/fuzz_pools" -set_cover_merge=1 -use_counters=0 -use_value_profile=0 fuzz/corpus "$build/corpus" 2>&1 |
-    grep -E '^MERGE-OUTER: [0-9]+ new files' || true
-fi
+# fuzz_target NAME CORPUS REGRESSIONS: build, replay the kept inputs, fuzz, keep crashes, merge.
+fuzz_target() {
+  local name=$1 corpus=$2 regressions=$3 work="$build/$1.work"
+  mkdir -p "$work/corpus" "$work/crashes"
+  "$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wpedantic -Werror -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined ${PAGEDKV_FUZZ_CXXFLAGS:-} -Iinclude "fuzz/$name.cpp" -o "$build/$name"
+  local kept=("$corpus")
+  [ -d "$regressions" ] && kept=("$regressions" "$corpus")
+  # Every kept input must still pass (libFuzzer runs each file once with -runs=0).
+  if ! "$build/$name" -runs=0 "${kept[@]}" >"$work/replay.log" 2>&1; then
+    tail -n 40 "$work/replay.log"
+    echo "fuzz: a kept input of $name fails (log: $work/replay.log)"
+    return 1
+  fi
+  echo "fuzz: $name replayed ${kept[*]}"
+  grep -E '^(pagedkv calls|INFO: seed corpus)' "$work/replay.log" || true
+  [ "$secs" -gt 0 ] || return 0
+  local st=0
+  "$build/$name" -max_total_time="$secs" -max_len=512 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$work/crashes/" "$work/corpus" "$corpus" >"$work/last_run.log" 2>&1 || st=$?
+  grep -E '^(pagedkv calls|  [a-z_]+ +ok|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added)' \
+    "$work/last_run.log" || true
+  for f in "$work"/crashes/crash-* "$work"/crashes/leak-* "$work"/crashes/timeout-* "$work"/crashes/oom-*; do
+    [ -e "$f" ] || continue
+    mkdir -p "$regressions"
+    cp -n "$f" "$regressions/" && echo "fuzz: kept $(basename "$f") in $regressions/ (see $work/last_run.log)"
+    rm -f "$f"
+  done
+  if [ "$merge" = 1 ]; then
+    # Edges only (no hit counters): keeps the checked-in corpus to the few inputs that reach new code.
+    "$build/$name" -set_cover_merge=1 -use_counters=0 -use_value_profile=0 "$corpus" "$work/corpus" 2>&1 |
+      grep -E '^MERGE-OUTER: [0-9]+ new files' || true
+  fi
+  return "$st"
+}
+fuzz_target fuzz_pools fuzz/corpus fuzz/regressions || status=1
+fuzz_target fuzz_tier fuzz/corpus-tier fuzz/regressions-tier || status=1
 exit "$status"

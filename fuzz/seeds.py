@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the hand-made seeds of fuzz/corpus/ (seed-*): engine-like scenarios encoded in the input
 format of fuzz/harness.hpp (docs/fuzzing.md), so fuzzing starts from deep, meaningful states.
-Usage: fuzz/seeds.py [out_dir=fuzz/corpus]"""
+Usage: fuzz/seeds.py [out_dir=fuzz/corpus]   (fuzz_tier's seeds go to out_dir/../corpus-tier)"""
 import os
 import sys
 
@@ -187,6 +187,81 @@ def cache_pressure():
     return s
 
 
+T_CREATE, T_ADD, T_ATTACH, T_EXTEND, T_COMMIT_KEYED, T_SPECULATE, T_TRUNCATE, T_FREE, T_PREEMPT, T_TAKE, \
+    T_COMPLETE, T_RESET, T_DENSE, T_CSR, T_SLOTS, T_ADD_PLAIN = range(16)
+OLDEST, NEVER_TAKEN, NEWEST = range(3)
+
+
+class TierSeed(Seed):
+    """Inputs of fuzz_tier (run_tier): one byte per call, opcode b % 16."""
+    def t(self, opcode, *operands):
+        self.b.append(opcode)
+        self.b.extend(operands)
+        return self
+
+    def add_scoped(self, tenant, stream):
+        return self.t(T_ADD, tenant + 2 * stream)
+
+    def turn(self, r, tenant, stream, prompt, extend_byte):
+        """A request: attach `prompt` tokens of its stream, extend, forward pass + keyed commit."""
+        self.add_scoped(tenant, stream).t(T_ATTACH, r, prompt).t(T_EXTEND, r, extend_byte)
+        return self.t(T_COMMIT_KEYED, r, Seed.rel(2), 0)
+
+
+def tier_offload():
+    """Evicted pages go to host, come back on a hit (bytes checked), evicting again for the loads."""
+    s = TierSeed().t(T_CREATE, Seed.size(6), Seed.size(10), Seed.page(4))  # 5 GPU pages, 9 host pages, P = 4
+    s.turn(0, 0, 28, 40, Seed.pages_tok(5)).t(T_FREE, 0).t(T_TAKE).t(T_COMPLETE, OLDEST)
+    s.turn(1, 0, 1, 40, Seed.pages_tok(5))            # evicts request 0's pages: written back
+    s.t(T_COMPLETE, OLDEST).t(T_FREE, 1).t(T_COMPLETE, OLDEST)
+    s.add_scoped(0, 28).t(T_ATTACH, 2, 21)            # 20 tokens of stream 28 from the host tier
+    s.t(T_TAKE).t(T_DENSE, 1, 2, 0).t(T_CSR, 1, 2, 0)
+    s.t(T_COMPLETE, NEWEST).t(T_COMPLETE, OLDEST)
+    s.t(T_EXTEND, 2, 1).t(T_COMMIT_KEYED, 2, 1, 0).t(T_SLOTS, 1, 2, 0)
+    s.t(T_PREEMPT, 2, 0)                              # and resume: hits its pages in the GPU tier
+    s.add_scoped(1, 28).t(T_ATTACH, 4, 40)            # another tenant: no hit in either tier
+    for r in range(5):
+        s.t(T_FREE, r)
+    return s.t(T_TAKE).t(T_COMPLETE, OLDEST).t(T_COMPLETE, OLDEST).t(T_RESET)
+
+
+def tier_lagging():
+    """Plans completed late and out of order, loads cancelled by truncate and free, reset refused."""
+    s = TierSeed().t(T_CREATE, Seed.size(7), Seed.size(7), Seed.page(4))  # 6 GPU pages, 6 host pages
+    s.turn(0, 0, 2, 40, Seed.pages_tok(6)).t(T_FREE, 0)
+    s.turn(1, 1, 3, 40, Seed.pages_tok(6))            # evicts stream 2: 6 write-backs
+    s.t(T_TAKE).t(T_RESET)                            # copies in flight: cache_in_use
+    s.t(T_COMPLETE, NEVER_TAKEN).t(T_COMPLETE, NEWEST).t(T_COMPLETE, OLDEST).t(T_COMPLETE, OLDEST)
+    s.t(T_FREE, 1)
+    s.add_scoped(0, 2).t(T_ATTACH, 2, 40)             # host hit: loads planned
+    s.t(T_TRUNCATE, 2, Seed.pages_tok(1, 1))          # the loads past page 1 cancelled
+    s.t(T_SPECULATE, 2, 3, 2, 0)
+    s.add_scoped(0, 2).t(T_ATTACH, 3, 40).t(T_FREE, 3)
+    s.t(T_TAKE).t(T_TAKE).t(T_COMPLETE, OLDEST).t(T_TAKE).t(T_COMPLETE, NEWEST)
+    s.t(T_COMPLETE, OLDEST).t(T_COMPLETE, OLDEST).t(T_COMPLETE, OLDEST)
+    s.t(T_FREE, 2).t(T_RESET).t(T_TAKE)               # plans still in flight: refused
+    for _ in range(4):
+        s.t(T_COMPLETE, OLDEST)
+    s.t(T_RESET)                                      # both tiers emptied
+    s.turn(4, 0, 9, 12, Seed.pages_tok(2)).t(T_PREEMPT, 4, 0)  # calm: the resumed request hits its 8 tokens
+    return s
+
+
+def tier_bad():
+    """Invalid creates, stale and unknown ids, keying tokens one short, a full GPU tier."""
+    s = TierSeed().t(T_CREATE, 224 + 1, Seed.size(4), Seed.page(4))   # 1 GPU page: invalid_pool_size
+    s.t(T_CREATE, Seed.size(4), 224 + 1, Seed.page(4))                 # 1 host page
+    s.t(T_CREATE, Seed.size(4), Seed.size(4), 224)                     # page size 0
+    s.t(T_CREATE, Seed.size(4), Seed.size(4), 224 + 4)                 # P = INT32_MAX: too many tokens
+    s.add_scoped(0, 5).t(T_ATTACH, 0, 9).t(T_EXTEND, 0, Seed.pages_tok(7, 1))  # out_of_full_pages
+    s.t(T_EXTEND, 0, Seed.pages_tok(2)).t(T_COMMIT_KEYED, 0, Seed.rel(2), 2)   # tokens_too_short
+    s.t(T_COMMIT_KEYED, 0, Seed.rel(2), 3).t(T_ATTACH, 0, 9)                   # request_not_empty
+    s.t(T_FREE, 0).t(T_FREE, 0).t(T_EXTEND, 0, 1).t(T_ATTACH, 250, 9)          # stale, never issued
+    s.t(T_PREEMPT, 0, 0).t(T_COMMIT_KEYED, 0, 1, 0).t(T_SPECULATE, 250, 1, 3, 0)
+    s.t(T_TRUNCATE, 0, 3).t(T_DENSE, 1, 0, 0).t(T_CSR, 1, 0, 0).t(T_SLOTS, 1, 0, 0)
+    return s.t(T_ADD_PLAIN).t(T_COMPLETE, OLDEST).t(T_TAKE).t(T_COMPLETE, NEVER_TAKEN)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     os.makedirs(out, exist_ok=True)
@@ -197,6 +272,12 @@ def main():
                 f.write(scenario(t).b)
     for scenario in (cache_share, cache_pressure):
         with open(os.path.join(out, f"seed-{scenario.__name__.replace('_', '-')}"), "wb") as f:
+            f.write(scenario().b)
+    # fuzz_tier's seeds go beside the corpus, in corpus-tier/ (fuzz_pools never reads them).
+    tier_out = os.path.join(os.path.dirname(os.path.abspath(out)), "corpus-tier")
+    os.makedirs(tier_out, exist_ok=True)
+    for scenario in (tier_offload, tier_lagging, tier_bad):
+        with open(os.path.join(tier_out, f"seed-{scenario.__name__.replace('_', '-')}"), "wb") as f:
             f.write(scenario().b)
 
 

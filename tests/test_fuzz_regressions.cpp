@@ -63,11 +63,62 @@ TEST_CASE("the seed corpus passes and reaches every call kind both succeeding an
     const auto files = files_under("fuzz/corpus");
     REQUIRE_MESSAGE(files.size() >= 8, "seed corpus missing under " PAGEDKV_SOURCE_DIR "/fuzz/corpus");
     const auto total = replay_all(files);
-    for (std::size_t i = 0; i < call_kinds; ++i) {
+    for (std::size_t i = 0; i < pagedkv::fuzz::pool_call_kinds; ++i) {
         CAPTURE(pagedkv::fuzz::call_names[i]);
         CHECK(total.ok[i] > 0);
         if (i != index(call::add) && i != index(call::resume)) CHECK(total.failed[i] > 0);  // these cannot fail
     }
+    for (std::size_t i = pagedkv::fuzz::pool_call_kinds; i < call_kinds; ++i) CHECK(total.ok[i] + total.failed[i] == 0);  // fuzz_tier's
+}
+
+TEST_CASE("the host tier's seeds and kept inputs pass, load from the host tier and reach every tier call") {
+    auto files = files_under("fuzz/corpus-tier");
+    REQUIRE_MESSAGE(files.size() >= 3, "tier seeds missing under " PAGEDKV_SOURCE_DIR "/fuzz/corpus-tier");
+    for (const fs::path& f : files_under("fuzz/regressions-tier")) files.push_back(f);
+    pagedkv::fuzz::call_counts total;
+    std::int64_t host_hit_tokens = 0;
+    for (const fs::path& f : files) {
+        const auto out = pagedkv::fuzz::run_tier(bytes_of(f));
+        CHECK_MESSAGE(out.ok(), f.filename().string() << ": call " << out.failed_call << ": " << out.what);
+        total += out.counts;
+        host_hit_tokens += out.host_hit_tokens;
+    }
+    CHECK(host_hit_tokens > 0);  // loads really ran, and their bytes were checked
+    for (call c : {call::create, call::extend, call::truncate, call::free, call::dense, call::csr, call::slots,
+                   call::attach, call::commit_keyed, call::preempt, call::reset, call::complete}) {
+        CAPTURE(pagedkv::fuzz::call_names[index(c)]);
+        CHECK(total.ok[index(c)] > 0);
+        CHECK(total.failed[index(c)] > 0);
+    }
+    for (call c : {call::add, call::resume, call::take}) CHECK(total.ok[index(c)] > 0);  // these cannot fail
+    CHECK(total.ok[index(call::commit)] + total.ok[index(call::cache)] == 0);  // the tier target keys every commit
+}
+
+TEST_CASE("the tier decoder: an evicted page written back, then loaded by a hit, its bytes checked") {
+    // One byte per call (b % 16): see docs/fuzzing.md. Starting tier: 24 GPU pages, 16 host, P = 4.
+    const std::vector<std::uint8_t> input{
+        0, 4, 6, 3,        // create: 6 GPU pages (5 usable), 8 host pages, P = 4
+        1, 0,              // add(tenant 0, stream 0)                      -> request 0
+        3, 0, 112 + 5 + 8, // extend(request 0, 5 pages)
+        4, 0, 190, 0,      // forward pass (takes plan 1), commit 20 tokens keyed
+        7, 0,              // free: 5 cached pages
+        1, 2,              // add(tenant 0, stream 1)                      -> request 1
+        3, 1, 112 + 5 + 8, // extend(request 1, 20): evicts the 5 pages, written back
+        9,                 // take plan 2: 5 write-backs, executed
+        10, 0, 10, 0,      // complete plans 1 and 2
+        7, 1,              // free request 1
+        1, 0,              // add(tenant 0, stream 0)                      -> request 2
+        2, 2, 21,          // attach 21 tokens: 20 from the host tier, loaded
+        9,                 // take plan 3: the loads (and request 1's write-backs), bytes checked
+        10, 0,             // complete plan 3
+    };
+    const auto out = pagedkv::fuzz::run_tier(input);
+    REQUIRE_MESSAGE(out.ok(), out.what);
+    CHECK(out.host_hit_tokens == 20);
+    CHECK(out.counts.ok[index(call::take)] == 3);
+    CHECK(out.counts.ok[index(call::complete)] == 3);
+    CHECK(out.counts.ok[index(call::attach)] == 1);
+    CHECK(out.counts.total() == 2 + 15);  // the two creates, the 14 calls and the forward pass's take
 }
 
 TEST_CASE("prefix-reuse seeds really hit: attached tokens, and resumed requests checked against their prefix") {

@@ -14,6 +14,7 @@
 #include <pagedkv/plan/capacity_planner.hpp>
 
 #include "engine.hpp"
+#include "multi_turn.hpp"
 #include "preset.hpp"
 #include "report.hpp"
 #include "workload.hpp"
@@ -33,6 +34,9 @@ struct options {
     std::string svg;
     std::string trace;  ///< --trace FILE: record the hybrid run's pool calls (docs/fuzzing.md)
     bool compare = true;
+    bool multi_turn = false;   ///< --workload multi-turn: the host-tier comparison (multi_turn.hpp)
+    multi_turn_spec chat;      ///< its sessions
+    double host_gib = 0;       ///< its host tier; 0: auto
 };
 
 void usage(std::FILE* out) {
@@ -42,7 +46,11 @@ void usage(std::FILE* out) {
         "the same run on one full pool holding every layer with the same bytes, and compares them.\n\n"
         "  --preset NAME|FILE     model preset (default gemma-3-27b); a path if it has '/' or ends in .preset\n"
         "  --workload NAME        summarization (default: 80 x 8192 prompt / 1024 output), chat (200 x 2048 / 512),\n"
-        "                         reasoning (64 x 1024 / 8192); the flags below override its fields\n"
+        "                         reasoning (64 x 1024 / 8192); the flags below override its fields;\n"
+        "                         multi-turn: chat sessions on a full caching pool without and with a host tier\n"
+        "                         (docs/engine_sim.md), with --sessions, --turns, --system-tokens, --user-tokens,\n"
+        "                         --reply-tokens, --think-steps, --host-gib X|auto, and --max-concurrency (24),\n"
+        "                         --prefill-chunk, --page-size, --budget-gib (the GPU tier), --seed, --check-every\n"
         "  --requests N           number of requests\n"
         "  --prompt-tokens N      prompt length (mean, with --length-jitter)\n"
         "  --output-tokens N      output length (mean, with --length-jitter)\n"
@@ -91,7 +99,8 @@ constexpr flag_spec known_flags[] = {
     {"--requests", true}, {"--prompt-tokens", true}, {"--output-tokens", true}, {"--length-jitter", true},
     {"--max-concurrency", true}, {"--draft-tokens", true}, {"--mean-accepted", true}, {"--prefill-chunk", true},
     {"--page-size", true}, {"--budget-gib", true}, {"--seed", true}, {"--check-every", true}, {"--progress", true},
-    {"--svg", true}, {"--trace", true},
+    {"--svg", true}, {"--trace", true}, {"--sessions", true}, {"--turns", true}, {"--system-tokens", true},
+    {"--user-tokens", true}, {"--reply-tokens", true}, {"--think-steps", true}, {"--host-gib", true},
 };
 const flag_spec* find_flag(std::string_view name) {
     for (const flag_spec& f : known_flags)
@@ -107,8 +116,10 @@ int parse(int argc, char** argv, options& o) {
         const std::string_view name = a.starts_with("--workload=") ? a.substr(11)
                                       : a == "--workload" && i + 1 < argc ? std::string_view(argv[i + 1])
                                                                           : std::string_view();
-        if (!name.empty() && !named_workload(name, o.workload)) {
-            std::fprintf(stderr, "engine_sim: unknown workload '%.*s' (summarization, chat, reasoning)\n",
+        if (name == "multi-turn") {
+            o.multi_turn = true;
+        } else if (!name.empty() && !named_workload(name, o.workload)) {
+            std::fprintf(stderr, "engine_sim: unknown workload '%.*s' (summarization, chat, reasoning, multi-turn)\n",
                          int(name.size()), name.data());
             return 2;
         }
@@ -146,10 +157,19 @@ int parse(int argc, char** argv, options& o) {
         else if (flag == "--prompt-tokens") ok = parse_number(value, o.workload.prompt_tokens) && o.workload.prompt_tokens >= 1;
         else if (flag == "--output-tokens") ok = parse_number(value, o.workload.output_tokens) && o.workload.output_tokens >= 1;
         else if (flag == "--length-jitter") ok = parse_number(value, o.workload.length_jitter) && o.workload.length_jitter >= 0 && o.workload.length_jitter < 1;
-        else if (flag == "--max-concurrency") ok = parse_number(value, o.workload.max_concurrency) && o.workload.max_concurrency >= 1;
+        else if (flag == "--max-concurrency") ok = parse_number(value, o.workload.max_concurrency) && o.workload.max_concurrency >= 1 &&
+                                                   ((o.chat.max_concurrency = o.workload.max_concurrency), true);
         else if (flag == "--draft-tokens") ok = parse_number(value, o.workload.draft_tokens) && o.workload.draft_tokens >= 0 && o.workload.draft_tokens <= 64;
         else if (flag == "--mean-accepted") ok = parse_number(value, o.workload.mean_accepted) && o.workload.mean_accepted >= 0;
-        else if (flag == "--prefill-chunk") ok = parse_number(value, o.workload.prefill_chunk_tokens) && o.workload.prefill_chunk_tokens >= 1;
+        else if (flag == "--prefill-chunk") ok = parse_number(value, o.workload.prefill_chunk_tokens) && o.workload.prefill_chunk_tokens >= 1 &&
+                                                 ((o.chat.prefill_chunk_tokens = o.workload.prefill_chunk_tokens), true);
+        else if (flag == "--sessions") ok = parse_number(value, o.chat.sessions) && o.chat.sessions >= 1;
+        else if (flag == "--turns") ok = parse_number(value, o.chat.turns) && o.chat.turns >= 1;
+        else if (flag == "--system-tokens") ok = parse_number(value, o.chat.system_tokens) && o.chat.system_tokens >= 0;
+        else if (flag == "--user-tokens") ok = parse_number(value, o.chat.user_tokens) && o.chat.user_tokens >= 1;
+        else if (flag == "--reply-tokens") ok = parse_number(value, o.chat.reply_tokens) && o.chat.reply_tokens >= 1;
+        else if (flag == "--think-steps") ok = parse_number(value, o.chat.think_steps) && o.chat.think_steps >= 0;
+        else if (flag == "--host-gib") ok = value == "auto" ? (o.host_gib = 0, true) : parse_number(value, o.host_gib) && o.host_gib > 0;
         else if (flag == "--page-size") ok = parse_number(value, o.page_size) && o.page_size >= 1;
         else if (flag == "--budget-gib") ok = value == "auto" ? (o.budget_gib = 0, true) : parse_number(value, o.budget_gib) && o.budget_gib > 0;
         else if (flag == "--seed") ok = parse_number(value, o.seed);
@@ -199,6 +219,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     const pagedkv::model_config& model = preset->model;
+    if (o.multi_turn)
+        return serve_multi_turn({preset->name, model, o.chat, o.page_size, o.budget_gib, o.host_gib, o.seed, o.check_every});
     const workload_spec& w = o.workload;
     const auto specs = generate_requests(w, o.seed);
     // Plan for the longest request the generator can produce.

@@ -24,6 +24,21 @@ struct workload_spec {
 /// (200 x 2048 / 512) or reasoning (64 x 1024 / 8192). False for an unknown name.
 bool named_workload(std::string_view name, workload_spec& w);
 
+/// The chat sessions. Turn t of a session sends the system prompt, every earlier turn (user message
+/// and reply) and a new user message, then decodes a reply; the next turn arrives `think_steps`
+/// (jittered) after the reply ends, so the session's pages sit unowned in the cache meanwhile.
+struct multi_turn_spec {
+    std::int32_t sessions = 128;
+    std::int32_t turns = 4;
+    std::int64_t system_tokens = 2048;  ///< one system prompt, shared by every session
+    std::int64_t user_tokens = 384;     ///< per turn
+    std::int64_t reply_tokens = 128;    ///< per turn, decoded one token per step
+    std::int64_t think_steps = 400;     ///< mean gap between a reply and the next turn (uniform +-50%)
+    std::int64_t arrival_gap_steps = 4; ///< session s starts its first turn at step s * gap
+    std::int32_t max_concurrency = 24;
+    std::int64_t prefill_chunk_tokens = 1024;
+};
+
 /// One request's lengths.
 struct request_spec {
     std::int64_t prompt_tokens = 0;

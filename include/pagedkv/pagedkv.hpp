@@ -34,6 +34,7 @@
 #include "pagedkv/pool/hybrid_pool.hpp"
 #include "pagedkv/pool/multi_hybrid_pool.hpp"
 #include "pagedkv/pool/tiered_pool.hpp"
+#include "pagedkv/pool/tiered_hybrid_pool.hpp"
 #include "pagedkv/table/page_table_source.hpp"
 #include "pagedkv/table/dense_table.hpp"
 #include "pagedkv/table/csr_table.hpp"

@@ -11,6 +11,7 @@
 #include "pagedkv/cache/prefix_index.hpp"
 #include "pagedkv/pool/hybrid_pool.hpp"
 #include "pagedkv/pool/multi_hybrid_pool.hpp"
+#include "pagedkv/pool/tiered_pool.hpp"
 #include "pagedkv/table/page_table_source.hpp"
 
 namespace pagedkv {
@@ -133,6 +134,28 @@ void hash_state(state_hasher& h, const multi_hybrid_pool<FullPool, GroupPools...
           [&] { for (page_id p : pool.template full_to_group<K>()) h.add(p.value); }()),
          ...);
     }(std::make_index_sequence<sizeof...(GroupPools)>{});
+}
+
+/// A pool with a host tier: the GPU pool, every host page's state, pins and content key, which GPU
+/// pages are loading, the copies planned and in flight, and the tier's counters. Not included: the
+/// host policy's eviction order (only which pages are resident) and the plans' runs.
+template <class Pool, eviction_policy HostEvict>
+void hash_state(state_hasher& h, const tiered_pool<Pool, HostEvict>& pool) {
+    hash_state(h, pool.gpu());
+    const auto& host = pool.host();
+    h.add(host.size().pages);
+    for (std::int32_t i = 1; i < host.size().pages; ++i) {
+        const page_id p{i};
+        h.add(static_cast<std::int64_t>(host.state(p)));
+        h.add(host.pins(p));
+        if (host.state(p) != host_page_state::free) h.add(static_cast<std::int64_t>(host.key(p)));
+    }
+    for (std::int32_t i = 1; i < pool.gpu().size().pages; ++i) h.add(pool.loading(page_id{i}));
+    h.add(pool.planned_copies());
+    h.add(pool.plans_in_flight());
+    const tier_stats& st = pool.stats();
+    for (std::int64_t v : {st.host_hit_tokens, st.loaded_pages, st.written_back_pages, st.already_on_host, st.lost_pages})
+        h.add(v);
 }
 
 /// A type whose observable state can be digested: some `hash_state(state_hasher&, const T&)` is

@@ -24,6 +24,15 @@ namespace pagedkv {
 /// while it has a content key: an SWA page no request holds stays cached, still mapped, and may be
 /// evicted on its own (full_to_swa[f] becomes null: a tombstone) while f stays cached. A hit of H
 /// tokens needs the full pages of [0, H) and the SWA pages of [H - W + 1, H) (see attach_prefix).
+///
+/// The mutations take an optional listener `outer` (a class derived from no_hooks; the host tier,
+/// pool/tiered_hybrid_pool.hpp) told, inside the call, of what it may define:
+/// - `full_losing(f)`: cached full page f is about to lose its content, still keyed, its SWA page
+///   (`full_to_swa()[f]`, or null) still mapped and cached;
+/// - `full_freed(f)`: f went back to the free list;
+/// - `swa_released(s)`: SWA page s left its last request's list or the cache (freed, or evicted:
+///   a tombstone), still mapped.
+/// With `no_hooks` (the default) these compile to nothing.
 template <class FullPool = full_pool<>, class SwaPool = swa_pool<>>
     requires(FullPool::kind == attention_kind::full && SwaPool::kind == attention_kind::sliding)
 class hybrid_pool {
@@ -61,12 +70,13 @@ public:
     /// Reserve `n` tokens in both pools, or in neither; each pool evicts cached pages when its free
     /// list runs out. Errors: unknown_request, negative_length, length_overflow, out_of_full_pages,
     /// out_of_swa_pages.
-    status extend(request_id r, std::int64_t n) {
+    template <pool_hooks Outer = no_hooks>
+    status extend(request_id r, std::int64_t n, Outer&& outer = {}) {
         if (auto need = full_.pages_to_extend(r, n); !need) return need.err();
         if (auto need = swa_.pages_to_extend(r, n); !need) return need.err();
         const std::size_t old_pages = full_.pages(r).size();
-        (void)full_.extend(r, n, full_hooks{*this});  // both checked above: cannot fail
-        (void)swa_.extend(r, n, swa_hooks{*this, swa_evictions::reported});
+        (void)full_.extend(r, n, full_with(outer));  // both checked above: cannot fail
+        (void)swa_.extend(r, n, swa_with(swa_evictions::reported, outer));
         const auto f = full_.pages(r);
         const auto s = swa_.pages(r);
         for (std::size_t i = old_pages; i < f.size(); ++i) link(f[i], s[i]);
@@ -76,43 +86,47 @@ public:
     /// Commit `n` of the in-flight tokens in both pools; drafts past them are dropped and the SWA
     /// window slides by the committed length. Errors: unknown_request, negative_length,
     /// commit_exceeds_reserved.
-    status commit(request_id r, std::int64_t n) {
+    template <pool_hooks Outer = no_hooks>
+    status commit(request_id r, std::int64_t n, Outer&& outer = {}) {
         if (auto c = full_.check_commit(r, n); !c) return c;  // both pools hold the same lengths
         // SWA first: an SWA page is released before (or with) the full page it belongs to.
-        (void)swa_.commit(r, n, swa_hooks{*this, swa_evictions::reported});
-        (void)full_.commit(r, n, full_hooks{*this});
+        (void)swa_.commit(r, n, swa_with(swa_evictions::reported, outer));
+        (void)full_.commit(r, n, full_with(outer));
         return {};
     }
 
     /// `commit(r, n)` that first keys the full pages the commit completes (see
     /// paged_pool::commit with tokens), so the SWA pages this commit slides out of the window stay
     /// cached for later hits. Errors: those of commit, plus tokens_too_short.
+    template <pool_hooks Outer = no_hooks>
     status commit(request_id r, std::int64_t n, std::span<const token_id> tokens,
-                  std::span<const std::uint64_t> page_extra_keys = {})
+                  std::span<const std::uint64_t> page_extra_keys = {}, Outer&& outer = {})
         requires caching
     {
         // Full first, so its pages are keyed when the SWA pool decides what to keep; the draft
         // pages it drops stay mapped only until the SWA commit right after releases them.
-        if (auto s = full_.commit(r, n, tokens, page_extra_keys, full_hooks{*this}); !s) return s;
-        (void)swa_.commit(r, n, swa_hooks{*this, swa_evictions::reported});
+        if (auto s = full_.commit(r, n, tokens, page_extra_keys, full_with(outer)); !s) return s;
+        (void)swa_.commit(r, n, swa_with(swa_evictions::reported, outer));
         return {};
     }
 
     /// Roll back to `n` tokens in both pools. Errors: those of `paged_pool::truncate`.
-    status truncate(request_id r, std::int64_t n) {
+    template <pool_hooks Outer = no_hooks>
+    status truncate(request_id r, std::int64_t n, Outer&& outer = {}) {
         if (auto s = swa_.check_truncate(r, n); !s) return s;
         if (auto s = full_.check_truncate(r, n); !s) return s;
-        (void)swa_.truncate(r, n, swa_hooks{*this, swa_evictions::reported});
-        (void)full_.truncate(r, n, full_hooks{*this});
+        (void)swa_.truncate(r, n, swa_with(swa_evictions::reported, outer));
+        (void)full_.truncate(r, n, full_with(outer));
         return {};
     }
 
     /// Free the request in both pools; pages no request holds are freed (or cached, when keyed).
     /// Errors: unknown_request.
-    status free_request(request_id r) {
+    template <pool_hooks Outer = no_hooks>
+    status free_request(request_id r, Outer&& outer = {}) {
         if (!full_.contains(r)) return errc::unknown_request;
-        (void)swa_.free_request(r, swa_hooks{*this, swa_evictions::reported});
-        (void)full_.free_request(r, full_hooks{*this});
+        (void)swa_.free_request(r, swa_with(swa_evictions::reported, outer));
+        (void)full_.free_request(r, full_with(outer));
         return {};
     }
 
@@ -123,8 +137,8 @@ public:
     result<request_id> add_committed_request(std::int64_t length) {
         if (auto need = full_.pages_to_hold(length); !need) return need.err();
         if (auto need = swa_.pages_to_hold(length); !need) return need.err();
-        const request_id r = full_.add_committed_request(length, full_hooks{*this}).value();  // checked above
-        [[maybe_unused]] const request_id same = swa_.add_committed_request(length, swa_hooks{*this, swa_evictions::reported}).value();
+        const request_id r = full_.add_committed_request(length, full_with(no_outer_)).value();  // checked above
+        [[maybe_unused]] const request_id same = swa_.add_committed_request(length, swa_with(swa_evictions::reported, no_outer_)).value();
         const auto f = full_.pages(r);
         const auto s = swa_.pages(r);
         for (auto i = static_cast<std::size_t>(swa_.first_live_page(r)); i < f.size(); ++i) link(f[i], s[i]);
@@ -167,20 +181,23 @@ public:
 
     /// Keys the request's committed whole full pages (their SWA pages follow them into the cache).
     /// Errors: those of paged_pool::cache_committed.
+    template <pool_hooks Outer = no_hooks>
     status cache_committed(request_id r, std::span<const token_id> tokens,
-                           std::span<const std::uint64_t> page_extra_keys = {})
+                           std::span<const std::uint64_t> page_extra_keys = {}, Outer&& outer = {})
         requires caching
     {
-        return full_.cache_committed(r, tokens, page_extra_keys, full_hooks{*this});
+        return full_.cache_committed(r, tokens, page_extra_keys, full_with(outer));
     }
 
     /// Keys the request's committed whole pages and frees it: a resumed request hits them.
     /// Errors: those of cache_committed.
-    status preempt(request_id r, std::span<const token_id> tokens, std::span<const std::uint64_t> page_extra_keys = {})
+    template <pool_hooks Outer = no_hooks>
+    status preempt(request_id r, std::span<const token_id> tokens, std::span<const std::uint64_t> page_extra_keys = {},
+                   Outer&& outer = {})
         requires caching
     {
-        if (auto s = cache_committed(r, tokens, page_extra_keys); !s) return s;
-        return free_request(r);
+        if (auto s = cache_committed(r, tokens, page_extra_keys, outer); !s) return s;
+        return free_request(r, outer);
     }
 
     /// Empties both caches. Errors: cache_in_use (some request still owns a page).
@@ -188,8 +205,8 @@ public:
         requires caching
     {
         if (full_.used_pages() != 0 || swa_.used_pages() != 0) return errc::cache_in_use;
-        (void)swa_.reset_cache(swa_hooks{*this, swa_evictions::silent});
-        (void)full_.reset_cache(full_hooks{*this});
+        (void)swa_.reset_cache(swa_with(swa_evictions::silent, no_outer_));
+        (void)full_.reset_cache(full_with(no_outer_));
         return {};
     }
 
@@ -269,13 +286,21 @@ public:
 
 private:
     // Hooks the full pool calls: a full page whose content is gone takes its cached SWA page along.
+    template <class Outer>
     struct full_hooks : no_hooks {
         hybrid_pool& h;
-        explicit full_hooks(hybrid_pool& pool) noexcept : h(pool) {}
-        void dropped(page_id f) { h.drop_swa_of(f); }
+        Outer& outer;
+        full_hooks(hybrid_pool& pool, Outer& o) noexcept : h(pool), outer(o) {}
+        void losing(page_id f) {
+            if constexpr (requires { outer.full_losing(f); }) outer.full_losing(f);
+        }
+        void freed(page_id f) {
+            if constexpr (requires { outer.full_freed(f); }) outer.full_freed(f);
+        }
+        void dropped(page_id f) { h.drop_swa_of(f, outer); }
         void unkeyed(page_id f) {
             const page_id s = h.map(f);
-            if (s != null_page && h.swa_.ref_count(s) == 0) h.drop_swa_of(f);
+            if (s != null_page && h.swa_.ref_count(s) == 0) h.drop_swa_of(f, outer);
         }
         // A recomputed copy whose SWA page is live heals a cached page whose SWA page was evicted
         // (SGLang does the same on insert over a tombstone).
@@ -289,22 +314,38 @@ private:
     // Hooks the SWA pool calls: an SWA page stays cached while its full page is keyed; a page that
     // leaves (freed, or evicted: a tombstone) clears its mapping entry.
     enum class swa_evictions : bool { silent, reported };  // `removed` for an SWA page whose full page stays
+    template <class Outer>
     struct swa_hooks : no_hooks {
         hybrid_pool& h;
         swa_evictions evictions;
-        swa_hooks(hybrid_pool& pool, swa_evictions e) noexcept : h(pool), evictions(e) {}
+        Outer& outer;
+        swa_hooks(hybrid_pool& pool, swa_evictions e, Outer& o) noexcept : h(pool), evictions(e), outer(o) {}
         std::optional<std::uint64_t> retain_key(page_id s) const {
             const page_id f = h.swa_to_full_[static_cast<std::size_t>(s.value)];
             return f == null_page ? std::nullopt : h.full_.key_of(f);
         }
-        void freed(page_id s) { h.unlink(s); }
+        void released(page_id s) {
+            if constexpr (requires { outer.swa_released(s); }) outer.swa_released(s);
+        }
+        void freed(page_id s) {
+            released(s);
+            h.unlink(s);
+        }
         void dropped(page_id s) {
+            released(s);
             if (evictions == swa_evictions::reported)
                 h.full_.keying().report(kv_event_kind::removed, attention_kind::sliding,
                                         h.swa_to_full_[static_cast<std::size_t>(s.value)], s);
             h.unlink(s);
         }
     };
+
+    // The hooks with a listener, its type spelled out (nvcc's front end does not deduce a member
+    // template's arguments from a braced initializer).
+    template <class Outer>
+    full_hooks<Outer> full_with(Outer& outer) noexcept { return full_hooks<Outer>(*this, outer); }
+    template <class Outer>
+    swa_hooks<Outer> swa_with(swa_evictions e, Outer& outer) noexcept { return swa_hooks<Outer>(*this, e, outer); }
 
     hybrid_pool(FullPool f, SwaPool s)
         : full_(std::move(f)), swa_(std::move(s)),
@@ -323,8 +364,9 @@ private:
         f = null_page;
     }
     // f left the cache or lost its key while no request holds its SWA page: that page goes too.
-    void drop_swa_of(page_id f) {
-        if (const page_id s = map(f); s != null_page) (void)swa_.drop_cached(s, swa_hooks{*this, swa_evictions::silent});
+    template <class Outer>
+    void drop_swa_of(page_id f, Outer& outer) {
+        if (const page_id s = map(f); s != null_page) (void)swa_.drop_cached(s, swa_with(swa_evictions::silent, outer));
     }
 
     // The longest hit in pages: the full chain confirmed page by page, cut to the last page i whose
@@ -362,6 +404,7 @@ private:
     std::vector<page_id> full_to_swa_;
     std::vector<page_id> swa_to_full_;
     std::vector<page_id> hit_full_, hit_swa_;  // attach_prefix scratch, reused (no per-call allocation)
+    no_hooks no_outer_;  // the listener of calls made without one
 };
 
 /// A hybrid pool whose full and SWA pools cache released pages under eviction policy `Evict`.

@@ -191,8 +191,9 @@ public:
     /// Empties both tiers. Errors: cache_in_use (a request owns a page, or a copy is planned or in
     /// flight).
     status reset_cache() {
-        if (!flights_.empty() || !pending_write_backs_.empty() || !pending_loads_.empty()) return errc::cache_in_use;
+        if (!flights_.empty() || planned_copies() != 0) return errc::cache_in_use;
         if (auto s = pool_.reset_cache(); !s) return s;  // no hooks: nothing is written back
+        pending_loads_.clear();  // cancelled loads only: their slots wait for take_plan otherwise
         host_.reset();
         return {};
     }
