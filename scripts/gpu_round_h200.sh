@@ -71,6 +71,7 @@ build() {  # build [bench]: every target, or only the benches and the shim
   [ -f "$B/swa_decode" ] || { nvcc "${flags[@]}" bench/swa_decode.cu -o "$B/swa_decode" > "$B/bench_swa.log" 2>&1 & pids+=($!); }
   [ -f "$B/bench_device_tables" ] || { nvcc "${flags[@]}" bench/bench_device_tables.cu -o "$B/bench_device_tables" > "$B/bench_dt.log" 2>&1 & pids+=($!); }
   [ -f "$B/kv_transfer" ] || { nvcc "${flags[@]}" "${nccl_flags[@]}" bench/kv_transfer.cu -o "$B/kv_transfer" > "$B/bench_kvt.log" 2>&1 & pids+=($!); }
+  [ -f "$B/tier_copy" ] || { nvcc "${flags[@]}" bench/tier_copy.cu -o "$B/tier_copy" > "$B/bench_tier.log" 2>&1 & pids+=($!); }
   [ -f "$B/libswa_decode_shim.so" ] || { nvcc "${flags[@]}" -shared -Xcompiler=-fPIC bench/swa_decode_shim.cu -o "$B/libswa_decode_shim.so" > "$B/shim.log" 2>&1 & pids+=($!); }
   for p in "${pids[@]}"; do wait "$p" || ok=0; done
   if [ "${1:-}" != bench ] && [ ! -f "$B/gpu_tests" ] && [ $ok = 1 ]; then
@@ -117,6 +118,9 @@ bench)
     timeout 200 "$B/swa_decode" --csv "$OUT/ours.csv" > "$OUT/bench_swa.log" 2>&1; echo "swa_decode rc=$? ($(el))"; head -2 "$OUT/bench_swa.log"
     timeout 90 "$B/bench_device_tables" "${STEPS:-200}" > "$OUT/bench_device_tables.md" 2>&1; echo "device tables rc=$? ($(el))"; cat "$OUT/bench_device_tables.md" | tail -12
     timeout 60 "$B/kv_transfer" > "$OUT/kv_transfer.log" 2>&1; echo "kv_transfer rc=$? ($(el))"; tail -8 "$OUT/kv_transfer.log"
+  }
+  [ "${SKIP_TIER_BENCH:-0}" = 1 ] || {
+    timeout 120 "$B/tier_copy" > "$OUT/tier_copy.log" 2>&1; echo "tier_copy rc=$? ($(el))"; tail -14 "$OUT/tier_copy.log"
   }
   left=$(( 575 - $(date +%s) + T0 ))
   timeout "$left" python3 bench/swa_decode_flashinfer.py --shim "$B/libswa_decode_shim.so" --csv "$OUT/flashinfer.csv" \
