@@ -247,7 +247,7 @@ private:
     cudaError_t launch_apply_emit(cudaStream_t stream, const std::byte* delta, std::byte* copy, std::int32_t bytes) {
         detail::tables_kernel_args args{{views_[0], views_[1]}, map_, delta, copy, bytes, cap_.max_batch, pool_count_,
                                         rejected_};
-        detail::tables_apply_emit_kernel<<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)),
+        detail::tables_apply_emit_kernel<><<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)),
                                            detail::tables_block_threads, 0, stream>>>(args);
         return cudaGetLastError();
     }

@@ -43,6 +43,7 @@ struct copy_params {
     packing mode;
 };
 
+template <int = 0>  // a template so that every translation unit may define it (header-only)
 __global__ void copy_runs_kernel(const __grid_constant__ copy_params p) {
     const auto page = static_cast<std::int32_t>(blockIdx.x);
     std::int32_t lo = 0, hi = p.runs - 1;  // the run holding chunk page `page`
@@ -90,7 +91,7 @@ inline cudaError_t launch_copy(copy_params& p, const kv_layout& layout, std::spa
         if (p.run_first[n] == 0 || layout.layers == 0) continue;
         if (p.mode == packing::gather) p.dst[0] = staging;
         if (p.mode == packing::scatter) p.src[0] = staging;
-        copy_runs_kernel<<<dim3(static_cast<unsigned>(p.run_first[n]), static_cast<unsigned>(2 * layout.layers)), 256, 0,
+        copy_runs_kernel<><<<dim3(static_cast<unsigned>(p.run_first[n]), static_cast<unsigned>(2 * layout.layers)), 256, 0,
                            stream>>>(p);
         if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
         staging += std::int64_t{2} * layout.layers * p.run_first[n] * p.page_bytes;

@@ -50,7 +50,7 @@ public:
         detail::tables_validate_args a{{t.tables(0), t.tables(t.pool_count() - 1)}, t.full_to_swa(),
                                        t.full_to_swa_size(), t.pool_count(), t.device_delta(), state_,
                                        opt.check_owners, opt.check_mapping};
-        detail::tables_validate_kernel<<<dim3(static_cast<unsigned>(t.grid_x()), static_cast<unsigned>(t.pool_count())),
+        detail::tables_validate_kernel<><<<dim3(static_cast<unsigned>(t.grid_x()), static_cast<unsigned>(t.pool_count())),
                                          detail::tables_block_threads, 0, stream>>>(a);
         return cudaGetLastError();
     }

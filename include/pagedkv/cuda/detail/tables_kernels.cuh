@@ -105,6 +105,8 @@ __device__ inline void tables_apply_emit(const tables_kernel_args& a, const std:
                        pool_first, stride);
 }
 
+// A template (its one argument defaulted) so that every translation unit may define it: header-only.
+template <int = 0>
 __global__ void __launch_bounds__(tables_block_threads) tables_apply_emit_kernel(tables_kernel_args a) {
     tables_apply_emit(a, a.delta);
 }

@@ -90,6 +90,7 @@ __device__ inline void tables_finish_report(const tables_validate_args& a, unsig
 /// Grid (x, pool) as the sync kernel. Block (b, k) checks row b of pool k's dense, CSR and slot
 /// tables; all blocks share full_to_swa. Per-block minima are reduced with CUB, and the last block
 /// to finish writes the report and resets the state (so no memset precedes a launch).
+template <int = 0>  // a template so that every translation unit may define it (header-only)
 __global__ void __launch_bounds__(tables_block_threads) tables_validate_kernel(tables_validate_args a) {
     using reduce_key = cub::BlockReduce<unsigned long long, tables_block_threads>;
     using reduce_count = cub::BlockReduce<int, tables_block_threads>;
