@@ -51,6 +51,7 @@ struct problem {
     int margin = 0;  // keys before the window that also hold data (for a reference with a wider window)
     int first_key(int b) const {  // earliest key any query of row b attends, less the margin
         const int p0 = lens[b] - shape.queries_per_request;
+        if (shape.chunk_tokens > 0) return std::max(0, p0 / shape.chunk_tokens * shape.chunk_tokens - margin);
         return shape.window_tokens > 0 ? std::max(0, p0 - shape.window_tokens + 1 - margin) : 0;
     }
 
@@ -113,7 +114,10 @@ struct problem {
                     i < static_cast<int>(pages[b].size()) && pages[b][i] >= 0 ? pages[b][i] : garbage();
             // CSR rows start anywhere at or before the first in-window page; the entries before it
             // are garbage and the kv length counts from the row's first entry.
-            const int start = static_cast<int>(rng() % static_cast<std::uint64_t>(first_key(b) / P + 1));
+            // A chunked row starts exactly at its chunk's first page (C % P == 0): the kernel's
+            // positions are the row's, shifted by a multiple of C.
+            const int start = s.chunk_tokens > 0 ? first_key(b) / P
+                                                 : static_cast<int>(rng() % static_cast<std::uint64_t>(first_key(b) / P + 1));
             for (int i = start; i < static_cast<int>(pages[b].size()); ++i)
                 indices.push_back(pages[b][i] >= 0 ? pages[b][i] : garbage());
             indptr.push_back(static_cast<std::int32_t>(indices.size()));
@@ -136,7 +140,8 @@ struct problem {
             for (int j = 0; j < Q; ++j)
                 for (int h = 0; h < Hq; ++h) {
                     const int pos = lens[b] - Q + j, kvh = h / (Hq / H);
-                    const int lo = W > 0 ? std::max(0, pos - W + 1) : 0;
+                    const int C = shape.chunk_tokens;  // chunked: the query's own chunk, whatever W
+                    const int lo = C > 0 ? pos / C * C : W > 0 ? std::max(0, pos - W + 1) : 0;
                     const std::size_t qo = ((static_cast<std::size_t>(b) * Q + j) * Hq + h) * D;
                     std::vector<double> score;
                     double mx = -INFINITY;
@@ -288,6 +293,46 @@ TEST_CASE("swa_decode: speculative verification, 1 + 7 queries per request, caus
         problem<__half> pr(s, {8, 97, 512}, rng, 1);
         run_and_compare(pr, W > 0);
     }
+}
+
+TEST_CASE("swa_decode: chunked local attention matches float64, queries crossing a chunk boundary included") {
+    std::mt19937_64 rng(15);
+    for (const int P : {16, 64})
+        for (const int C : {2 * P, 8 * P, 4096})
+            for (const int Q : {1, 4}) {
+                decode_shape s{};
+                s.batch = 5;
+                s.queries_per_request = Q;
+                s.num_q_heads = 8;
+                s.num_kv_heads = 2;
+                s.head_dim = 128;
+                s.page_size_tokens = P;
+                s.chunk_tokens = C;
+                // C + 2 with 4 queries: the first two in chunk 0, the last two in chunk 1.
+                std::vector<std::int32_t> lens{Q, 37, C + 2, 3 * C + 1, 1029};
+                std::shuffle(lens.begin(), lens.end(), rng);
+                CAPTURE(P);
+                CAPTURE(C);
+                CAPTURE(Q);
+                problem<__nv_bfloat16> pr(s, lens, rng);
+                run_and_compare(pr);
+            }
+}
+
+TEST_CASE("check_shape: a negative chunk, or a window and a chunk together, is invalid_chunk") {
+    decode_shape s{};
+    s.batch = 1;
+    s.num_q_heads = 4;
+    s.num_kv_heads = 4;
+    s.head_dim = 64;
+    s.page_size_tokens = 16;
+    s.chunk_tokens = 8192;
+    CHECK(check_shape(s).ok());  // control
+    s.chunk_tokens = -1;
+    CHECK(check_shape(s).code == decode_errc::invalid_chunk);
+    s.chunk_tokens = 8192;
+    s.window_tokens = 512;
+    CHECK(check_shape(s).code == decode_errc::invalid_chunk);
 }
 
 TEST_CASE("plan_decode: one block per head row when the batch fills the GPU, splits when it does not") {
