@@ -13,14 +13,33 @@ namespace {
 constexpr std::int32_t page = 16;
 constexpr std::int64_t context = 8192, window = 1024, drafts = 3, growth = 4096;
 
+// The pools of one layout for B requests of the longest row: the two-pool hybrid, or a
+// multi_hybrid_pool whose first group is the same window (more groups: chunks of 8192).
+template <class Pool>
+Pool make_pool(std::size_t batch, std::int64_t row) {
+    const pool_size full{static_cast<std::int32_t>(batch * static_cast<std::size_t>(row) + 1)};
+    const pool_size swa{static_cast<std::int32_t>(batch * (window / page + 3) + 1)};
+    if constexpr (requires { &Pool::swa; }) {
+        return Pool::create(full, swa, page, window).value();
+    } else {
+        return [&]<std::size_t... K>(std::index_sequence<K...>) {
+            return Pool::create(full, page, group_size{swa, window}, group_size{(static_cast<void>(K), full), 8192}...).value();
+        }(std::make_index_sequence<Pool::group_count - 1>{});
+    }
+}
+// The view SWA-layer tables come from: `swa()`, or group 0.
+template <class Pool>
+const auto& window_view(const Pool& p) {
+    if constexpr (requires { p.swa(); }) return p.swa();
+    else return p.template group<0>();
+}
+
 // B requests at 8k context on a hybrid pool; every iteration is one engine decode step.
-void decode_step(benchmark::State& state) {
+template <class Pool>
+void decode_step_on(benchmark::State& state) {
     const auto batch = static_cast<std::size_t>(state.range(0));
     const std::int64_t row = pages_for_tokens(context + growth + 1 + drafts, page);  // the longest row
-    auto pool = hybrid_pool<>::create(pool_size{static_cast<std::int32_t>(batch * row + 1)},
-                                      pool_size{static_cast<std::int32_t>(batch * (window / page + 3) + 1)}, page,
-                                      window)
-                    .value();
+    auto pool = make_pool<Pool>(batch, row);
     std::vector<request_id> ids;
     for (std::size_t b = 0; b < batch; ++b) {
         ids.push_back(pool.add_request().value());
@@ -40,9 +59,9 @@ void decode_step(benchmark::State& state) {
     for (auto _ : state) {
         for (request_id r : ids) (void)pool.extend(r, 1 + drafts);  // reserve the token and drafts
         (void)emit_dense_table(pool.full(), ids, dense, row);
-        (void)emit_csr_table(pool.swa(), ids, {indptr, indices, last});
+        (void)emit_csr_table(window_view(pool), ids, {indptr, indices, last});
         (void)emit_slot_mapping(pool.full(), ids, full_slots);
-        (void)emit_slot_mapping(pool.swa(), ids, swa_slots);
+        (void)emit_slot_mapping(window_view(pool), ids, swa_slots);
         benchmark::ClobberMemory();
         const std::int64_t a = accepted[step++ % accepted.size()];
         for (request_id r : ids) (void)pool.commit(r, a);  // drop rejected drafts, slide the window
@@ -67,6 +86,14 @@ void decode_step(benchmark::State& state) {
         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+void decode_step(benchmark::State& state) { decode_step_on<hybrid_pool<>>(state); }
+// The same step on multi_hybrid_pool with that one window group: the N-group pool's cost for two pools.
+void decode_step_one_group(benchmark::State& state) { decode_step_on<multi_hybrid_pool<full_pool<>, swa_pool<>>>(state); }
+// A third pool of chunked layers (C = 8192) beside them; its tables are not emitted (same work as the window's).
+void decode_step_window_and_chunk(benchmark::State& state) {
+    decode_step_on<multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>>(state);
+}
+
 // Floor: copying the step's dense full-layer table (B rows of the same width) with std::copy.
 void emission_floor(benchmark::State& state) {
     const auto batch = static_cast<std::size_t>(state.range(0));
@@ -84,5 +111,7 @@ void emission_floor(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(decode_step)->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond);
+BENCHMARK(decode_step_one_group)->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond);
+BENCHMARK(decode_step_window_and_chunk)->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond);
 BENCHMARK(emission_floor)->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -515,3 +515,33 @@ TEST_CASE("chunked tables: CSR from the chunk's first page, dense full width, sl
     REQUIRE(emit_slot_mapping(h.full(), batch, full_slots).ok());
     for (int i = 0; i < 4; ++i) CHECK(h.group_slot<1>(full_slots[i]) == slots[i]);
 }
+
+TEST_CASE("prefix reuse: a recomputed copy heals a tombstone in any group and is reported per group") {
+    // As above: after X, full page 2 has lost its window page and full page 3 its chunk page.
+    auto h = caching_three::create(pool_size{32}, 4, group_size{pool_size{6}, 6}, group_size{pool_size{6}, 8}).value();
+    const auto tokens = prompt(17);
+    prefill_and_free(h, tokens);
+    const request_id x = h.add_request().value();
+    REQUIRE(h.extend(x, 8).ok());
+    REQUIRE(h.free_request(x).ok());  // x's pages were never keyed: freed
+    REQUIRE(h.lookup(tokens, cache_scope{}) == 8);
+
+    std::vector<kv_event> events;
+    h.set_event_sink([&](const kv_event& e) { events.push_back(e); });
+    const request_id c = h.add_request().value();
+    REQUIRE(h.attach_prefix(c, tokens).value() == 8);
+    REQUIRE(h.extend(c, 9).ok());
+    REQUIRE(h.commit(c, 9, tokens).ok());  // c's pages 2 and 3 have every group page: they take the keys over
+    int healed_window = 0, healed_chunk = 0;
+    for (const kv_event& e : events) {
+        if (e.kind != kv_event_kind::stored) continue;
+        healed_window += e.layers == attention_kind::sliding && e.group == 0;
+        healed_chunk += e.layers == attention_kind::chunked && e.group == 1;
+    }
+    CHECK(healed_window == 2);  // pages 2 and 3 (page 3's window page was intact, but the copy replaces both)
+    CHECK(healed_chunk == 2);
+    CHECK(h.check_invariants().ok());
+    REQUIRE(h.free_request(c).ok());
+    CHECK(h.lookup(tokens, cache_scope{}) == 16);  // every group can serve 16 tokens again
+    CHECK(h.check_invariants().ok());
+}

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <pagedkv/debug/trace.hpp>
@@ -95,6 +98,24 @@ struct run_options {
     std::function<void(const run_result&, std::int32_t running, std::int32_t waiting)> on_step;
 };
 
+/// One pool of the hybrid layout as the ideal sees it: the rule of its layers and its page bytes.
+/// The ideal pages of a request are those holding the keys its next query can see,
+/// [max(0, first_visible_token(committed)), length): every token for full layers, W - 1 + the tokens
+/// in flight for a window, the current chunk so far for chunked layers.
+struct ideal_pool {
+    std::variant<pagedkv::full_attention, pagedkv::sliding_window, pagedkv::chunked_local> rule;
+    std::int64_t page_bytes = 0;
+    std::int64_t ideal_pages(std::int64_t committed, std::int64_t length, std::int32_t page) const {
+        const std::int64_t first = std::visit([&](const auto& r) { return r.first_visible_token(committed); }, rule);
+        return pagedkv::pages_for_tokens(length - std::max<std::int64_t>(first, 0), page);
+    }
+};
+/// The ideal pools of a two-pool model: its full and sliding layers.
+inline std::vector<ideal_pool> ideal_pools_of(const pagedkv::model_config& model, std::int32_t page) {
+    return {{pagedkv::full_attention{}, page * model.full_bytes_per_token()},
+            {pagedkv::sliding_window{model.window_tokens}, page * model.sliding_bytes_per_token()}};
+}
+
 /// How a pool layout is sampled and emitted; one specialization per layout.
 template <class Pool>
 struct layout;
@@ -107,10 +128,9 @@ struct layout<pagedkv::hybrid_pool<>> {
     static std::array<std::int32_t, pools> free_pages(const pool_type& p) {
         return {p.full().free_pages(), p.swa().free_pages()};
     }
-    /// The ideal pages of each pool, given the ideal full and SWA page counts (docs/engine_sim.md).
-    static std::array<std::int64_t, pools> ideal(std::int64_t full_ideal, std::int64_t swa_ideal, std::int64_t,
-                                                 std::int64_t) {
-        return {full_ideal, swa_ideal};
+    /// The ideal pages of each pool, given the ideal pages of the hybrid layout's pools (docs/engine_sim.md).
+    static std::array<std::int64_t, pools> ideal(std::span<const std::int64_t> ideal, std::span<const std::int64_t>) {
+        return {ideal[0], ideal[1]};
     }
     static pagedkv::status check(const pool_type& p) { return p.check_invariants(); }
     static std::int64_t committed(const pool_type& p, pagedkv::request_id r) { return p.full().committed_tokens(r); }
@@ -123,12 +143,15 @@ struct layout<pagedkv::full_pool<>> {
     using pool_type = pagedkv::full_pool<>;
     static constexpr std::size_t pools = 1;
     static std::array<std::int32_t, pools> free_pages(const pool_type& p) { return {p.free_pages()}; }
-    /// The ideal expressed in this pool's pages: the ideal full and SWA pages' bytes over the bytes
-    /// of one all-layer page, so the gap to `owned` is what the layout wastes.
-    static std::array<std::int64_t, pools> ideal(std::int64_t full_ideal, std::int64_t swa_ideal,
-                                                 std::int64_t full_page_bytes, std::int64_t swa_page_bytes) {
-        const std::int64_t bytes = full_ideal * full_page_bytes + swa_ideal * swa_page_bytes;
-        const std::int64_t page = full_page_bytes + swa_page_bytes;
+    /// The ideal expressed in this pool's pages: the hybrid layout's ideal pages' bytes over the
+    /// bytes of one all-layer page, so the gap to `owned` is what the layout wastes.
+    static std::array<std::int64_t, pools> ideal(std::span<const std::int64_t> ideal,
+                                                 std::span<const std::int64_t> page_bytes) {
+        std::int64_t bytes = 0, page = 0;
+        for (std::size_t k = 0; k < ideal.size(); ++k) {
+            bytes += ideal[k] * page_bytes[k];
+            page += page_bytes[k];
+        }
         return {(bytes + page - 1) / page};
     }
     static pagedkv::status check(const pool_type& p) { return p.check_invariants(); }
@@ -144,10 +167,30 @@ struct layout<pagedkv::trace_recorder<pagedkv::hybrid_pool<>>> {
     using base = layout<pagedkv::hybrid_pool<>>;
     static constexpr std::size_t pools = base::pools;
     static auto free_pages(const pool_type& p) { return base::free_pages(p.pool()); }
-    static auto ideal(std::int64_t f, std::int64_t s, std::int64_t fb, std::int64_t sb) { return base::ideal(f, s, fb, sb); }
+    static auto ideal(std::span<const std::int64_t> i, std::span<const std::int64_t> b) { return base::ideal(i, b); }
     static pagedkv::status check(const pool_type& p) { return base::check(p.pool()); }
     static std::int64_t committed(const pool_type& p, pagedkv::request_id r) { return base::committed(p.pool(), r); }
     static std::int64_t length(const pool_type& p, pagedkv::request_id r) { return base::length(p.pool(), r); }
+};
+
+/// Full layers in a full pool and each group (windows, chunks) in its own pool.
+template <class... Groups>
+struct layout<pagedkv::multi_hybrid_pool<pagedkv::full_pool<>, Groups...>> {
+    using pool_type = pagedkv::multi_hybrid_pool<pagedkv::full_pool<>, Groups...>;
+    static constexpr std::size_t pools = 1 + sizeof...(Groups);
+    static std::array<std::int32_t, pools> free_pages(const pool_type& p) {
+        return [&]<std::size_t... K>(std::index_sequence<K...>) {
+            return std::array<std::int32_t, pools>{p.full().free_pages(), p.template group<K>().free_pages()...};
+        }(std::make_index_sequence<sizeof...(Groups)>{});
+    }
+    static std::array<std::int64_t, pools> ideal(std::span<const std::int64_t> ideal, std::span<const std::int64_t>) {
+        std::array<std::int64_t, pools> out{};
+        for (std::size_t k = 0; k < pools; ++k) out[k] = ideal[k];
+        return out;
+    }
+    static pagedkv::status check(const pool_type& p) { return p.check_invariants(); }
+    static std::int64_t committed(const pool_type& p, pagedkv::request_id r) { return p.full().committed_tokens(r); }
+    static std::int64_t length(const pool_type& p, pagedkv::request_id r) { return p.full().length_tokens(r); }
 };
 
 /// Caller-sized buffers for one step's tables, allocated once per run (none on the step path).
@@ -176,6 +219,26 @@ inline pagedkv::status emit_tables(const pagedkv::hybrid_pool<>& p, table_buffer
 inline pagedkv::status emit_tables(const pagedkv::trace_recorder<pagedkv::hybrid_pool<>>& p, table_buffers& t) {
     return emit_tables(p.pool(), t);
 }
+template <class... Groups>
+pagedkv::status emit_tables(const pagedkv::multi_hybrid_pool<pagedkv::full_pool<>, Groups...>& p, table_buffers& t) {
+    if (auto n = pagedkv::emit_csr_table(p.full(), t.batch, t.csr()); !n) return n.err();
+    const auto slots = pagedkv::emit_slot_mapping(p.full(), t.batch, t.slots);
+    if (!slots) return slots.err();
+    pagedkv::status bad{};
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+        const auto one = [&](auto k) {
+            if (!bad.ok()) return;
+            if (auto n = pagedkv::emit_csr_table(p.template group<k>(), t.batch, t.csr()); !n) {
+                bad = n.err();
+                return;
+            }
+            for (std::int64_t i = 0; i < slots.value(); ++i)  // each group's slots, derived through its mapping
+                t.swa_slots[static_cast<std::size_t>(i)] = p.template group_slot<k>(t.slots[static_cast<std::size_t>(i)]);
+        };
+        (one(std::integral_constant<std::size_t, K>{}), ...);
+    }(std::make_index_sequence<sizeof...(Groups)>{});
+    return bad;
+}
 inline pagedkv::status emit_tables(const pagedkv::full_pool<>& p, table_buffers& t) {
     if (auto n = pagedkv::emit_csr_table(p, t.batch, t.csr()); !n) return n.err();
     if (auto n = pagedkv::emit_slot_mapping(p, t.batch, t.slots); !n) return n.err();
@@ -189,9 +252,11 @@ inline pagedkv::status emit_tables(const pagedkv::full_pool<>& p, table_buffers&
 /// recomputes prompt + generated on readmission). Then, if nothing was preempted, waiting requests
 /// are admitted while the concurrency cap, the prefill budget and free pages allow. Tables are
 /// emitted, and each request commits: a prefill chunk whole, a decode step 1 + accepted drafts.
+/// `ideal` lists the hybrid layout's pools (ideal_pools_of for a two-pool model): every layout's
+/// ideal is measured against it.
 template <class Pool, class Reuse = no_prefix_reuse>
 run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vector<request_spec>& specs,
-                      const workload_spec& w, const pagedkv::model_config& model, const run_options& opt,
+                      const workload_spec& w, const std::vector<ideal_pool>& ideal_layout, const run_options& opt,
                       std::string layout_name, Reuse reuse = {}) {
     using L = layout<Pool>;
     using clock = std::chrono::steady_clock;
@@ -200,9 +265,8 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
     out.pools = std::move(traces);
     const acceptance accept(w.draft_tokens, w.mean_accepted, opt.seed ^ 0xacce97ULL);
     const std::int64_t page = opt.page_size_tokens;
-    const std::int64_t window = model.window_tokens;
-    const std::int64_t full_page_bytes = page * model.full_bytes_per_token();
-    const std::int64_t swa_page_bytes = page * model.sliding_bytes_per_token();
+    std::vector<std::int64_t> ideal_pages(ideal_layout.size()), ideal_page_bytes;
+    for (const ideal_pool& i : ideal_layout) ideal_page_bytes.push_back(i.page_bytes);
 
     std::vector<sim_request> reqs(specs.size());
     for (std::size_t i = 0; i < specs.size(); ++i) reqs[i].spec = specs[i];
@@ -293,15 +357,14 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
         const auto t1 = clock::now();
 
         // Sample the step's peak (not timed).
-        std::int64_t full_ideal = 0, swa_ideal = 0;
+        std::fill(ideal_pages.begin(), ideal_pages.end(), 0);
         for (std::int32_t ri : running) {
             const sim_request& r = reqs[static_cast<std::size_t>(ri)];
-            const std::int64_t len = r.committed + r.in_flight;
-            full_ideal += pagedkv::pages_for_tokens(len, static_cast<std::int32_t>(page));
-            swa_ideal += pagedkv::pages_for_tokens(std::min(len, window - 1 + r.in_flight), static_cast<std::int32_t>(page));
+            for (std::size_t k = 0; k < ideal_layout.size(); ++k)
+                ideal_pages[k] += ideal_layout[k].ideal_pages(r.committed, r.committed + r.in_flight, static_cast<std::int32_t>(page));
         }
         const auto free = L::free_pages(pool);
-        const auto ideal = L::ideal(full_ideal, swa_ideal, full_page_bytes, swa_page_bytes);
+        const auto ideal = L::ideal(ideal_pages, ideal_page_bytes);
         for (std::size_t k = 0; k < L::pools; ++k) {
             pool_trace& t = out.pools[k];
             const std::int32_t cached = reuse.cached_pages(t.kind);
@@ -310,7 +373,7 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
             t.ideal.push_back(ideal[k]);
             out.used_bytes += std::int64_t{t.owned.back()} * t.page_bytes;
         }
-        out.ideal_bytes += full_ideal * full_page_bytes + swa_ideal * swa_page_bytes;
+        for (std::size_t k = 0; k < ideal_layout.size(); ++k) out.ideal_bytes += ideal_pages[k] * ideal_page_bytes[k];
         out.batch_size.push_back(static_cast<std::int32_t>(scheduled.size()));
         out.running.push_back(static_cast<std::int32_t>(running.size()));
 

@@ -12,6 +12,7 @@
 
 #include <pagedkv/pagedkv.hpp>
 #include <pagedkv/plan/capacity_planner.hpp>
+#include <pagedkv/plan/group_planner.hpp>
 
 #include "engine.hpp"
 #include "multi_turn.hpp"
@@ -207,6 +208,132 @@ pool_trace trace(std::string name, pagedkv::attention_kind kind, pagedkv::pool_s
     return t;
 }
 
+// A layout for models with windows and chunks: `Pool` is the multi_hybrid_pool of the preset's
+// groups. Plans its pools for the budget, serves the workload on it, then on one full pool.
+template <class Pool>
+int run_grouped(const preset& p, const options& o, const std::vector<request_spec>& specs,
+                const pagedkv::workload_shape& shape) {
+    const pagedkv::grouped_model& m = p.groups;
+    const workload_spec& w = o.workload;
+    std::int64_t budget = static_cast<std::int64_t>(o.budget_gib * 1024.0 * 1024.0 * 1024.0);
+    const bool auto_budget = budget == 0;
+    if (auto_budget) {
+        const auto need = pagedkv::group_bytes_for(m, shape, o.page_size, w.max_concurrency);
+        if (!need) {
+            print_error("cannot plan", need.err());
+            return 2;
+        }
+        budget = need.value();
+    }
+    const auto planned = pagedkv::plan_group_capacity(budget, m, shape, o.page_size);
+    if (!planned) {
+        print_error("cannot plan", planned.err());
+        return 2;
+    }
+    const pagedkv::group_capacity_plan& plan = planned.value();
+    const auto group_name = [&](std::size_t g) {
+        const auto& rule = m.groups[g].rule;
+        const std::int64_t span = pagedkv::kept_span_tokens(rule);
+        return std::string(std::holds_alternative<pagedkv::chunked_local>(rule) ? "chunk " : "window ") + std::to_string(span);
+    };
+    std::printf("pagedkv engine_sim\n");
+    std::printf("model     %s (%s): %d layers, %d full", p.name.c_str(), p.path.c_str(), p.layers, m.full_layers);
+    for (std::size_t g = 0; g < m.groups.size(); ++g) std::printf(" + %d %s", m.groups[g].layers, group_name(g).c_str());
+    std::printf(" own a KV cache\n          per token: full pool %s", format_bytes(double(m.full_bytes_per_token())).c_str());
+    for (std::size_t g = 0; g < m.groups.size(); ++g)
+        std::printf(", %s pool %s", group_name(g).c_str(), format_bytes(double(m.group_bytes_per_token(g))).c_str());
+    std::printf(", one full pool of all layers %s\n", format_bytes(double(m.all_layers_bytes_per_token())).c_str());
+    std::printf("workload  %s: %d requests, %lld prompt + %lld output tokens, concurrency cap %d, prefill %lld tokens/step,\n"
+                "          MTP %d drafts/step, seed %llu, page %d tokens\n",
+                w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens), static_cast<long long>(w.output_tokens),
+                w.max_concurrency, static_cast<long long>(w.prefill_chunk_tokens), w.draft_tokens,
+                static_cast<unsigned long long>(o.seed), o.page_size);
+    std::printf("budget    %s%s\n", format_bytes(double(budget)).c_str(),
+                auto_budget ? " (auto: what the planner needs for the concurrency cap; set --budget-gib)" : "");
+    std::printf("plan      full %d pages x %s", plan.full_pages.pages, format_bytes(double(plan.full_page_bytes)).c_str());
+    for (std::size_t g = 0; g < m.groups.size(); ++g)
+        std::printf(" + %s %d pages x %s", group_name(g).c_str(), plan.group_pages[g].pages,
+                    format_bytes(double(plan.group_page_bytes[g])).c_str());
+    std::printf(" = %s -> %d requests fit at their peak\n          (per request: %lld full pages", format_bytes(double(plan.bytes)).c_str(),
+                plan.concurrency, static_cast<long long>(plan.full_demand.full_pages));
+    for (std::size_t g = 0; g < m.groups.size(); ++g)
+        std::printf(", %lld %s pages", static_cast<long long>(plan.group_demand[g].swa_pages), group_name(g).c_str());
+    std::printf(")\n          one full pool, same budget: %d pages x %s -> %d requests fit (the groups' layout fits %.2fx as many)\n",
+                plan.full_only_pages.pages, format_bytes(double(plan.full_only_page_bytes)).c_str(), plan.full_only_concurrency,
+                plan.full_only_concurrency > 0 ? double(plan.concurrency) / plan.full_only_concurrency : 0.0);
+    std::fflush(stdout);
+
+    // The pools, their traces and the ideal, all in the order full, then the groups.
+    auto pool = [&]<std::size_t... K>(std::index_sequence<K...>) {
+        return Pool::create(plan.full_pages, o.page_size,
+                            pagedkv::group_size{plan.group_pages[K], pagedkv::kept_span_tokens(m.groups[K].rule)}...);
+    }(std::make_index_sequence<Pool::group_count>{});
+    if (!pool) {
+        print_error("multi_hybrid_pool::create", pool.err());
+        return 1;
+    }
+    std::vector<pool_trace> traces{trace("full", pagedkv::attention_kind::full, plan.full_pages, plan.full_page_bytes)};
+    std::vector<ideal_pool> ideal_layout{{pagedkv::full_attention{}, plan.full_page_bytes}};
+    for (std::size_t g = 0; g < m.groups.size(); ++g) {
+        const bool chunked = std::holds_alternative<pagedkv::chunked_local>(m.groups[g].rule);
+        traces.push_back(trace(group_name(g), chunked ? pagedkv::attention_kind::chunked : pagedkv::attention_kind::sliding,
+                               plan.group_pages[g], plan.group_page_bytes[g]));
+        ideal_layout.push_back({std::visit([](const auto& r) -> decltype(ideal_pool::rule) { return r; }, m.groups[g].rule),
+                                plan.group_page_bytes[g]});
+    }
+    run_options ro;
+    ro.page_size_tokens = o.page_size;
+    ro.check_every = o.check_every;
+    ro.seed = o.seed;
+    progress bar(o.progress_mode, w.requests);
+    ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar.step(r, running, waiting); };
+    const run_result h = run_engine(pool.value(), std::move(traces), specs, w, ideal_layout, ro, "groups (full + each group)");
+    bar.done(h);
+    run_result f;
+    const bool compare = o.compare && plan.full_only_pages.pages >= 2;
+    if (compare) {
+        auto one = pagedkv::full_pool<>::create(plan.full_only_pages, o.page_size);
+        if (!one) {
+            print_error("full_pool::create", one.err());
+            return 1;
+        }
+        progress bar2(o.progress_mode, w.requests);
+        ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar2.step(r, running, waiting); };
+        f = run_engine(one.value(), {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)},
+                       specs, w, ideal_layout, ro, "full-only (one pool)");
+        bar2.done(f);
+    }
+    print_summary(stdout, h, compare ? &f : nullptr);
+    for (const run_result* r : {&h, compare ? &f : static_cast<const run_result*>(nullptr)})
+        if (r && !r->error.empty()) std::printf("\n  %s run stopped: %s\n", r->layout.c_str(), r->error.c_str());
+    if (!o.svg.empty()) {
+        std::vector<const run_result*> runs{&h};
+        if (compare) runs.push_back(&f);
+        const std::string title = p.name + ", " + w.name + ", P = " + std::to_string(o.page_size);
+        if (!write_occupancy_svg(o.svg, title, runs)) {
+            std::fprintf(stderr, "engine_sim: cannot write %s\n", o.svg.c_str());
+            return 1;
+        }
+        std::printf("\n  occupancy plot written to %s\n", o.svg.c_str());
+    }
+    return !h.error.empty() || (compare && !f.error.empty()) ? 1 : 0;
+}
+
+// The multi_hybrid_pool type for a preset's group letters (S, L: windows; C: chunked), or an error.
+int run_grouped_preset(const preset& p, const options& o, const std::vector<request_spec>& specs,
+                       const pagedkv::workload_shape& shape) {
+    using pagedkv::chunked_pool, pagedkv::full_pool, pagedkv::multi_hybrid_pool, pagedkv::swa_pool;
+    const std::string& g = p.group_letters;
+    if (g == "C") return run_grouped<multi_hybrid_pool<full_pool<>, chunked_pool<>>>(p, o, specs, shape);
+    if (g == "L") return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>>>(p, o, specs, shape);
+    if (g == "SL") return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>>>(p, o, specs, shape);
+    if (g == "SC" || g == "LC") return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>>(p, o, specs, shape);
+    if (g == "SLC")
+        return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>, chunked_pool<>>>(p, o, specs, shape);
+    std::fprintf(stderr, "engine_sim: %s: a model needs full layers and at least one window or chunked group\n", p.path.c_str());
+    return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -228,6 +355,13 @@ int main(int argc, char** argv) {
     for (const request_spec& s : specs) {
         shape.prompt_tokens = std::max(shape.prompt_tokens, s.prompt_tokens);
         shape.output_tokens = std::max(shape.output_tokens, s.output_tokens);
+    }
+    if (preset->multi()) {  // windows of two sizes or chunked layers: one pool per group
+        if (!o.trace.empty()) {
+            std::fprintf(stderr, "engine_sim: --trace records two-pool hybrids only\n");
+            return 2;
+        }
+        return run_grouped_preset(*preset, o, specs, shape);
     }
     std::int64_t budget = static_cast<std::int64_t>(o.budget_gib * 1024.0 * 1024.0 * 1024.0);
     const bool auto_budget = budget == 0;
@@ -279,6 +413,7 @@ int main(int argc, char** argv) {
                 plan.full_only_concurrency > 0 ? double(plan.concurrency) / plan.full_only_concurrency : 0.0);
     std::fflush(stdout);
 
+    const auto ideal_layout = ideal_pools_of(model, o.page_size);
     run_options ro;
     ro.page_size_tokens = o.page_size;
     ro.check_every = o.check_every;
@@ -296,7 +431,7 @@ int main(int argc, char** argv) {
         trace("SWA", pagedkv::attention_kind::sliding, plan.swa_pages, plan.swa_page_bytes)};
     run_result h;
     if (o.trace.empty()) {
-        h = run_engine(hybrid.value(), std::move(hybrid_traces), specs, w, model, ro, "hybrid (full + SWA)");
+        h = run_engine(hybrid.value(), std::move(hybrid_traces), specs, w, ideal_layout, ro, "hybrid (full + SWA)");
     } else {  // the same run through the recorder: every pool call lands in the trace file
         std::ofstream file(o.trace);
         pagedkv::trace_recorder<pagedkv::hybrid_pool<>> recorder(&file);
@@ -304,7 +439,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "engine_sim: cannot record a trace to %s\n", o.trace.c_str());
             return 1;
         }
-        h = run_engine(recorder, std::move(hybrid_traces), specs, w, model, ro, "hybrid (full + SWA)");
+        h = run_engine(recorder, std::move(hybrid_traces), specs, w, ideal_layout, ro, "hybrid (full + SWA)");
         std::printf("trace of the hybrid run written to %s (replay: tools/replay %s)\n", o.trace.c_str(), o.trace.c_str());
     }
     bar.done(h);
@@ -321,7 +456,7 @@ int main(int argc, char** argv) {
         ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar2.step(r, running, waiting); };
         f = run_engine(one.value(),
                        {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)}, specs,
-                       w, model, ro, "full-only (one pool)");
+                       w, ideal_layout, ro, "full-only (one pool)");
         bar2.done(f);
     }
     print_summary(stdout, h, compare ? &f : nullptr);

@@ -76,22 +76,26 @@ std::optional<preset> load_preset(const std::string& name_or_path, std::string& 
         kv.erase(it);
         return true;
     };
-    std::int64_t layers, shared, window, s_heads, s_dim, f_heads, f_dim, dtype;
+    const auto pattern = kv.find("layer_pattern");
+    if (pattern == kv.end() || pattern->second.empty() ||
+        pattern->second.find_first_not_of("SFLC") != std::string::npos) {
+        why = p.path + ": `layer_pattern` must be a non-empty string of S (sliding), L (long window), C (chunked) "
+                       "and F (full)";
+        return std::nullopt;
+    }
+    p.layer_pattern = pattern->second;
+    kv.erase(pattern);
+    const auto has = [&](char c) { return p.layer_pattern.find(c) != std::string::npos; };
+    std::int64_t layers, shared, window, long_window, chunk, s_heads, s_dim, f_heads, f_dim, dtype;
     if (!take_int("layers", 1, 1 << 16, 0, true, layers) || !take_int("kv_shared_layers", 0, layers - 1, 0, false, shared) ||
-        !take_int("window_tokens", 1, INT32_MAX, 0, true, window) ||
+        !take_int("window_tokens", 1, INT32_MAX, 0, has('S'), window) ||
+        !take_int("long_window_tokens", 1, INT32_MAX, 0, has('L'), long_window) ||
+        !take_int("chunk_tokens", 1, INT32_MAX, 0, has('C'), chunk) ||
         !take_int("sliding_kv_heads", 1, 1 << 16, 0, true, s_heads) ||
         !take_int("sliding_head_dim", 1, 1 << 16, 0, true, s_dim) ||
         !take_int("full_kv_heads", 1, 1 << 16, 0, true, f_heads) ||
         !take_int("full_head_dim", 1, 1 << 16, 0, true, f_dim) || !take_int("kv_dtype_bytes", 1, 64, 0, true, dtype))
         return std::nullopt;
-    const auto pattern = kv.find("layer_pattern");
-    if (pattern == kv.end() || pattern->second.empty() ||
-        pattern->second.find_first_not_of("SF") != std::string::npos) {
-        why = p.path + ": `layer_pattern` must be a non-empty string of S (sliding) and F (full)";
-        return std::nullopt;
-    }
-    p.layer_pattern = pattern->second;
-    kv.erase(pattern);
     const auto name = kv.find("name");
     p.name = name != kv.end() ? name->second : std::filesystem::path(p.path).stem().string();
     if (name != kv.end()) kv.erase(name);
@@ -109,6 +113,24 @@ std::optional<preset> load_preset(const std::string& name_or_path, std::string& 
     p.model.sliding = {static_cast<std::int32_t>(s_heads), static_cast<std::int32_t>(s_dim)};
     p.model.full = {static_cast<std::int32_t>(f_heads), static_cast<std::int32_t>(f_dim)};
     p.model.kv_dtype_bytes = static_cast<std::int32_t>(dtype);
+    // The grouped view: full layers, then one group per other letter in the order S, L, C.
+    p.groups.full_layers = p.model.full_layers;
+    p.groups.full = p.model.full;
+    p.groups.kv_dtype_bytes = p.model.kv_dtype_bytes;
+    const auto count = [&](char c) {
+        std::int32_t n = 0;
+        for (std::int32_t i = 0; i < p.layers - p.kv_shared_layers; ++i)
+            n += p.layer_pattern[static_cast<std::size_t>(i) % p.layer_pattern.size()] == c;
+        return n;
+    };
+    const std::pair<char, pagedkv::group_rule> kinds[] = {{'S', pagedkv::sliding_window{window}},
+                                                          {'L', pagedkv::sliding_window{long_window}},
+                                                          {'C', pagedkv::chunked_local{chunk}}};
+    for (const auto& [letter, rule] : kinds)
+        if (const std::int32_t n = count(letter); n > 0) {
+            p.groups.groups.push_back({rule, n, p.model.sliding});
+            p.group_letters += letter;
+        }
     return p;
 }
 

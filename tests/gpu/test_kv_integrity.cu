@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <tuple>
 #include <random>
 #include <vector>
 
 #include "pagedkv/cuda/kv_integrity.cuh"
 #include "pagedkv/cuda/swa_decode.cuh"
 #include "pagedkv/pool/hybrid_pool.hpp"
+#include "pagedkv/pool/multi_hybrid_pool.hpp"
 #include "pagedkv/table/csr_table.hpp"
 #include "pagedkv/table/dense_table.hpp"
 #include "pagedkv/table/slot_mapping.hpp"
@@ -86,7 +88,7 @@ struct table_buffers {
     // Runs the probe check of one table; returns the report.
     template <page_table_source S>
     kv_probe_report check(const S& src, std::span<const request_id> batch, const std::vector<std::uint32_t>& batch_tags,
-                          const layer_cache& cache, table_form form, int window) {
+                          const layer_cache& cache, table_form form, int window, int chunk = 0) {
         const page_table_view view = emit(src, batch, form);
         std::vector<std::int32_t> len, com;
         for (request_id r : batch) {
@@ -99,7 +101,7 @@ struct table_buffers {
         report.upload({kv_probe_report{}});
         CUDA_REQUIRE(check_kv_probes(cache.k.ptr, cache.v.ptr, view, static_cast<int>(batch.size()), src.page_size_tokens(),
                                      window, cache.pages, kv_heads, head_dim,
-                                     kv_probe_expect{tags.ptr, length.ptr, committed.ptr}, report.ptr, nullptr));
+                                     kv_probe_expect{tags.ptr, length.ptr, committed.ptr}, report.ptr, nullptr, chunk));
         CUDA_REQUIRE(cudaDeviceSynchronize());
         return report.download(1)[0];
     }
@@ -349,6 +351,40 @@ TEST_CASE("kv integrity: every request sees exactly its own tokens, in order, in
     CHECK(total.finished > 30);  // the history really reached finishes, preemption and page reuse
     CHECK(total.preempted > 0);
     CHECK(total.rollbacks > 0);
+}
+
+TEST_CASE("kv integrity: a chunked group holds each request's current chunk, and a stale chunk row is caught") {
+    // Chunks of 32 tokens, P = 16: a request committed to 40 keeps tokens 32..39 (page 2) only.
+    auto pool = multi_hybrid_pool<full_pool<>, chunked_pool<>>::create(pool_size{16}, 16, group_size{pool_size{16}, 32}).value();
+    layer_cache cache(16, 16);
+    const request_id a = pool.add_request().value(), b = pool.add_request().value();
+    const std::uint32_t tag_a = 3, tag_b = 5;
+    for (auto [r, tag, n] : {std::tuple{a, tag_a, 40}, std::tuple{b, tag_b, 20}}) {
+        REQUIRE(pool.extend(r, n).ok());
+        const request_id one[] = {r};
+        std::vector<std::int64_t> slots(static_cast<std::size_t>(n));
+        REQUIRE(emit_slot_mapping(pool.group<0>(), one, slots).ok());
+        std::vector<std::uint32_t> tags(static_cast<std::size_t>(n), tag);
+        std::vector<std::int32_t> pos(static_cast<std::size_t>(n));
+        for (int t = 0; t < n; ++t) pos[std::size_t(t)] = t;
+        device_vector<std::int64_t> ds(slots.size());
+        device_vector<std::uint32_t> dt(tags.size());
+        device_vector<std::int32_t> dp(pos.size());
+        ds.upload(slots);
+        dt.upload(tags);
+        dp.upload(pos);
+        CUDA_REQUIRE(write_kv_probes(cache.k.ptr, cache.v.ptr, kv_heads, head_dim, ds.ptr, dt.ptr, dp.ptr, n, nullptr));
+        REQUIRE(pool.commit(r, n).ok());
+    }
+    REQUIRE(pool.group<0>().first_live_page(a) == 2);  // chunk 0 released
+    REQUIRE(pool.group<0>().first_live_page(b) == 0);
+    const request_id batch[] = {a, b};
+    const std::vector<std::uint32_t> tags{tag_a, tag_b};
+    table_buffers tb(2, 4);
+    for (const table_form form : {table_form::dense, table_form::csr})
+        CHECK(tb.check(pool.group<0>(), batch, tags, cache, form, 0, 32).offenders == 0);
+    // Read as a window of 32 instead, a's row should still hold tokens 9..31 of chunk 0: reported.
+    CHECK(tb.check(pool.group<0>(), batch, tags, cache, table_form::csr, 32).offenders > 0);
 }
 
 TEST_CASE("kv integrity check reports a swapped page, an out-of-range entry and a stale SWA table") {

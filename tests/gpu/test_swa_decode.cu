@@ -263,37 +263,10 @@ TEST_CASE_TEMPLATE("swa_decode matches float64 for every head dim, page size, wi
     MESSAGE("worst relative error over " << config << " shapes x 2 table forms x 2 splits: " << worst);
 }
 
-TEST_CASE("swa_decode: chunked local attention matches float64, queries straddling chunk boundaries included") {
+TEST_CASE("swa_decode: a chunk that is not a whole number of pages: dense rows are exact, CSR rows refused") {
+    // Dense rows count positions from token 0; a CSR row's first entry could not sit on a chunk
+    // boundary, so CSR is refused before any launch.
     std::mt19937_64 rng(20261202);
-    int config = 0;
-    double worst = 0;
-    for (const int P : {16, 64})
-        for (const int C : {P, 3 * P, 8 * P})
-            for (const int W : {0, 100})
-                for (const int Q : {1, 4}) {
-                    ++config;
-                    decode_shape s{};
-                    s.batch = 5;
-                    s.queries_per_request = Q;
-                    s.num_q_heads = 8;
-                    s.num_kv_heads = 2;
-                    s.head_dim = 128;
-                    s.page_size_tokens = P;
-                    s.window_tokens = W;
-                    s.chunk_tokens = C;
-                    // Q + 1 past a boundary: with Q = 4 the first queries sit in the chunk before it.
-                    std::vector<std::int32_t> lens{Q, 2 * C + 2, C, 5 * C + Q, 7 * C / 2 + 1};
-                    CAPTURE(P);
-                    CAPTURE(C);
-                    CAPTURE(W);
-                    CAPTURE(Q);
-                    problem<__nv_bfloat16> pr(s, lens, rng);
-                    worst = std::max(worst, run_and_compare(pr));
-                }
-    MESSAGE("chunked: worst relative error over " << config << " shapes x 2 table forms x 2 splits: " << worst);
-
-    // A chunk that is not a whole number of pages: dense rows (absolute positions) are exact; a CSR
-    // row's first entry could not sit on a chunk boundary, so CSR is refused before any launch.
     decode_shape s{};
     s.batch = 3;
     s.queries_per_request = 2;
@@ -310,8 +283,6 @@ TEST_CASE("swa_decode: chunked local attention matches float64, queries straddli
     const decode_tensors<__nv_bfloat16> t{nullptr, nullptr, nullptr, nullptr,
                                           page_table_view::csr(indptr.ptr, indices.ptr, last.ptr), 0.125f};
     CHECK(swa_decode(plan, t, nullptr, 0, nullptr).code == decode_errc::invalid_chunk);
-    s.chunk_tokens = -1;
-    CHECK(check_shape(s).code == decode_errc::invalid_chunk);
 }
 
 TEST_CASE("swa_decode: a long window with a batch of one is split across blocks and still exact") {
@@ -346,6 +317,46 @@ TEST_CASE("swa_decode: speculative verification, 1 + 7 queries per request, caus
         problem<__half> pr(s, {8, 97, 512}, rng, 1);
         run_and_compare(pr, W > 0);
     }
+}
+
+TEST_CASE("swa_decode: chunked local attention matches float64, queries crossing a chunk boundary included") {
+    std::mt19937_64 rng(15);
+    for (const int P : {16, 64})
+        for (const int C : {2 * P, 8 * P, 4096})
+            for (const int Q : {1, 4}) {
+                decode_shape s{};
+                s.batch = 5;
+                s.queries_per_request = Q;
+                s.num_q_heads = 8;
+                s.num_kv_heads = 2;
+                s.head_dim = 128;
+                s.page_size_tokens = P;
+                s.chunk_tokens = C;
+                // C + 2 with 4 queries: the first two in chunk 0, the last two in chunk 1.
+                std::vector<std::int32_t> lens{Q, 37, C + 2, 3 * C + 1, 1029};
+                std::shuffle(lens.begin(), lens.end(), rng);
+                CAPTURE(P);
+                CAPTURE(C);
+                CAPTURE(Q);
+                problem<__nv_bfloat16> pr(s, lens, rng);
+                run_and_compare(pr);
+            }
+}
+
+TEST_CASE("check_shape: a negative chunk, or a window and a chunk together, is invalid_chunk") {
+    decode_shape s{};
+    s.batch = 1;
+    s.num_q_heads = 4;
+    s.num_kv_heads = 4;
+    s.head_dim = 64;
+    s.page_size_tokens = 16;
+    s.chunk_tokens = 8192;
+    CHECK(check_shape(s).ok());  // control
+    s.chunk_tokens = -1;
+    CHECK(check_shape(s).code == decode_errc::invalid_chunk);
+    s.chunk_tokens = 8192;
+    s.window_tokens = 512;
+    CHECK(check_shape(s).code == decode_errc::invalid_chunk);
 }
 
 TEST_CASE("plan_decode: one block per head row when the batch fills the GPU, splits when it does not") {

@@ -77,12 +77,16 @@ __device__ inline void report(kv_probe_report* r, int row, std::int64_t token, k
 template <kv_element T>
 __global__ void check_probes_kernel(const T* k, const T* v, page_table_view table, int page_size, int window,
                                     int num_pages, int kv_heads, int head_dim, kv_probe_expect expect,
-                                    kv_probe_report* out) {
+                                    kv_probe_report* out, int chunk) {
     const int b = static_cast<int>(blockIdx.x);
     const page_row row = row_of(table, b, page_size);
     const std::int32_t len = expect.length_tokens[b];
-    // SWA pools keep pages from dead_pages(committed) on; a CSR row starts there, a dense row at 0.
-    const std::int64_t live_page = window > 0 ? dead_pages(expect.committed_tokens[b], window, page_size) : 0;
+    // SWA and chunked pools keep pages from their rule's dead_pages(committed) on; a CSR row starts
+    // there, a dense row at 0.
+    const std::int64_t committed = expect.committed_tokens[b];
+    const std::int64_t live_page = chunk > 0    ? dead_pages(chunked_local{chunk}, committed, page_size)
+                                   : window > 0 ? dead_pages(committed, window, page_size)
+                                                : 0;
     const std::int64_t row_start = table.form == table_form::csr ? live_page * page_size : 0;
     const int lane = static_cast<int>(threadIdx.x % 32);
     const int warp = static_cast<int>(blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32);
@@ -126,16 +130,17 @@ cudaError_t write_kv_probes(T* k, T* v, int kv_heads, int head_dim, const std::i
 }
 
 /// Walks every row of `table` (batch rows) and checks that each token the row must still hold (all
-/// tokens for window 0; for window W those from the first live page, dead_pages(committed, W, P), on)
-/// has a valid page and the request's own probe row for that position, and that the table's length
-/// agrees. Adds offenders to `*report` (device memory; zero it first). Returns the launch's error.
+/// tokens for window 0; for window W those from the first live page, dead_pages(committed, W, P), on;
+/// for a chunked pool's table, `chunk_tokens` = C and window 0: those from the current chunk's first
+/// page on) has a valid page and the request's own probe row for that position, and that the table's
+/// length agrees. Adds offenders to `*report` (device memory; zero it first). Returns the launch's error.
 template <kv_element T>
 cudaError_t check_kv_probes(const T* k, const T* v, const page_table_view& table, int batch, int page_size,
                             int window, int num_pages, int kv_heads, int head_dim, const kv_probe_expect& expect,
-                            kv_probe_report* report, cudaStream_t stream) {
+                            kv_probe_report* report, cudaStream_t stream, int chunk_tokens = 0) {
     if (batch <= 0) return cudaSuccess;
     detail::check_probes_kernel<T><<<dim3(static_cast<unsigned>(batch), 4), 256, 0, stream>>>(
-        k, v, table, page_size, window, num_pages, kv_heads, head_dim, expect, report);
+        k, v, table, page_size, window, num_pages, kv_heads, head_dim, expect, report, chunk_tokens);
     return cudaGetLastError();
 }
 

@@ -27,7 +27,7 @@ enum class decode_errc : std::uint8_t {
     plan_mismatch,             ///< the plan was made for another shape
     workspace_too_small,       ///< the plan's workspace_bytes exceed the buffer passed
     launch_failed,             ///< CUDA refused the launch (see `decode_status::cuda`)
-    invalid_chunk,             ///< chunk below 0, or a CSR table with a chunk that is not a multiple of P
+    invalid_chunk,             ///< chunk below 0, a window and a chunk both set, or a CSR table whose chunk is not a multiple of P
 };
 
 /// Success, or the named reason nothing was launched.
@@ -40,7 +40,10 @@ struct [[nodiscard]] decode_status {
 
 /// The shape of one attention call. Queries of request b are its last `queries_per_request` tokens:
 /// query j sits at position p_j = len_b - queries + j (its own K/V already written) and attends keys
-/// [p_j - W + 1, p_j] (FlashInfer window_left = W - 1), or [0, p_j] when `window_tokens == 0`.
+/// [p_j - W + 1, p_j] (FlashInfer window_left = W - 1), or [0, p_j] when `window_tokens == 0`; with
+/// `chunk_tokens` = C instead, [floor(p_j / C) * C, p_j] (chunked local attention). Positions are
+/// the row's: a dense row counts from token 0, a CSR row from its first listed page, which for a
+/// chunked pool's row is its chunk start when C % P == 0 (for other C, pass dense rows).
 /// queries_per_request = 1 is plain decode; 1 + k verifies k speculative tokens (causal among them).
 struct decode_shape {
     std::int32_t batch = 0;                ///< table rows
@@ -51,9 +54,10 @@ struct decode_shape {
     std::int32_t page_size_tokens = 0;     ///< a power of two
     std::int32_t window_tokens = 0;        ///< W; 0 = full attention
     std::int32_t max_kv_tokens = 0;        ///< an upper bound on any row's kv length; sizes the split only
-    /// C; 0 = no chunks. Chunked local attention (Llama-4): a query at p also sees no key before
-    /// floor(p / C) * C. Positions count from the row's first entry, so a CSR row must start at a
-    /// chunk boundary, as a chunked pool's CSR rows do when C is a multiple of P (checked).
+    /// C; 0 = not chunked (at most one of W and C is set). Chunked local attention (Llama-4): a
+    /// query at p sees [floor(p / C) * C, p]. Positions count from the row's first entry, so a CSR
+    /// row must start at a chunk boundary, as a chunked pool's CSR rows do when C is a multiple of P
+    /// (checked).
     std::int32_t chunk_tokens = 0;
     friend constexpr bool operator==(const decode_shape&, const decode_shape&) = default;
 };
@@ -88,7 +92,7 @@ constexpr decode_status check_shape(const decode_shape& s) noexcept {
     if (s.page_size_tokens < 1 || s.page_size_tokens > (1 << 20) || (s.page_size_tokens & (s.page_size_tokens - 1)))
         return {decode_errc::invalid_page_size};
     if (s.window_tokens < 0) return {decode_errc::invalid_window};
-    if (s.chunk_tokens < 0) return {decode_errc::invalid_chunk};
+    if (s.chunk_tokens < 0 || (s.chunk_tokens > 0 && s.window_tokens > 0)) return {decode_errc::invalid_chunk};
     return {};
 }
 
@@ -110,11 +114,11 @@ constexpr decode_status plan_decode(const decode_shape& s, int sm_count, decode_
     const auto row_chunks = static_cast<std::int32_t>((rows + detail::rows_per_block - 1) / detail::rows_per_block);
     const std::int64_t base = std::int64_t{s.batch} * s.num_kv_heads * row_chunks;
     const std::int64_t target = 2 * std::int64_t{sm_count > 0 ? sm_count : 1};
-    std::int64_t keys = s.window_tokens > 0 && s.window_tokens + s.queries_per_request - 1 < s.max_kv_tokens
-                            ? s.window_tokens + s.queries_per_request - 1
-                            : s.max_kv_tokens;
-    if (s.chunk_tokens > 0 && s.chunk_tokens + s.queries_per_request - 1 < keys)
-        keys = s.chunk_tokens + s.queries_per_request - 1;
+    // The most keys a row's queries see: W (or C) plus the later queries, when below the bound.
+    const std::int64_t span = s.window_tokens > 0 ? s.window_tokens : s.chunk_tokens;
+    const std::int64_t keys = span > 0 && span + s.queries_per_request - 1 < s.max_kv_tokens
+                                  ? span + s.queries_per_request - 1
+                                  : s.max_kv_tokens;
     const std::int64_t tiles = keys / detail::tile_keys(s.head_dim) + 1;  // +1: an unaligned range straddles one more
     std::int64_t splits = base == 0 || base >= target ? 1 : (target + base - 1) / base;
     if (splits > tiles / 2) splits = tiles / 2;
@@ -155,7 +159,7 @@ cudaError_t launch(const kernel_params<T>& p, int batch, std::int64_t q_rows, cu
 }  // namespace detail
 
 /// Computes attention for every query row of the batch into `t.out` on `stream`. For each row it
-/// derives the first in-window key from the row's length and W, and reads table entries only from
+/// derives the first in-window key from the row's length and W (or C), and reads table entries only from
 /// that key's page to the last query's page: entries before the window (null pages, garbage, pages
 /// already reused) and past the row's length are never dereferenced. In-window entries must be
 /// valid pages of the caches. No allocation, no host synchronization: capturable in a CUDA graph.
@@ -194,10 +198,10 @@ decode_status swa_decode(const decode_plan& plan, const decode_tensors<T>& t, vo
                                s.num_kv_heads,
                                0,
                                s.window_tokens,
-                               s.chunk_tokens,
                                plan.num_splits,
                                plan.row_chunks,
-                               t.softmax_scale * 1.4426950408889634f};
+                               t.softmax_scale * 1.4426950408889634f,
+                               s.chunk_tokens};
     while ((1 << p.page_shift) < s.page_size_tokens) ++p.page_shift;
     cudaError_t e = cudaSuccess;
     switch (s.head_dim) {

@@ -75,6 +75,28 @@ struct group_capacity_plan {
     std::int32_t full_only_concurrency = 0;
 };
 
+/// Bytes the N-pool layout needs so that n requests of `w` fit at their peak (null pages
+/// included), the pools sized as plan_group_capacity sizes them before sharing the leftover.
+/// Errors: those of plan_group_capacity's demand (invalid_page_size, invalid_window, invalid_chunk,
+/// negative_length, length_overflow).
+inline result<std::int64_t> group_bytes_for(const grouped_model& m, const workload_shape& w,
+                                            std::int32_t page_size_tokens, std::int64_t n_requests) {
+    for (const layer_group& g : m.groups)
+        if (const auto* c = std::get_if<chunked_local>(&g.rule); c && c->chunk_tokens < 1) return errc::invalid_chunk;
+    const model_config full_only{m.full_layers, 0, 1, m.full, {}, m.kv_dtype_bytes};
+    auto fd = demand_of(full_only, w, page_size_tokens);
+    if (!fd) return fd.err();
+    std::int64_t bytes = fd.value().full_pool_pages(n_requests) * page_size_tokens * m.full_bytes_per_token();
+    for (std::size_t g = 0; g < m.groups.size(); ++g) {
+        const layer_group& l = m.groups[g];
+        auto d = demand_of(model_config{m.full_layers, l.layers, kept_span_tokens(l.rule), m.full, l.geometry, m.kv_dtype_bytes},
+                           w, page_size_tokens);
+        if (!d) return d.err();
+        bytes += d.value().swa_pool_pages(n_requests) * page_size_tokens * m.group_bytes_per_token(g);
+    }
+    return bytes;
+}
+
 /// Splits `budget_bytes` into a full pool and one pool per group that fit the most requests of `w`
 /// at their peak, then shares the bytes left over in the ratio of one request's needs (the full
 /// pool and the groups in order; the last pool takes the rest). Each group's demand is the

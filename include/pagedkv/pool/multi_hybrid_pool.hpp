@@ -99,7 +99,7 @@ public:
     result<request_id> add_request() {
         const auto r = full_.add_request();
         if (!r) return r;
-        each_group([&](auto k) { (void)group_mut<k>().add_request(); });
+        each_index([&](auto k) { (void)group_mut<k>().add_request(); });
         return r;
     }
     /// A new request cached under `scope`, released with priorities `keep`. Errors: too_many_requests.
@@ -108,7 +108,7 @@ public:
     {
         const auto r = full_.add_request(scope, keep);
         if (!r) return r;
-        each_group([&](auto k) { (void)group_mut<k>().add_request(scope, keep); });
+        each_index([&](auto k) { (void)group_mut<k>().add_request(scope, keep); });
         return r;
     }
 
@@ -120,7 +120,7 @@ public:
         if (status s = first_refusal([&](auto k) { return group<k>().pages_to_extend(r, n).code(); }); !s) return s;
         const std::size_t old_pages = full_.pages(r).size();
         (void)full_.extend(r, n, full_hooks{*this});  // every pool checked above: cannot fail
-        each_group([&](auto k) {
+        each_index([&](auto k) {
             (void)group_mut<k>().extend(r, n, group_hooks<k>{*this, evictions::reported});
             link_from<k>(r, old_pages);
         });
@@ -133,7 +133,7 @@ public:
     status commit(request_id r, std::int64_t n) {
         if (auto c = full_.check_commit(r, n); !c) return c;  // every pool holds the same lengths
         // Groups first: a group page is released before (or with) the full page it belongs to.
-        each_group([&](auto k) { (void)group_mut<k>().commit(r, n, group_hooks<k>{*this, evictions::reported}); });
+        each_index([&](auto k) { (void)group_mut<k>().commit(r, n, group_hooks<k>{*this, evictions::reported}); });
         (void)full_.commit(r, n, full_hooks{*this});
         return {};
     }
@@ -147,7 +147,7 @@ public:
     {
         // Full first, so its pages are keyed when the groups decide what to keep.
         if (auto s = full_.commit(r, n, tokens, page_extra_keys, full_hooks{*this}); !s) return s;
-        each_group([&](auto k) { (void)group_mut<k>().commit(r, n, group_hooks<k>{*this, evictions::reported}); });
+        each_index([&](auto k) { (void)group_mut<k>().commit(r, n, group_hooks<k>{*this, evictions::reported}); });
         return {};
     }
 
@@ -156,7 +156,7 @@ public:
     status truncate(request_id r, std::int64_t n) {
         if (status s = first_refusal([&](auto k) { return group<k>().check_truncate(r, n).code(); }); !s) return s;
         if (auto s = full_.check_truncate(r, n); !s) return s;
-        each_group([&](auto k) { (void)group_mut<k>().truncate(r, n, group_hooks<k>{*this, evictions::reported}); });
+        each_index([&](auto k) { (void)group_mut<k>().truncate(r, n, group_hooks<k>{*this, evictions::reported}); });
         (void)full_.truncate(r, n, full_hooks{*this});
         return {};
     }
@@ -164,7 +164,7 @@ public:
     /// Free the request in every pool. Errors: unknown_request.
     status free_request(request_id r) {
         if (!full_.contains(r)) return errc::unknown_request;
-        each_group([&](auto k) { (void)group_mut<k>().free_request(r, group_hooks<k>{*this, evictions::reported}); });
+        each_index([&](auto k) { (void)group_mut<k>().free_request(r, group_hooks<k>{*this, evictions::reported}); });
         (void)full_.free_request(r, full_hooks{*this});
         return {};
     }
@@ -179,7 +179,7 @@ public:
         const auto added = full_.add_committed_request(length, full_hooks{*this});
         if (!added) return added;  // too_many_requests: nothing was taken
         const request_id r = added.value();
-        each_group([&](auto k) {
+        each_index([&](auto k) {
             (void)group_mut<k>().add_committed_request(length, group_hooks<k>{*this, evictions::reported});  // checked above
             link_from<k>(r, 0);
         });
@@ -206,7 +206,7 @@ public:
         const auto queried = static_cast<std::int64_t>(tokens.size());
         (void)full_.attach_pages(r, std::span<const page_id>(hit_full_).first(static_cast<std::size_t>(hit)), hit_tokens,
                                  queried);
-        each_group([&](auto k) {
+        each_index([&](auto k) {
             hit_group_.assign(static_cast<std::size_t>(hit), null_page);
             for (auto i = static_cast<std::size_t>(group<k>().live_from(hit_tokens)); i < hit_group_.size(); ++i)
                 hit_group_[i] = map<k>(hit_full_[i]);
@@ -246,7 +246,7 @@ public:
         requires caching
     {
         if (full_.used_pages() != 0) return errc::cache_in_use;  // a group page in use has a full page in use
-        each_group([&](auto k) { (void)group_mut<k>().reset_cache(group_hooks<k>{*this, evictions::silent}); });
+        each_index([&](auto k) { (void)group_mut<k>().reset_cache(group_hooks<k>{*this, evictions::silent}); });
         (void)full_.reset_cache(full_hooks{*this});
         return {};
     }
@@ -400,7 +400,7 @@ private:
     };
 
     multi_hybrid_pool(FullPool f, GroupPools... g) : full_(std::move(f)), groups_(std::move(g)...) {
-        each_group([&](auto k) {
+        each_index([&](auto k) {
             maps_[k].from_full.assign(static_cast<std::size_t>(full_.size().pages), null_page);
             maps_[k].to_full.assign(static_cast<std::size_t>(group<k>().size().pages), null_page);
         });
@@ -410,15 +410,12 @@ private:
     auto& group_mut() noexcept {
         return std::get<K>(groups_);
     }
+    // Calls f(integral_constant<K>) for every group K, in order.
     template <class F>
     static void each_index(F&& f) {
         [&]<std::size_t... K>(std::index_sequence<K...>) {
             (f(std::integral_constant<std::size_t, K>{}), ...);
         }(std::make_index_sequence<group_count>{});
-    }
-    template <class F>
-    void each_group(F&& f) {
-        each_index(f);
     }
     // The first group (in order) for which f returns an error code, as a status; f(k) -> errc.
     template <class F>

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "pagedkv/core/attention_rule.hpp"
 #include "pagedkv/cuda/page_table_view.cuh"
 
 namespace pagedkv::gpu::detail {
@@ -39,9 +40,9 @@ struct kernel_params {
     int queries, q_heads, kv_heads;
     int page_shift;      // log2(P)
     int window;          // 0: no window
-    int chunk;           // 0: no chunks; else a query at p sees no key before floor(p / chunk) * chunk
     int splits, row_chunks;
     float scale_log2;    // softmax scale * log2(e): scores live in the exp2 domain
+    int chunk;           // 0: not chunked; else chunked local attention with chunks of `chunk` tokens
 };
 
 __device__ inline float fast_exp2(float x) {
@@ -153,10 +154,15 @@ __global__ void __launch_bounds__(threads, 4) decode_kernel(const __grid_constan
         const int rr = row0 + (r < nrows ? r : 0);
         const int j = rr / group;
         pos[r] = row.kv_tokens - p.queries + j;
-        first[r] = max(p.window > 0 ? max(0, pos[r] - p.window + 1) : 0, p.chunk > 0 ? pos[r] / p.chunk * p.chunk : 0);
+        // The row's rule, core/attention_rule.hpp's (one definition for pools and kernels).
+        const std::int64_t f = p.chunk > 0    ? chunked_local{p.chunk}.first_visible_token(pos[r])
+                               : p.window > 0 ? sliding_window{p.window}.first_visible_token(pos[r])
+                                              : 0;
+        first[r] = static_cast<int>(f < 0 ? 0 : f);
         qrow[r] = (std::int64_t{b} * p.queries + j) * p.q_heads + kvh * group + rr % group;
     }
-    // Rows grow with j, so row 0 has the earliest window and row nrows-1 the last query.
+    // Rows grow with j and every rule is nondecreasing, so row 0 has the earliest first key and row
+    // nrows-1 the last query.
     const int lo = first[0];
     const int hi = row.kv_tokens - p.queries + (row0 + nrows - 1) / group;
     int tile_begin = 0, tile_end = 0;
