@@ -363,6 +363,19 @@ private:
         full_to_swa_[static_cast<std::size_t>(f.value)] = null_page;
         f = null_page;
     }
+    // r is in both pools with the same lengths, and each live SWA entry is full_to_swa of its full entry.
+    status check_pairing(request_id r) const {
+        if (!swa_.contains(r)) return error{errc::invariant_violated, "request missing from SWA pool"};
+        if (full_.length_tokens(r) != swa_.length_tokens(r) || full_.committed_tokens(r) != swa_.committed_tokens(r))
+            return error{errc::invariant_violated, "pools disagree on a request's length"};
+        const auto f = full_.pages(r);
+        const auto s = swa_.pages(r);
+        for (std::size_t i = 0; i < f.size(); ++i)
+            if (s[i] != null_page && s[i] != map(f[i]))
+                return error{errc::invariant_violated, "full_to_swa disagrees with the SWA page list"};
+        return {};
+    }
+
     // f left the cache or lost its key while no request holds its SWA page: that page goes too.
     template <class Outer>
     void drop_swa_of(page_id f, Outer& outer) {
@@ -386,19 +399,6 @@ private:
 
     FullPool full_;
     SwaPool swa_;
-    // r is in both pools with the same lengths, and each live SWA entry is full_to_swa of its full entry.
-    status check_pairing(request_id r) const {
-        if (!swa_.contains(r)) return error{errc::invariant_violated, "request missing from SWA pool"};
-        if (full_.length_tokens(r) != swa_.length_tokens(r) || full_.committed_tokens(r) != swa_.committed_tokens(r))
-            return error{errc::invariant_violated, "pools disagree on a request's length"};
-        const auto f = full_.pages(r);
-        const auto s = swa_.pages(r);
-        for (std::size_t i = 0; i < f.size(); ++i)
-            if (s[i] != null_page && s[i] != map(f[i]))
-                return error{errc::invariant_violated, "full_to_swa disagrees with the SWA page list"};
-        return {};
-    }
-
     // Invariant: see check_invariants. The one home of "which SWA page holds full page f's tokens";
     // swa_to_full_ is its inverse, written only by link/unlink with it.
     std::vector<page_id> full_to_swa_;
