@@ -17,13 +17,13 @@
 
 namespace pagedkv::bench_tables {
 
-#define BENCH_CUDA(call)                                                                                   \
-    do {                                                                                                   \
-        const cudaError_t e_ = (call);                                                                     \
-        if (e_ != cudaSuccess) {                                                                           \
-            std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));    \
-            std::exit(1);                                                                                  \
-        }                                                                                                  \
+#define BENCH_CUDA(call)                                                                                \
+    do {                                                                                                \
+        const cudaError_t e_ = (call);                                                                  \
+        if (e_ != cudaSuccess) {                                                                        \
+            std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+            std::exit(1);                                                                               \
+        }                                                                                               \
     } while (0)
 
 namespace pc = pagedkv::gpu;
@@ -37,7 +37,7 @@ __global__ void empty_kernel() {}
 }
 
 constexpr std::int64_t context_tokens = 8192;
-constexpr std::int64_t window_tokens = 1024;  // Gemma 3's local-attention window
+constexpr std::int64_t window_tokens = 1024;        // Gemma 3's local-attention window
 constexpr std::int64_t prefill_chunk_tokens = 512;  // SWA pages are released at each chunk's commit
 
 double median(std::vector<double> v) {
@@ -132,7 +132,8 @@ enum class path { fused, graph, thrust, mapped, mapped_graph, inlined };
 
 struct row {
     int page, batch;
-    double fused_us, graph_us, thrust_us, mapped_us, mapped_graph_us, inline_us, validate_us, host_us, delta_bytes, written_bytes;
+    double fused_us, graph_us, thrust_us, mapped_us, mapped_graph_us, inline_us, validate_us, host_us, delta_bytes,
+        written_bytes;
     int violations;
 };
 
@@ -208,8 +209,9 @@ row run(int page, int batch, int steps, cudaStream_t s) {
                     nnz += delta_row(r, page).csr_count();
                     slots += slot_count(r);
                 }
-                w += 4.0 * batch * max_pages + 4.0 * nnz + 4.0 * (3 * batch + 2) + 8.0 * slots +
-                     4.0 * static_cast<double>(pd.batch_writes.size() + pd.other_writes.size() + pd.owner_writes.size());
+                w +=
+                    4.0 * batch * max_pages + 4.0 * nnz + 4.0 * (3 * batch + 2) + 8.0 * slots +
+                    4.0 * static_cast<double>(pd.batch_writes.size() + pd.other_writes.size() + pd.owner_writes.size());
             }
             written.push_back(w + 4.0 * static_cast<double>(mirror.map_writes().size()));
         }
@@ -250,8 +252,9 @@ int main(int argc, char** argv) {
     const double graph_launch_us = graph_floor_us(s, 500);
     std::printf("floors: empty kernel launch %.2f us; one-node graph of it %.2f us; D2D copy bandwidth %.0f GB/s\n\n",
                 launch_us, graph_launch_us, bw / 1e3);
-    std::printf("| P | B | sync+emit us | / launch floor | bytes floor us | / bytes floor | graph replay us | "
-                "Thrust path us | validator us (/ sync) | host stage+pack us | H2D delta B | written B |\n");
+    std::printf(
+        "| P | B | sync+emit us | / launch floor | bytes floor us | / bytes floor | graph replay us | "
+        "Thrust path us | validator us (/ sync) | host stage+pack us | H2D delta B | written B |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::vector<row> rows;
     for (int page : {16, 64})
@@ -267,8 +270,9 @@ int main(int argc, char** argv) {
         }
     // The one-kernel syncs: sync_inline (the delta in the launch's parameters; sync's copy above
     // inline_delta_bytes) and sync_mapped (the delta read across the bus), eager and replayed.
-    std::printf("\n| P | B | inline sync us | / launch floor | / (launch + bytes floor) | mapped sync us | "
-                "/ launch floor | mapped graph replay us | / graph floor | / (graph + bytes floor) | copy+kernel sync us |\n");
+    std::printf(
+        "\n| P | B | inline sync us | / launch floor | / (launch + bytes floor) | mapped sync us | "
+        "/ launch floor | mapped graph replay us | / graph floor | / (graph + bytes floor) | copy+kernel sync us |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const row& r : rows) {
         const double bytes_floor = r.written_bytes / bw;

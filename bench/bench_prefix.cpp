@@ -104,7 +104,8 @@ void replay(benchmark::State& state, Pool& pool) {
         const auto& t = *q.tokens;
         const request_id r = pool.add_request(cache_scope{}, retention{35, q.system_tokens, 80}).value();
         const auto start = std::chrono::steady_clock::now();
-        const std::int64_t hit = pool.attach_prefix(r, std::span(t).first(static_cast<std::size_t>(q.prompt_tokens))).value();
+        const std::int64_t hit =
+            pool.attach_prefix(r, std::span(t).first(static_cast<std::size_t>(q.prompt_tokens))).value();
         lookup_ns += std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
         for (std::int64_t done = hit; done < static_cast<std::int64_t>(t.size());) {
             const std::int64_t n = std::min<std::int64_t>(2048, static_cast<std::int64_t>(t.size()) - done);
@@ -117,8 +118,10 @@ void replay(benchmark::State& state, Pool& pool) {
         (void)pool.free_request(r);
     }
     const cache_stats s = [&]() -> cache_stats {
-        if constexpr (requires { pool.full(); }) return pool.full().stats();
-        else return pool.stats();
+        if constexpr (requires { pool.full(); })
+            return pool.full().stats();
+        else
+            return pool.stats();
     }();
     state.counters["hit_rate"] = s.hit_rate();
     state.counters["ns_per_lookup"] = lookup_ns / trace_requests;
@@ -135,7 +138,9 @@ void replay(benchmark::State& state, Pool& pool) {
 template <class Evict>
 void trace_full(benchmark::State& state) {
     for (auto _ : state) {
-        auto pool = full_pool<lifo_free_stack, Evict>::create(pool_size{static_cast<std::int32_t>(state.range(0))}, page).value();
+        auto pool =
+            full_pool<lifo_free_stack, Evict>::create(pool_size{static_cast<std::int32_t>(state.range(0))}, page)
+                .value();
         replay(state, pool);
     }
 }

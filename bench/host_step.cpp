@@ -23,15 +23,18 @@ Pool make_pool(std::size_t batch, std::int64_t row) {
         return Pool::create(full, swa, page, window).value();
     } else {
         return [&]<std::size_t... K>(std::index_sequence<K...>) {
-            return Pool::create(full, page, group_size{swa, window}, group_size{(static_cast<void>(K), full), 8192}...).value();
+            return Pool::create(full, page, group_size{swa, window}, group_size{(static_cast<void>(K), full), 8192}...)
+                .value();
         }(std::make_index_sequence<Pool::group_count - 1>{});
     }
 }
 // The view SWA-layer tables come from: `swa()`, or group 0.
 template <class Pool>
 const auto& window_view(const Pool& p) {
-    if constexpr (requires { p.swa(); }) return p.swa();
-    else return p.template group<0>();
+    if constexpr (requires { p.swa(); })
+        return p.swa();
+    else
+        return p.template group<0>();
 }
 
 // B requests at 8k context on a hybrid pool; every iteration is one engine decode step.
@@ -43,7 +46,8 @@ void decode_step_on(benchmark::State& state) {
     std::vector<request_id> ids;
     for (std::size_t b = 0; b < batch; ++b) {
         ids.push_back(pool.add_request().value());
-        for (std::int64_t done = 0; done < context; done += 512) {  // chunked prefill: the SWA pool holds window + chunk
+        for (std::int64_t done = 0; done < context;
+             done += 512) {  // chunked prefill: the SWA pool holds window + chunk
             (void)pool.extend(ids.back(), 512);
             (void)pool.commit(ids.back(), 512);
         }
@@ -81,14 +85,16 @@ void decode_step_on(benchmark::State& state) {
             state.ResumeTiming();
         }
     }
-    state.counters["ns_per_request_step"] = benchmark::Counter(
-        static_cast<double>(state.iterations()) * static_cast<double>(batch),
-        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_request_step"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(batch),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void decode_step(benchmark::State& state) { decode_step_on<hybrid_pool<>>(state); }
 // The same step on multi_hybrid_pool with that one window group: the N-group pool's cost for two pools.
-void decode_step_one_group(benchmark::State& state) { decode_step_on<multi_hybrid_pool<full_pool<>, swa_pool<>>>(state); }
+void decode_step_one_group(benchmark::State& state) {
+    decode_step_on<multi_hybrid_pool<full_pool<>, swa_pool<>>>(state);
+}
 // A third pool of chunked layers (C = 8192) beside them; its tables are not emitted (same work as the window's).
 void decode_step_window_and_chunk(benchmark::State& state) {
     decode_step_on<multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>>(state);
@@ -103,9 +109,9 @@ void emission_floor(benchmark::State& state) {
         std::copy(in.begin(), in.end(), out.begin());
         benchmark::ClobberMemory();
     }
-    state.counters["ns_per_request_step"] = benchmark::Counter(
-        static_cast<double>(state.iterations()) * static_cast<double>(batch),
-        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_request_step"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(batch),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 }  // namespace

@@ -19,8 +19,10 @@ constexpr std::size_t batch = 64;
 
 template <class Pool>
 const auto& window_view(const Pool& p) {
-    if constexpr (requires { p.swa(); }) return p.swa();
-    else return p.template group<0>();
+    if constexpr (requires { p.swa(); })
+        return p.swa();
+    else
+        return p.template group<0>();
 }
 
 template <class Pool>
@@ -64,10 +66,11 @@ int main(int argc, char** argv) {
     const pool_size swa{static_cast<std::int32_t>(batch * (window / page + 3) + 1)};
     if (std::strcmp(argv[1], "hybrid") == 0) return run(hybrid_pool<>::create(full, swa, page, window).value(), steps);
     if (std::strcmp(argv[1], "one-group") == 0)
-        return run(multi_hybrid_pool<full_pool<>, swa_pool<>>::create(full, page, group_size{swa, window}).value(), steps);
+        return run(multi_hybrid_pool<full_pool<>, swa_pool<>>::create(full, page, group_size{swa, window}).value(),
+                   steps);
     if (std::strcmp(argv[1], "window-chunk") == 0)
-        return run(multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>::create(full, page, group_size{swa, window},
-                                                                                    group_size{full, 8192})
+        return run(multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>::create(
+                       full, page, group_size{swa, window}, group_size{full, 8192})
                        .value(),
                    steps);
     return 2;

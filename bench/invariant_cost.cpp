@@ -80,9 +80,8 @@ void decode_step(benchmark::State& state) {
         }
     }
     state.counters["mutations"] = benchmark::Counter(static_cast<double>(state.iterations() * 2 * batch));
-    state.counters["per_mutation"] =
-        benchmark::Counter(static_cast<double>(state.iterations() * 2 * batch),
-                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["per_mutation"] = benchmark::Counter(static_cast<double>(state.iterations() * 2 * batch),
+                                                        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 }  // namespace

@@ -19,22 +19,22 @@
 
 using namespace pagedkv;
 
-#define CK(x)                                                                              \
-    do {                                                                                   \
-        cudaError_t e_ = (x);                                                              \
-        if (e_ != cudaSuccess) {                                                           \
+#define CK(x)                                                                                    \
+    do {                                                                                         \
+        cudaError_t e_ = (x);                                                                    \
+        if (e_ != cudaSuccess) {                                                                 \
             std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
+            std::exit(1);                                                                        \
+        }                                                                                        \
     } while (0)
 #ifdef PAGEDKV_WITH_NCCL
-#define NK(x)                                                                              \
-    do {                                                                                   \
-        ncclResult_t r_ = (x);                                                             \
-        if (r_ != ncclSuccess) {                                                           \
+#define NK(x)                                                                                    \
+    do {                                                                                         \
+        ncclResult_t r_ = (x);                                                                   \
+        if (r_ != ncclSuccess) {                                                                 \
             std::printf("NCCL error %s at %s:%d\n", ncclGetErrorString(r_), __FILE__, __LINE__); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
+            std::exit(1);                                                                        \
+        }                                                                                        \
     } while (0)
 #endif
 
@@ -112,7 +112,8 @@ int main() {
         const auto ex = export_request(src, r).value();
         const request_id d = import_request(dst, ex).value();
         const auto f = joint_runs(ex.full_pages, dst.full().pages(d)).value();
-        const auto s = joint_runs(ex.swa_pages, dst.swa().pages(d).subspan(std::size_t(dst.swa().first_live_page(d)))).value();
+        const auto s =
+            joint_runs(ex.swa_pages, dst.swa().pages(d).subspan(std::size_t(dst.swa().first_live_page(d)))).value();
         full_runs.insert(full_runs.end(), f.begin(), f.end());
         swa_runs.insert(swa_runs.end(), s.begin(), s.end());
         full_moved += ex.full_pages.size();
@@ -133,14 +134,17 @@ int main() {
         CK(gpu::copy_pages(swa_layout, src_swa.bufs(), dst_swa.bufs(), swa_runs, nullptr));
     };
     const float t_runs = median_ms(copy_runs);
-    const float t_plain = median_ms([&] { CK(cudaMemcpyAsync(plain_b, plain_a, std::size_t(bytes), cudaMemcpyDeviceToDevice)); });
-    std::printf("device: %s; moved %d requests of %d tokens: %zu full pages x %d layers, %zu in-window SWA pages x %d layers "
-                "(of %d SWA pages a full copy would move), %zu + %zu runs, %.1f MB\n",
-                prop.name, requests, context, full_moved, full_layout.layers, swa_moved, swa_layout.layers,
-                requests * context / P, full_runs.size(), swa_runs.size(), bytes / 1e6);
+    const float t_plain =
+        median_ms([&] { CK(cudaMemcpyAsync(plain_b, plain_a, std::size_t(bytes), cudaMemcpyDeviceToDevice)); });
+    std::printf(
+        "device: %s; moved %d requests of %d tokens: %zu full pages x %d layers, %zu in-window SWA pages x %d layers "
+        "(of %d SWA pages a full copy would move), %zu + %zu runs, %.1f MB\n",
+        prop.name, requests, context, full_moved, full_layout.layers, swa_moved, swa_layout.layers,
+        requests * context / P, full_runs.size(), swa_runs.size(), bytes / 1e6);
     std::printf("%-34s %10s %10s %8s\n", "path", "ms", "GB/s", "ratio");
     std::printf("%-34s %10.3f %10.1f %8s\n", "memcpy, one plain buffer", t_plain, bytes / t_plain / 1e6, "1.00");
-    std::printf("%-34s %10.3f %10.1f %8.2f\n", "copy_pages, coalesced runs", t_runs, bytes / t_runs / 1e6, t_plain / t_runs);
+    std::printf("%-34s %10.3f %10.1f %8.2f\n", "copy_pages, coalesced runs", t_runs, bytes / t_runs / 1e6,
+                t_plain / t_runs);
 #ifdef PAGEDKV_WITH_NCCL
     ncclComm_t comm;
     int dev = 0;
@@ -186,8 +190,9 @@ int main() {
                     ++bad;
                     first = std::min(first, b);
                 }
-            std::printf("NCCL %d: moved bytes differ from copy_pages in full layer %zu: %zu bytes, first at page %lld\n",
-                        version, i, bad, static_cast<long long>(first / std::size_t(full_layout.page_bytes())));
+            std::printf(
+                "NCCL %d: moved bytes differ from copy_pages in full layer %zu: %zu bytes, first at page %lld\n",
+                version, i, bad, static_cast<long long>(first / std::size_t(full_layout.page_bytes())));
             return 1;
         }
     }
@@ -199,7 +204,8 @@ int main() {
         NK(ncclRecv(plain_b, std::size_t(bytes), ncclUint8, 0, comm, nullptr));
         NK(ncclGroupEnd());
     });
-    std::printf("%-34s %10.3f %10.1f %8s\n", "NCCL, one plain buffer", t_nccl_plain, bytes / t_nccl_plain / 1e6, "1.00");
+    std::printf("%-34s %10.3f %10.1f %8s\n", "NCCL, one plain buffer", t_nccl_plain, bytes / t_nccl_plain / 1e6,
+                "1.00");
     std::printf("%-34s %10.3f %10.1f %8.2f\n", "NCCL, pages packed + unpacked", t_nccl_runs, bytes / t_nccl_runs / 1e6,
                 t_nccl_plain / t_nccl_runs);
     NK(ncclCommDestroy(comm));

@@ -38,7 +38,8 @@ T* device_alloc(std::size_t n) {
 }
 
 __global__ void fill_random(bf16* x, std::size_t n, std::uint64_t seed) {
-    for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n; i += std::size_t{gridDim.x} * blockDim.x) {
+    for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+         i += std::size_t{gridDim.x} * blockDim.x) {
         std::uint64_t h = (i + seed) * 0x9E3779B97F4A7C15ull;
         h ^= h >> 31;
         h *= 0xBF58476D1CE4E5B9ull;
@@ -129,7 +130,8 @@ measured run(const config& c, int page_size, int sm_count, std::size_t l2_bytes,
     std::shuffle(ids.begin(), ids.end(), rng);
     // Per copy: a dense table [B, row_pages] (null before the window, as emit_dense_table writes an
     // SWA view) and a CSR table trimmed to the in-window pages.
-    std::vector<std::int32_t> dense(std::size_t(copies) * B * row_pages, 0), indices, indptr, last, kv_len(B, c.context);
+    std::vector<std::int32_t> dense(std::size_t(copies) * B * row_pages, 0), indices, indptr, last,
+        kv_len(B, c.context);
     std::size_t next = 0;
     for (int cp = 0; cp < copies; ++cp) {
         indptr.push_back(0);
@@ -171,8 +173,8 @@ measured run(const config& c, int page_size, int sm_count, std::size_t l2_bytes,
             const page_table_view view =
                 form == table_form::dense
                     ? page_table_view::dense(d_dense + std::size_t(cp) * B * row_pages, row_pages, d_len)
-                    : page_table_view::csr(d_indptr + std::size_t(cp) * (B + 1), d_indices + std::size_t(cp) * B * npages,
-                                           d_last + std::size_t(cp) * B);
+                    : page_table_view::csr(d_indptr + std::size_t(cp) * (B + 1),
+                                           d_indices + std::size_t(cp) * B * npages, d_last + std::size_t(cp) * B);
             const decode_tensors<bf16> t{q, out, k, v, view, 1.f / std::sqrt(float(c.head_dim))};
             if (!swa_decode(plan, t, ws, plan.workspace_bytes + 16, nullptr)) std::exit(3);
         };
@@ -197,9 +199,12 @@ int main(int argc, char** argv) {
     const char* csv_path = nullptr;
     bool quick = false, small = false;  // --small: B = 1 and 8 only
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--csv") && i + 1 < argc) csv_path = argv[++i];
-        else if (!std::strcmp(argv[i], "--quick")) quick = true;
-        else if (!std::strcmp(argv[i], "--small")) small = true;
+        if (!std::strcmp(argv[i], "--csv") && i + 1 < argc)
+            csv_path = argv[++i];
+        else if (!std::strcmp(argv[i], "--quick"))
+            quick = true;
+        else if (!std::strcmp(argv[i], "--small"))
+            small = true;
         else {
             std::fprintf(stderr, "usage: swa_decode [--csv FILE] [--quick] [--small]\n");
             return 2;
@@ -217,7 +222,8 @@ int main(int argc, char** argv) {
     char* src = device_alloc<char>(copy_bytes);
     char* dst = device_alloc<char>(copy_bytes);
     check(cudaMemset(src, 1, copy_bytes), "memset");
-    const float copy_ms = median_ms(21, [&](int) { check(cudaMemcpyAsync(dst, src, copy_bytes, cudaMemcpyDeviceToDevice), "copy"); });
+    const float copy_ms =
+        median_ms(21, [&](int) { check(cudaMemcpyAsync(dst, src, copy_bytes, cudaMemcpyDeviceToDevice), "copy"); });
     const double copy_bw = 2.0 * double(copy_bytes) / (copy_ms * 1e-3);
     cudaFree(src);
     cudaFree(dst);
@@ -233,9 +239,12 @@ int main(int argc, char** argv) {
                             configs.push_back({B, ctx, W, hq, hkv, D});
 
     FILE* csv = csv_path ? std::fopen(csv_path, "w") : nullptr;
-    if (csv) std::fprintf(csv, "B,ctx,W,Hq,Hkv,D,splits,useful_MB,dense_us,dense_ratio,csr_us,csr_ratio,b2b_us,b2b_ratio,copy_GBps\n");
-    std::printf("%5s %6s %5s %7s %4s %6s %10s %10s %8s %10s %8s %10s %8s\n", "B", "ctx", "W", "Hq/Hkv", "D", "splits", "MB",
-                "dense_us", "ratio", "csr_us", "ratio", "b2b_us", "ratio");
+    if (csv)
+        std::fprintf(
+            csv,
+            "B,ctx,W,Hq,Hkv,D,splits,useful_MB,dense_us,dense_ratio,csr_us,csr_ratio,b2b_us,b2b_ratio,copy_GBps\n");
+    std::printf("%5s %6s %5s %7s %4s %6s %10s %10s %8s %10s %8s %10s %8s\n", "B", "ctx", "W", "Hq/Hkv", "D", "splits",
+                "MB", "dense_us", "ratio", "csr_us", "ratio", "b2b_us", "ratio");
     std::mt19937_64 rng(20261124);
     for (const config& c : configs) {
         // An idle pause first: a config measured right after a multi-GB one otherwise inherits its

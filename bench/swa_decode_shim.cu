@@ -15,9 +15,9 @@
 
 namespace {
 
-pagedkv::gpu::decode_shape shape_of(std::int32_t batch, std::int32_t queries, std::int32_t q_heads, std::int32_t kv_heads,
-                                    std::int32_t head_dim, std::int32_t page_size, std::int32_t window,
-                                    std::int32_t max_kv_tokens) {
+pagedkv::gpu::decode_shape shape_of(std::int32_t batch, std::int32_t queries, std::int32_t q_heads,
+                                    std::int32_t kv_heads, std::int32_t head_dim, std::int32_t page_size,
+                                    std::int32_t window, std::int32_t max_kv_tokens) {
     pagedkv::gpu::decode_shape s{};
     s.batch = batch;
     s.queries_per_request = queries;
@@ -36,9 +36,9 @@ extern "C" {
 
 /// Plans a bf16 decode (window 0 = full attention). Writes the split count and the workspace bytes
 /// the launch needs; returns 0, or the decode_errc value naming the bad argument.
-int pkv_plan(std::int32_t batch, std::int32_t queries, std::int32_t q_heads, std::int32_t kv_heads, std::int32_t head_dim,
-             std::int32_t page_size, std::int32_t window, std::int32_t max_kv_tokens, std::int32_t sm_count,
-             std::int32_t* num_splits, std::uint64_t* workspace_bytes) {
+int pkv_plan(std::int32_t batch, std::int32_t queries, std::int32_t q_heads, std::int32_t kv_heads,
+             std::int32_t head_dim, std::int32_t page_size, std::int32_t window, std::int32_t max_kv_tokens,
+             std::int32_t sm_count, std::int32_t* num_splits, std::uint64_t* workspace_bytes) {
     pagedkv::gpu::decode_plan plan{};
     const auto st = pagedkv::gpu::plan_decode(
         shape_of(batch, queries, q_heads, kv_heads, head_dim, page_size, window, max_kv_tokens), sm_count, plan);

@@ -69,7 +69,8 @@ copy_plan make_plan(int run, bool loads, std::mt19937& rng) {
     std::shuffle(dst.begin(), dst.end(), rng);
     copy_plan plan;
     auto& list = loads ? plan.loads : plan.write_backs;
-    for (int i = 0; i < plan_pages / run; ++i) list.push_back({1 + src[std::size_t(i)] * run, 1 + dst[std::size_t(i)] * run, run});
+    for (int i = 0; i < plan_pages / run; ++i)
+        list.push_back({1 + src[std::size_t(i)] * run, 1 + dst[std::size_t(i)] * run, run});
     if (run == plan_pages) list = {{1, 1, plan_pages}};
     return plan;
 }
@@ -107,8 +108,10 @@ bool moved_right(const copy_plan& plan, const buffers& dev, const buffers& host)
     for (const copy_run& r : {runs.front(), runs.back()})
         for (const auto& [d, h] : sides) {
             std::vector<char> got(std::size_t(r.count) * page);
-            const std::size_t dev_page = std::size_t(loads ? r.dst : r.src), host_page = std::size_t(loads ? r.src : r.dst);
-            CK(cudaMemcpy(got.data(), static_cast<const char*>(d) + dev_page * page, got.size(), cudaMemcpyDeviceToHost));
+            const std::size_t dev_page = std::size_t(loads ? r.dst : r.src),
+                              host_page = std::size_t(loads ? r.src : r.dst);
+            CK(cudaMemcpy(got.data(), static_cast<const char*>(d) + dev_page * page, got.size(),
+                          cudaMemcpyDeviceToHost));
             if (std::memcmp(got.data(), static_cast<const char*>(h) + host_page * page, got.size()) != 0) return false;
         }
     return true;
@@ -120,11 +123,12 @@ int main() {
     cudaDeviceProp prop{};
     CK(cudaGetDevice(&device));
     CK(cudaGetDeviceProperties(&prop, device));
-    std::printf("tier_copy: %s; layout %d layers x K,V x %lld B pages (%lld KiB per page, all layers); %d pages per plan "
-                "(%.1f MiB); median of %d\n",
-                prop.name, layout.layers, static_cast<long long>(layout.page_bytes()),
-                static_cast<long long>(2 * layout.layers * layout.page_bytes() / 1024), plan_pages,
-                double(plan_pages) * 2 * layout.layers * layout.page_bytes() / (1024.0 * 1024.0), reps);
+    std::printf(
+        "tier_copy: %s; layout %d layers x K,V x %lld B pages (%lld KiB per page, all layers); %d pages per plan "
+        "(%.1f MiB); median of %d\n",
+        prop.name, layout.layers, static_cast<long long>(layout.page_bytes()),
+        static_cast<long long>(2 * layout.layers * layout.page_bytes() / 1024), plan_pages,
+        double(plan_pages) * 2 * layout.layers * layout.page_bytes() / (1024.0 * 1024.0), reps);
     buffers dev(gpu_pages, false), host(host_pages, true);
     cudaStream_t s;
     CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
@@ -135,7 +139,9 @@ int main() {
     CK(cudaMalloc(&plain_dev, bytes));
     std::memset(plain_host, 1, bytes);
     std::mt19937 rng(17);
-    std::printf("\n| direction | runs | engine | calls | ms | GB/s | plain cudaMemcpyAsync GB/s | ratio |\n|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "\n| direction | runs | engine | calls | ms | GB/s | plain cudaMemcpyAsync GB/s | ratio "
+        "|\n|---|---|---|---|---|---|---|---|\n");
     bool all_right = true;
     for (const bool loads : {true, false}) {
         const float plain_ms = median_ms(
@@ -152,14 +158,16 @@ int main() {
                 CK(cudaStreamSynchronize(s));
                 const bool right = moved_right(plan, dev, host);
                 all_right &= right;
-                const float ms = median_ms([&] { CK(gpu::execute_copy_plan(layout, dev.bufs(), host.bufs(), plan, s, engine)); }, s);
+                const float ms =
+                    median_ms([&] { CK(gpu::execute_copy_plan(layout, dev.bufs(), host.bufs(), plan, s, engine)); }, s);
                 const double gbs = double(gpu::plan_bytes(layout, plan)) / (ms * 1e6);
                 const std::size_t n_runs = loads ? plan.loads.size() : plan.write_backs.size();
-                const std::size_t calls = engine == gpu::copy_engine::kernel ? (n_runs + 511) / 512 : n_runs * 2 * layout.layers;
+                const std::size_t calls =
+                    engine == gpu::copy_engine::kernel ? (n_runs + 511) / 512 : n_runs * 2 * layout.layers;
                 std::printf("| %s | %zu x %d pages | %s | %zu | %.3f | %.1f | %.1f | %.2fx |%s\n",
                             loads ? "host -> device (loads)" : "device -> host (write-backs)", n_runs, run,
-                            engine == gpu::copy_engine::kernel ? "kernel" : "dma", calls, ms, gbs, plain_gbs, gbs / plain_gbs,
-                            right ? "" : " WRONG BYTES");
+                            engine == gpu::copy_engine::kernel ? "kernel" : "dma", calls, ms, gbs, plain_gbs,
+                            gbs / plain_gbs, right ? "" : " WRONG BYTES");
             }
         }
     }

@@ -27,10 +27,23 @@ namespace pagedkv::fuzz {
 /// and the host tier's plan calls (`take`: take_plan and its execution, `complete`), which only
 /// the tier target (`run_tier`, fuzz/fuzz_tier.cpp) makes.
 enum class call : std::uint8_t {
-    create, add, extend, commit, truncate, free, dense, csr, slots,
-    attach, commit_keyed, cache, preempt, reset,  // prefix reuse (the caching hybrid pool)
+    create,
+    add,
+    extend,
+    commit,
+    truncate,
+    free,
+    dense,
+    csr,
+    slots,
+    attach,
+    commit_keyed,
+    cache,
+    preempt,
+    reset,  // prefix reuse (the caching hybrid pool)
     resume,
-    take, complete  // the host tier
+    take,
+    complete  // the host tier
 };
 inline constexpr std::size_t call_kinds = trace_ops.size() + 3;
 /// The kinds `run` (the four pools of fuzz_pools) can reach: every kind before the tier's.
@@ -63,8 +76,8 @@ struct call_counts {
 /// What one input did: the calls made and the first property it broke, if any.
 struct outcome {
     call_counts counts;
-    std::int64_t failed_call = -1;  ///< 0-based index of the call that broke a property; -1 if none
-    std::string what;               ///< which property, for the crash report
+    std::int64_t failed_call = -1;     ///< 0-based index of the call that broke a property; -1 if none
+    std::string what;                  ///< which property, for the crash report
     std::int64_t host_hit_tokens = 0;  ///< run_tier only: tokens attached from the host tier, all pools
     bool ok() const noexcept { return failed_call < 0; }
 };
@@ -83,8 +96,8 @@ struct request_model {
     // Prefix reuse only: the request's prompt and generated tokens are `stream_token(stream, i)`.
     std::uint8_t stream = 0;
     cache_scope scope{};
-    bool keyed_all = true;          ///< every commit keyed its pages (so released SWA pages stayed cached)
-    std::int64_t calm_since = 0;    ///< the session's disturbance count when it was admitted
+    bool keyed_all = true;        ///< every commit keyed its pages (so released SWA pages stayed cached)
+    std::int64_t calm_since = 0;  ///< the session's disturbance count when it was admitted
 };
 
 /// Token i of stream s. Streams of one family (s % 4) agree on their first (s / 4 % 8) * 5 tokens,
@@ -98,7 +111,7 @@ inline token_id stream_token(std::uint8_t s, std::int64_t i) noexcept {
 /// One pool (or hybrid pair) as the conventions describe it.
 struct pool_model {
     std::int32_t page_size_tokens = 1;
-    std::int64_t window_tokens = 0;    // unused by full-attention views
+    std::int64_t window_tokens = 0;       // unused by full-attention views
     std::vector<request_model> requests;  // every id ever issued, in order; freed ones stay (stale ids)
 
     std::int64_t pages(std::int64_t tokens) const noexcept {
@@ -137,12 +150,16 @@ struct single_target {
     Pool& api() noexcept { return *pool; }
     const Pool& state() const noexcept { return *pool; }
     template <class F>
-    void for_each_view(F&& f) const { f(*pool); }
+    void for_each_view(F&& f) const {
+        f(*pool);
+    }
     /// `swa_pages` is unused: a single pool has one size.
     status create(std::int32_t pages, std::int32_t, std::int32_t page_size, std::int64_t window) {
         auto made = [&] {
-            if constexpr (Pool::kind == attention_kind::full) return Pool::create(pool_size{pages}, page_size);
-            else return Pool::create(pool_size{pages}, page_size, window);
+            if constexpr (Pool::kind == attention_kind::full)
+                return Pool::create(pool_size{pages}, page_size);
+            else
+                return Pool::create(pool_size{pages}, page_size, window);
         }();
         if (!made) return made.err();
         pool.emplace(std::move(made.value()));
@@ -153,7 +170,9 @@ struct single_target {
         return emit_dense_table(*pool, b, out, row);
     }
     template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) { return emit_csr_table(*pool, b, out); }
+    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
+        return emit_csr_table(*pool, b, out);
+    }
     template <attention_kind K>
     result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
         return emit_slot_mapping(*pool, b, out);
@@ -175,7 +194,9 @@ struct hybrid_target {
     trace_recorder<pool_type>& api() noexcept { return rec; }
     const pool_type& state() const noexcept { return rec.pool(); }
     template <class F>
-    void for_each_view(F&& f) const { f(rec.pool().full()), f(rec.pool().swa()); }
+    void for_each_view(F&& f) const {
+        f(rec.pool().full()), f(rec.pool().swa());
+    }
     status create(std::int32_t full_pages, std::int32_t swa_pages, std::int32_t page_size, std::int64_t window) {
         return rec.create(pool_size{full_pages}, pool_size{swa_pages}, page_size, window);
     }
@@ -184,7 +205,9 @@ struct hybrid_target {
         return rec.template emit_dense_table<K>(b, out, row);
     }
     template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) { return rec.template emit_csr_table<K>(b, out); }
+    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
+        return rec.template emit_csr_table<K>(b, out);
+    }
     template <attention_kind K>
     result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
         return rec.template emit_slot_mapping<K>(b, out);
@@ -208,7 +231,9 @@ struct tier_target {
     pool_type& api() noexcept { return *pool; }
     const pool_type& state() const noexcept { return *pool; }
     template <class F>
-    void for_each_view(F&& f) const { f(pool->gpu()); }
+    void for_each_view(F&& f) const {
+        f(pool->gpu());
+    }
     status create(std::int32_t gpu_pages, std::int32_t host_pages, std::int32_t page_size) {
         auto made = pool_type::create(pool_size{gpu_pages}, pool_size{host_pages}, page_size);
         if (!made) return made.err();
@@ -224,7 +249,9 @@ struct tier_target {
         return emit_dense_table(pool->gpu(), b, out, row);
     }
     template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) { return emit_csr_table(pool->gpu(), b, out); }
+    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
+        return emit_csr_table(pool->gpu(), b, out);
+    }
     template <attention_kind K>
     result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
         return emit_slot_mapping(pool->gpu(), b, out);
@@ -303,8 +330,9 @@ inline std::int64_t decode_tokens(std::uint8_t b, const pool_model& m, const req
         const std::int64_t base[] = {len, com, len - com, com - m.window_tokens};
         return sat_add(base[(b - 184) % 4], (b - 184) / 4 % 3 - 1);
     }
-    const std::int64_t odd[] = {-1, INT64_MIN, INT64_MAX, INT32_MAX, m.max_tokens() - len,
-                                m.max_tokens() - len + 1, std::int64_t{1} << 20, -page};
+    const std::int64_t odd[] = {
+        -1,   INT64_MIN, INT64_MAX, INT32_MAX, m.max_tokens() - len, m.max_tokens() - len + 1, std::int64_t{1} << 20,
+        -page};
     return odd[b % 8];
 }
 /// A request: mostly one the pool issued (live or freed, so stale ids are exercised), sometimes
@@ -342,9 +370,15 @@ public:
                     continue;
                 }
                 switch (b % 3) {
-                    case 0: step(full_, b / 3 % 10, in); break;
-                    case 1: step(swa_, b / 3 % 10, in); break;
-                    default: step(hybrid_, b / 3 % 10, in); break;
+                    case 0:
+                        step(full_, b / 3 % 10, in);
+                        break;
+                    case 1:
+                        step(swa_, b / 3 % 10, in);
+                        break;
+                    default:
+                        step(hybrid_, b / 3 % 10, in);
+                        break;
                 }
             }
         } catch (property_violation& v) {
@@ -409,7 +443,8 @@ private:
     // Every view agrees with the model: invariants, liveness, lengths, released pages, page counts.
     template <class T>
     void check_state(const T& t, call c) {
-        if (const status s = t.state().check_invariants(); !s) violated(t, c, std::string("invariant: ") + s.err().detail);
+        if (const status s = t.state().check_invariants(); !s)
+            violated(t, c, std::string("invariant: ") + s.err().detail);
         t.for_each_view([&](const auto& v) {
             constexpr attention_kind k = kind_of<decltype(v)>;
             std::int64_t used = 0, live = 0;
@@ -450,7 +485,8 @@ private:
         for (const request_model& m : t.model.requests) {
             if (!m.live) continue;
             const auto list = v.pages(m.id);
-            for (std::size_t i = static_cast<std::size_t>(t.model.released(k, m.committed_tokens)); i < list.size(); ++i) {
+            for (std::size_t i = static_cast<std::size_t>(t.model.released(k, m.committed_tokens)); i < list.size();
+                 ++i) {
                 const auto p = static_cast<std::size_t>(list[i].value);
                 const auto idx = static_cast<std::int64_t>(i);
                 if (owners[p]++ == 0) {
@@ -459,9 +495,11 @@ private:
                         if (const auto key = v.key_of(list[i])) {
                             const page_content pc = v.index().content(list[i]);
                             expect(t, c, pc.scope == m.scope, "a keyed page's scope differs from its owner's");
-                            expect(t, c, (idx + 1) * page <= m.committed_tokens, "a keyed page holds uncommitted tokens");
+                            expect(t, c, (idx + 1) * page <= m.committed_tokens,
+                                   "a keyed page holds uncommitted tokens");
                             for (std::int64_t j = 0; j < page; ++j)
-                                expect(t, c, pc.tokens[static_cast<std::size_t>(j)] == stream_token(m.stream, idx * page + j),
+                                expect(t, c,
+                                       pc.tokens[static_cast<std::size_t>(j)] == stream_token(m.stream, idx * page + j),
                                        "a keyed page's stored tokens differ from its owner's tokens");
                         }
                     }
@@ -490,11 +528,14 @@ private:
         errc_set allowed = 0;
         if (page < 1) allowed |= bit(errc::invalid_page_size);
         if (pages < 2 || (T::hybrid && swa_pages < 2)) allowed |= bit(errc::invalid_pool_size);
-        if (T::caching && std::int64_t{pages} * page > INT32_MAX) allowed |= bit(errc::invalid_pool_size);  // the index's tokens
+        if (T::caching && std::int64_t{pages} * page > INT32_MAX)
+            allowed |= bit(errc::invalid_pool_size);  // the index's tokens
         if (sliding && window < 1) allowed |= bit(errc::invalid_window);
         const bool had = [&] {
-            if constexpr (T::hybrid) return t.rec.has_pool();
-            else return t.pool.has_value();
+            if constexpr (T::hybrid)
+                return t.rec.has_pool();
+            else
+                return t.pool.has_value();
         }();
         const std::uint64_t before = had ? state_digest(t.state()) : 0;
         const status s = t.create(pages, swa_pages, page, window);
@@ -517,14 +558,16 @@ private:
                 if constexpr (tier_like<T>) {
                     return;  // tier_step decodes the tier's own create
                 } else {
-                const std::int32_t pages = decode_pool_size(in.next());
-                const std::int32_t swa_pages = T::hybrid ? decode_pool_size(in.next()) : 0;
-                const std::int32_t page = decode_page_size(in.next());
-                do_create(t, pages, swa_pages, page, decode_window(in.next(), page));
-                return;
+                    const std::int32_t pages = decode_pool_size(in.next());
+                    const std::int32_t swa_pages = T::hybrid ? decode_pool_size(in.next()) : 0;
+                    const std::int32_t page = decode_page_size(in.next());
+                    do_create(t, pages, swa_pages, page, decode_window(in.next(), page));
+                    return;
                 }
             }
-            case 1: do_add(t); return;
+            case 1:
+                do_add(t);
+                return;
             case 2: {
                 const request_id r = decode_request(in.next(), m);
                 return do_extend(t, r, decode_tokens(in.next(), m, m.find(r)));
@@ -543,10 +586,17 @@ private:
                 const request_id r = decode_request(in.next(), m);
                 return do_truncate(t, r, decode_tokens(in.next(), m, m.find(r)));
             }
-            case 6: return do_free(t, decode_request(in.next(), m));
-            case 7: read_batch(m, in); return do_dense(t, in.next());
-            case 8: read_batch(m, in); return do_csr(t, in.next());
-            default: read_batch(m, in); return do_slots(t, in.next());
+            case 6:
+                return do_free(t, decode_request(in.next(), m));
+            case 7:
+                read_batch(m, in);
+                return do_dense(t, in.next());
+            case 8:
+                read_batch(m, in);
+                return do_csr(t, in.next());
+            default:
+                read_batch(m, in);
+                return do_slots(t, in.next());
         }
     }
 
@@ -556,7 +606,8 @@ private:
     std::int64_t cache_disturbed_ = 0;
     std::int64_t disturbances() const {
         if (!cache_.rec.has_pool()) return cache_disturbed_;
-        return cache_disturbed_ + cache_.state().full().stats().evicted_pages + cache_.state().swa().stats().evicted_pages;
+        return cache_disturbed_ + cache_.state().full().stats().evicted_pages +
+               cache_.state().swa().stats().evicted_pages;
     }
 
     // The same for the tier target: its creates, truncations, resets and GPU evictions.
@@ -564,13 +615,17 @@ private:
     std::int64_t host_hit_tokens_ = 0;  // of the tier pools replaced by a create
     template <class T>
     std::int64_t disturbances_of(const T&) const {
-        if constexpr (tier_like<T>) return tier_disturbed_ + (tier_.pool ? tier_.state().gpu().stats().evicted_pages : 0);
-        else return disturbances();
+        if constexpr (tier_like<T>)
+            return tier_disturbed_ + (tier_.pool ? tier_.state().gpu().stats().evicted_pages : 0);
+        else
+            return disturbances();
     }
     template <class T>
     std::int64_t& disturbed_of(const T&) {
-        if constexpr (tier_like<T>) return tier_disturbed_;
-        else return cache_disturbed_;
+        if constexpr (tier_like<T>)
+            return tier_disturbed_;
+        else
+            return cache_disturbed_;
     }
 
     // The first `n` tokens of m's stream (n clamped to what a pool can hold), in tokens_.
@@ -585,10 +640,14 @@ private:
     std::int64_t keying_tokens(std::uint8_t v, std::int64_t committed) const {
         const std::int64_t whole = committed / cache_.model.page_size_tokens * cache_.model.page_size_tokens;
         switch (v % 4) {
-            case 0: return committed;
-            case 1: return whole;
-            case 2: return std::max<std::int64_t>(0, whole - 1);  // no tokens at all when no whole page
-            default: return committed + 5;
+            case 0:
+                return committed;
+            case 1:
+                return whole;
+            case 2:
+                return std::max<std::int64_t>(0, whole - 1);  // no tokens at all when no whole page
+            default:
+                return committed + 5;
         }
     }
 
@@ -596,8 +655,10 @@ private:
         auto& t = cache_;
         pool_model& m = t.model;
         switch (opcode) {
-            case 0: return step(t, 0, in);  // create
-            case 1: case 15: {                // add under a scope (tenant 0 or 1), with a stream
+            case 0:
+                return step(t, 0, in);  // create
+            case 1:
+            case 15: {  // add under a scope (tenant 0 or 1), with a stream
                 const std::uint8_t b = opcode == 1 ? in.next() : 0;
                 do_add(t, cache_scope{b % 2u, 0}, static_cast<std::uint8_t>(b / 2));
                 return;
@@ -606,14 +667,16 @@ private:
                 const request_id r = decode_request(in.next(), m);
                 return do_attach(t, r, in.next() % 64);
             }
-            case 3: return step(t, 2, in);  // extend
+            case 3:
+                return step(t, 2, in);  // extend
             case 4: {
                 const request_id r = decode_request(in.next(), m);
                 const std::int64_t n = decode_tokens(in.next(), m, m.find(r));
                 return do_commit_keyed(t, r, n, in.next());
             }
-            case 5: return step(t, 3, in);  // a plain commit
-            case 6: {                        // a speculative step whose commit keys its pages
+            case 5:
+                return step(t, 3, in);  // a plain commit
+            case 6: {                   // a speculative step whose commit keys its pages
                 const request_id r = decode_request(in.next(), m);
                 const std::int64_t in_flight = 1 + in.next() % 8;
                 do_extend(t, r, in_flight);
@@ -627,12 +690,18 @@ private:
                 const request_id r = decode_request(in.next(), m);
                 return do_preempt(t, r, in.next());
             }
-            case 9: return step(t, 5, in);   // truncate
-            case 10: return step(t, 6, in);  // free
-            case 11: return do_reset(t);
-            case 12: return step(t, 7, in);  // tables
-            case 13: return step(t, 8, in);
-            default: return step(t, 9, in);
+            case 9:
+                return step(t, 5, in);  // truncate
+            case 10:
+                return step(t, 6, in);  // free
+            case 11:
+                return do_reset(t);
+            case 12:
+                return step(t, 7, in);  // tables
+            case 13:
+                return step(t, 8, in);
+            default:
+                return step(t, 9, in);
         }
     }
 
@@ -640,8 +709,10 @@ private:
     void do_attach(T& t, request_id r, std::int64_t n_tokens) {
         request_model* m = t.model.find(r);
         errc_set allowed = 0;
-        if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else if (m->length_tokens != 0) allowed = bit(errc::request_not_empty);
+        if (!m || !m->live)
+            allowed = bit(errc::unknown_request);
+        else if (m->length_tokens != 0)
+            allowed = bit(errc::request_not_empty);
         const auto tokens = stream_of(m, n_tokens);
         const std::int64_t predicted = m && m->live ? t.state().lookup(tokens, m->scope) : 0;
         const std::int64_t hits_before = t.state().full().stats().hit_tokens;
@@ -655,7 +726,8 @@ private:
         expect(t, call::attach, n_tokens == 0 ? hit.value() == 0 : hit.value() <= (n_tokens - 1) / page * page,
                "a hit includes the last token");
         expect(t, call::attach, hit.value() == predicted, "attach_prefix differs from lookup just before");
-        expect(t, call::attach, t.state().full().stats().hit_tokens == hits_before + hit.value(), "hit tokens not counted");
+        expect(t, call::attach, t.state().full().stats().hit_tokens == hits_before + hit.value(),
+               "hit tokens not counted");
     }
 
     // Every call that keys a request's whole pages up to `keyed_len` tokens (keyed commit,
@@ -672,10 +744,14 @@ private:
         request_model* m = t.model.find(r);
         errc_set allowed = 0;
         std::int64_t n_tokens = 0;
-        if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else if (n < 0) allowed = bit(errc::negative_length);
-        else if (n > m->length_tokens - m->committed_tokens) allowed = bit(errc::commit_exceeds_reserved);
-        else allowed = keying_errors(t, variant, m->committed_tokens + n, n_tokens);
+        if (!m || !m->live)
+            allowed = bit(errc::unknown_request);
+        else if (n < 0)
+            allowed = bit(errc::negative_length);
+        else if (n > m->length_tokens - m->committed_tokens)
+            allowed = bit(errc::commit_exceeds_reserved);
+        else
+            allowed = keying_errors(t, variant, m->committed_tokens + n, n_tokens);
         if constexpr (tier_like<T>) {
             if (allowed == 0) forward_pass(t, *m, n);  // the K/V of the tokens it commits
         }
@@ -691,8 +767,10 @@ private:
         request_model* m = t.model.find(r);
         errc_set allowed = 0;
         std::int64_t n_tokens = 0;
-        if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
+        if (!m || !m->live)
+            allowed = bit(errc::unknown_request);
+        else
+            allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().cache_committed(r, tokens);
@@ -707,8 +785,10 @@ private:
         request_model* m = t.model.find(r);
         errc_set allowed = 0;
         std::int64_t n_tokens = 0;
-        if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
+        if (!m || !m->live)
+            allowed = bit(errc::unknown_request);
+        else
+            allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().preempt(r, tokens);
@@ -728,7 +808,9 @@ private:
         }
         const std::int64_t page = t.model.page_size_tokens;
         counts_.ok[static_cast<std::size_t>(call::resume)] += calm;
-        if (calm) expect(t, call::resume, hit == was.committed_tokens / page * page, "a resumed request missed its own prefix");
+        if (calm)
+            expect(t, call::resume, hit == was.committed_tokens / page * page,
+                   "a resumed request missed its own prefix");
         t.model.find(again)->keyed_all = was.keyed_all;
     }
 
@@ -747,7 +829,6 @@ private:
         }
     }
 
-
     // ---- the host tier: a tiered full caching pool, its plans executed on K/V values -------------------
 
     // The K/V value of token i of m's stream: a hash of the tenant and every token up to i, so a page
@@ -758,8 +839,8 @@ private:
         std::vector<std::uint64_t>& v = kv_memo_[m.scope.tenant_salt % 2][m.stream];
         while (static_cast<std::int64_t>(v.size()) <= i) {
             std::uint64_t h = v.empty() ? (m.scope.tenant_salt % 2) * 0x9e3779b97f4a7c15ULL + 1 : v.back();
-            h ^= static_cast<std::uint64_t>(stream_token(m.stream, static_cast<std::int64_t>(v.size()))) + 0x9e3779b97f4a7c15ULL +
-                 (h << 6) + (h >> 2);
+            h ^= static_cast<std::uint64_t>(stream_token(m.stream, static_cast<std::int64_t>(v.size()))) +
+                 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
             v.push_back(h * 0xff51afd7ed558ccdULL);
         }
         return v[static_cast<std::size_t>(i)];
@@ -774,7 +855,8 @@ private:
                 const std::int32_t host = decode_pool_size(in.next());
                 return do_tier_create(gpu, host, decode_page_size(in.next()));
             }
-            case 1: case 15: {  // add under a scope (tenant 0 or 1), with a stream
+            case 1:
+            case 15: {  // add under a scope (tenant 0 or 1), with a stream
                 const std::uint8_t b = opcode == 1 ? in.next() : 0;
                 do_add(t, cache_scope{b % 2u, 0}, static_cast<std::uint8_t>(b / 2));
                 return;
@@ -784,8 +866,9 @@ private:
                 (void)do_tier_attach(t, r, in.next() % 64);
                 return;
             }
-            case 3: return step(t, 2, in);  // extend
-            case 4: {                        // a forward pass, then a keyed commit
+            case 3:
+                return step(t, 2, in);  // extend
+            case 4: {                   // a forward pass, then a keyed commit
                 const request_id r = decode_request(in.next(), m);
                 const std::int64_t n = decode_tokens(in.next(), m, m.find(r));
                 return do_commit_keyed(t, r, n, in.next());
@@ -796,18 +879,26 @@ private:
                 do_extend(t, r, in_flight);
                 return do_commit_keyed(t, r, in.next() % (in_flight + 2), in.next());
             }
-            case 6: return step(t, 5, in);  // truncate
-            case 7: return step(t, 6, in);  // free
+            case 6:
+                return step(t, 5, in);  // truncate
+            case 7:
+                return step(t, 6, in);  // free
             case 8: {
                 const request_id r = decode_request(in.next(), m);
                 return do_preempt(t, r, in.next());
             }
-            case 9: return do_take(t);
-            case 10: return do_complete(t, in.next());
-            case 11: return do_tier_reset(t);
-            case 12: return step(t, 7, in);  // tables of the GPU pool
-            case 13: return step(t, 8, in);
-            default: return step(t, 9, in);
+            case 9:
+                return do_take(t);
+            case 10:
+                return do_complete(t, in.next());
+            case 11:
+                return do_tier_reset(t);
+            case 12:
+                return step(t, 7, in);  // tables of the GPU pool
+            case 13:
+                return step(t, 8, in);
+            default:
+                return step(t, 9, in);
         }
     }
 
@@ -837,8 +928,10 @@ private:
     std::int64_t do_tier_attach(tier_target& t, request_id r, std::int64_t n_tokens) {
         request_model* m = t.model.find(r);
         errc_set allowed = 0;
-        if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else if (m->length_tokens != 0) allowed = bit(errc::request_not_empty);
+        if (!m || !m->live)
+            allowed = bit(errc::unknown_request);
+        else if (m->length_tokens != 0)
+            allowed = bit(errc::request_not_empty);
         const auto tokens = stream_of(m, n_tokens);
         const tier_hit predicted = m && m->live ? t.state().lookup(tokens, m->scope) : tier_hit{};
         const std::int64_t host_hits_before = t.state().stats().host_hit_tokens;
@@ -862,8 +955,10 @@ private:
                "host hit tokens not counted");
         const auto pages = t.state().gpu().pages(r);
         for (std::int64_t i = h.gpu_tokens / page; i < h.tokens() / page; ++i)
-            expect(t, call::attach, t.state().loading(pages[static_cast<std::size_t>(i)]), "a loaded page is readable before its plan");
-        if (h.host_tokens > 0) expect(t, call::attach, !t.state().request_ready(r), "a request with loads in flight is ready");
+            expect(t, call::attach, t.state().loading(pages[static_cast<std::size_t>(i)]),
+                   "a loaded page is readable before its plan");
+        if (h.host_tokens > 0)
+            expect(t, call::attach, !t.state().request_ready(r), "a request with loads in flight is ready");
         return h.tokens();
     }
 
@@ -883,12 +978,14 @@ private:
             for (std::int32_t i = 0; i < r.count; ++i) {
                 expect(t, call::take, t.state().host().state(page_id{r.dst + i}) == host_page_state::writing,
                        "a write-back into a host page not writing");
-                expect(t, call::take, host_dst[static_cast<std::size_t>(r.dst + i)]++ == 0, "a host page written twice in a plan");
+                expect(t, call::take, host_dst[static_cast<std::size_t>(r.dst + i)]++ == 0,
+                       "a host page written twice in a plan");
             }
         for (const copy_run& r : plan.loads)
             for (std::int32_t i = 0; i < r.count; ++i) {
                 expect(t, call::take, t.state().loading(page_id{r.dst + i}), "a load into a GPU page not loading");
-                expect(t, call::take, gpu_dst[static_cast<std::size_t>(r.dst + i)]++ == 0, "a GPU page loaded twice in a plan");
+                expect(t, call::take, gpu_dst[static_cast<std::size_t>(r.dst + i)]++ == 0,
+                       "a GPU page loaded twice in a plan");
             }
         t.execute(plan);
         t.in_flight.push_back(plan.sequence);
@@ -898,8 +995,10 @@ private:
             if (!rm.live) continue;
             const auto list = t.state().gpu().pages(rm.id);
             for (std::int64_t tok = 0; tok < rm.committed_tokens; ++tok) {
-                const auto slot = static_cast<std::size_t>(list[static_cast<std::size_t>(tok / page)].value * page + tok % page);
-                expect(t, call::take, t.gpu_kv[slot] == kv_value(rm, tok), "a committed token reads back another token's K/V");
+                const auto slot =
+                    static_cast<std::size_t>(list[static_cast<std::size_t>(tok / page)].value * page + tok % page);
+                expect(t, call::take, t.gpu_kv[slot] == kv_value(rm, tok),
+                       "a committed token reads back another token's K/V");
             }
         }
     }
@@ -921,16 +1020,26 @@ private:
         copy_plan which;
         bool should = false;
         switch (variant % 3) {
-            case 0: which.sequence = t.in_flight.empty() ? 0 : t.in_flight.front(), should = !t.in_flight.empty(); break;
-            case 1: which.sequence = t.taken + 1; break;
-            default: which.sequence = t.in_flight.empty() ? t.taken : t.in_flight.back(), should = t.in_flight.size() == 1; break;
+            case 0:
+                which.sequence = t.in_flight.empty() ? 0 : t.in_flight.front(), should = !t.in_flight.empty();
+                break;
+            case 1:
+                which.sequence = t.taken + 1;
+                break;
+            default:
+                which.sequence = t.in_flight.empty() ? t.taken : t.in_flight.back(), should = t.in_flight.size() == 1;
+                break;
         }
         const std::uint64_t before = state_digest(t.state());
         const bool done = t.api().complete(which);
         (done ? counts_.ok : counts_.failed)[static_cast<std::size_t>(call::complete)] += 1;
-        if (done != should) violated(t, call::complete, done ? "completed a plan that is not the oldest in flight" : "refused the oldest plan");
-        if (done) t.in_flight.erase(t.in_flight.begin());
-        else if (state_digest(t.state()) != before) violated(t, call::complete, "state changed by a refused complete");
+        if (done != should)
+            violated(t, call::complete,
+                     done ? "completed a plan that is not the oldest in flight" : "refused the oldest plan");
+        if (done)
+            t.in_flight.erase(t.in_flight.begin());
+        else if (state_digest(t.state()) != before)
+            violated(t, call::complete, "state changed by a refused complete");
         check_state(t, call::complete);
     }
 
@@ -944,7 +1053,9 @@ private:
         settle(t, call::reset, s.code(), allowed, before);
         if (s) {
             ++tier_disturbed_;
-            expect(t, call::reset, t.state().gpu().cached_pages() == 0 && t.state().host().free_pages() + 1 == t.state().host().size().pages,
+            expect(t, call::reset,
+                   t.state().gpu().cached_pages() == 0 &&
+                       t.state().host().free_pages() + 1 == t.state().host().size().pages,
                    "reset_cache left pages in a tier");
         }
     }
@@ -958,11 +1069,14 @@ private:
     request_id do_add(T& t, cache_scope scope = {}, std::uint8_t stream = 0) {
         const std::uint64_t before = state_digest(t.state());
         const auto r = [&] {
-            if constexpr (T::caching) return t.api().add_request(scope);
-            else return t.api().add_request();
+            if constexpr (T::caching)
+                return t.api().add_request(scope);
+            else
+                return t.api().add_request();
         }();
         const bool fresh = !r || !t.model.find(r.value());
-        if (r && fresh) t.model.requests.push_back(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
+        if (r && fresh)
+            t.model.requests.push_back(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
         settle(t, call::add, r.code(), 0, before);
         expect(t, call::add, fresh, "an id was issued twice");
         return r ? r.value() : request_id{};
@@ -972,9 +1086,12 @@ private:
     void do_extend(T& t, request_id r, std::int64_t n) {
         request_model* m = t.model.find(r);
         errc_set allowed = 0;
-        if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else if (n < 0) allowed = bit(errc::negative_length);
-        else if (n > t.model.max_tokens() - m->length_tokens) allowed = bit(errc::length_overflow);
+        if (!m || !m->live)
+            allowed = bit(errc::unknown_request);
+        else if (n < 0)
+            allowed = bit(errc::negative_length);
+        else if (n > t.model.max_tokens() - m->length_tokens)
+            allowed = bit(errc::length_overflow);
         else {
             const std::int64_t need = t.model.pages(m->length_tokens + n) - t.model.pages(m->length_tokens);
             t.for_each_view([&](const auto& v) {
@@ -993,9 +1110,12 @@ private:
     void do_commit(T& t, request_id r, std::int64_t n) {
         request_model* m = t.model.find(r);
         errc_set allowed = 0;
-        if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else if (n < 0) allowed = bit(errc::negative_length);
-        else if (n > m->length_tokens - m->committed_tokens) allowed = bit(errc::commit_exceeds_reserved);
+        if (!m || !m->live)
+            allowed = bit(errc::unknown_request);
+        else if (n < 0)
+            allowed = bit(errc::negative_length);
+        else if (n > m->length_tokens - m->committed_tokens)
+            allowed = bit(errc::commit_exceeds_reserved);
         const std::uint64_t before = state_digest(t.state());
         const status s = t.api().commit(r, n);
         if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens, m->keyed_all = false;
@@ -1006,9 +1126,12 @@ private:
     void do_truncate(T& t, request_id r, std::int64_t n) {
         request_model* m = t.model.find(r);
         errc_set allowed = 0;
-        if (!m || !m->live) allowed = bit(errc::unknown_request);
-        else if (n < 0) allowed = bit(errc::negative_length);
-        else if (n > m->length_tokens) allowed = bit(errc::truncate_past_length);
+        if (!m || !m->live)
+            allowed = bit(errc::unknown_request);
+        else if (n < 0)
+            allowed = bit(errc::negative_length);
+        else if (n > m->length_tokens)
+            allowed = bit(errc::truncate_past_length);
         else {
             const std::int64_t committed = std::min(m->committed_tokens, n);
             t.for_each_view([&](const auto& v) {
@@ -1060,7 +1183,9 @@ private:
     };
 
     template <class V>
-    static bool valid_page(const V& v, std::int64_t p) noexcept { return p >= 1 && p < v.size().pages; }
+    static bool valid_page(const V& v, std::int64_t p) noexcept {
+        return p >= 1 && p < v.size().pages;
+    }
 
     template <class T>
     void do_dense(T& t, std::uint8_t variant) {
@@ -1071,20 +1196,29 @@ private:
             if (m.live(r)) widest = std::max(widest, m.pages(m.find(r)->length_tokens));
         std::int64_t row = widest, cap = 0;
         switch (variant % 6) {
-            case 1: row += 1 + variant / 6 % 3; break;                 // wider rows than needed
-            case 2: row = std::max<std::int64_t>(0, row - 1); break;   // a row too short
-            case 5: row = variant & 64 ? INT64_MIN : -1; break;        // negative row width
-            default: break;
+            case 1:
+                row += 1 + variant / 6 % 3;
+                break;  // wider rows than needed
+            case 2:
+                row = std::max<std::int64_t>(0, row - 1);
+                break;  // a row too short
+            case 5:
+                row = variant & 64 ? INT64_MIN : -1;
+                break;  // negative row width
+            default:
+                break;
         }
         cap = row >= 0 ? batch_size * row : variant % 8;
-        if (variant % 6 == 3 && cap > 0) cap -= 1;                                     // one entry short
+        if (variant % 6 == 3 && cap > 0) cap -= 1;                                         // one entry short
         if (variant % 6 == 4 && batch_size > 0 && row >= 0) cap = (batch_size - 1) * row;  // a row short
         if (cap > max_entries) return;
         errc_set allowed = 0;
         if (row < 0 || batch_size * row > cap) allowed |= bit(errc::buffer_too_small);
         for (request_id r : batch_) {
-            if (!m.live(r)) allowed |= bit(errc::unknown_request);
-            else if (m.pages(m.find(r)->length_tokens) > row) allowed |= bit(errc::row_too_short);
+            if (!m.live(r))
+                allowed |= bit(errc::unknown_request);
+            else if (m.pages(m.find(r)->length_tokens) > row)
+                allowed |= bit(errc::row_too_short);
         }
         t.for_each_view([&](const auto& v) {
             constexpr attention_kind k = kind_of<decltype(v)>;
@@ -1101,7 +1235,8 @@ private:
                     const std::int32_t* e = buf.data() + b * static_cast<std::size_t>(row);
                     for (std::int64_t i = 0; i < row; ++i) {
                         const std::int32_t p = e[i];
-                        if (i < gone || i >= n) expect(t, call::dense, p == null_page.value, "entry should be the null page");
+                        if (i < gone || i >= n)
+                            expect(t, call::dense, p == null_page.value, "entry should be the null page");
                         else {
                             expect(t, call::dense, valid_page(v, p), "entry outside the pool");
                             expect(t, call::dense, p == v.pages(rm.id)[static_cast<std::size_t>(i)].value,
@@ -1112,8 +1247,9 @@ private:
                 }
                 written = static_cast<std::size_t>(batch_size * row);
             }
-            expect(t, call::dense, std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(written), buf.end(),
-                                               [](std::int32_t x) { return x == sentinel; }),
+            expect(t, call::dense,
+                   std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(written), buf.end(),
+                               [](std::int32_t x) { return x == sentinel; }),
                    "wrote past the table it returned (or wrote while failing)");
         });
     }
@@ -1127,23 +1263,37 @@ private:
             std::int64_t nnz = 0;
             bool all_live = true;
             for (request_id r : batch_) {
-                if (!m.live(r)) { all_live = false; continue; }
+                if (!m.live(r)) {
+                    all_live = false;
+                    continue;
+                }
                 const request_model& rm = *m.find(r);
                 nnz += m.pages(rm.length_tokens) - m.released(k, rm.committed_tokens);
             }
             if (nnz > max_entries) return;
             std::size_t caps[3] = {batch_size + 1, static_cast<std::size_t>(nnz), batch_size};
             switch (variant % 5) {
-                case 1: caps[0] -= 1; break;                          // more requests than indptr rows
-                case 2: caps[1] -= caps[1] > 0 ? 1 : 0; break;        // indices one short
-                case 3: caps[2] -= caps[2] > 0 ? 1 : 0; break;        // last_page_len one short
-                case 4: for (std::size_t& c : caps) c += 1 + variant / 5 % 3; break;
-                default: break;
+                case 1:
+                    caps[0] -= 1;
+                    break;  // more requests than indptr rows
+                case 2:
+                    caps[1] -= caps[1] > 0 ? 1 : 0;
+                    break;  // indices one short
+                case 3:
+                    caps[2] -= caps[2] > 0 ? 1 : 0;
+                    break;  // last_page_len one short
+                case 4:
+                    for (std::size_t& c : caps) c += 1 + variant / 5 % 3;
+                    break;
+                default:
+                    break;
             }
             errc_set allowed = 0;
             if (caps[0] < batch_size + 1 || caps[2] < batch_size) allowed |= bit(errc::buffer_too_small);
-            if (!all_live) allowed |= bit(errc::unknown_request);
-            else if (static_cast<std::size_t>(nnz) > caps[1]) allowed |= bit(errc::buffer_too_small);
+            if (!all_live)
+                allowed |= bit(errc::unknown_request);
+            else if (static_cast<std::size_t>(nnz) > caps[1])
+                allowed |= bit(errc::buffer_too_small);
             std::vector<std::int32_t> bufs[3];
             for (std::size_t i = 0; i < 3; ++i) bufs[i].assign(caps[i] + guard, sentinel);
             const csr_table_out out{std::span(bufs[0]).first(caps[0]), std::span(bufs[1]).first(caps[1]),
@@ -1170,7 +1320,8 @@ private:
                         expect(t, call::csr, T::caching || own.claim(p, rm.id), "two requests share a page");
                     }
                     const std::int64_t len = rm.length_tokens, last = bufs[2][b];
-                    expect(t, call::csr, last == (rows == 0 ? 0 : (len - 1) % page + 1), "last_page_len wrong");  // empty row: 0
+                    expect(t, call::csr, last == (rows == 0 ? 0 : (len - 1) % page + 1),
+                           "last_page_len wrong");  // empty row: 0
                     // The length a kernel derives from the row spans exactly the tokens from the first
                     // listed page on, so every query-key distance, hence the window mask, is unchanged.
                     if (rows > 0)
@@ -1181,8 +1332,9 @@ private:
                 written[0] = batch_size + 1, written[1] = static_cast<std::size_t>(nnz), written[2] = batch_size;
             }
             for (std::size_t i = 0; i < 3; ++i)
-                expect(t, call::csr, std::all_of(bufs[i].begin() + static_cast<std::ptrdiff_t>(written[i]), bufs[i].end(),
-                                                 [](std::int32_t x) { return x == sentinel; }),
+                expect(t, call::csr,
+                       std::all_of(bufs[i].begin() + static_cast<std::ptrdiff_t>(written[i]), bufs[i].end(),
+                                   [](std::int32_t x) { return x == sentinel; }),
                        "wrote past the table it returned (or wrote while failing)");
         });
     }
@@ -1193,16 +1345,24 @@ private:
         std::int64_t total = 0;
         bool all_live = true;
         for (request_id r : batch_) {
-            if (!m.live(r)) { all_live = false; continue; }
+            if (!m.live(r)) {
+                all_live = false;
+                continue;
+            }
             total = sat_add(total, m.find(r)->length_tokens - m.find(r)->committed_tokens);
         }
         std::int64_t cap = total;
-        if (total > max_entries) cap = variant % 16;               // only the too-small case is affordable
-        else if (variant % 3 == 1 && cap > 0) cap -= 1;            // one slot short
-        else if (variant % 3 == 2) cap += 1 + variant / 3 % 3;
+        if (total > max_entries)
+            cap = variant % 16;  // only the too-small case is affordable
+        else if (variant % 3 == 1 && cap > 0)
+            cap -= 1;  // one slot short
+        else if (variant % 3 == 2)
+            cap += 1 + variant / 3 % 3;
         errc_set allowed = 0;
-        if (!all_live) allowed |= bit(errc::unknown_request);
-        else if (total > cap) allowed |= bit(errc::buffer_too_small);
+        if (!all_live)
+            allowed |= bit(errc::unknown_request);
+        else if (total > cap)
+            allowed |= bit(errc::buffer_too_small);
         std::vector<std::int64_t> per_view[2];
         t.for_each_view([&](const auto& v) {
             constexpr attention_kind k = kind_of<decltype(v)>;
@@ -1222,7 +1382,8 @@ private:
                     for (std::int64_t tok = rm.committed_tokens; tok < rm.length_tokens; ++tok) {
                         const std::int64_t slot = buf[at++];
                         expect(t, call::slots, slot % page == tok % page, "slot offset != token offset in its page");
-                        expect(t, call::slots, valid_page(v, slot / page), "slot outside the pool (or in the null page)");
+                        expect(t, call::slots, valid_page(v, slot / page),
+                               "slot outside the pool (or in the null page)");
                         expect(t, call::slots, slot / page == v.pages(r)[static_cast<std::size_t>(tok / page)].value,
                                "slot's page differs from the request's page list");
                         expect(t, call::slots, own.claim(slot / page, r), "a slot in a page another request holds");
@@ -1230,8 +1391,9 @@ private:
                 }
                 written = static_cast<std::size_t>(total);
             }
-            expect(t, call::slots, std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(written), buf.end(),
-                                               [](std::int64_t x) { return x == sentinel; }),
+            expect(t, call::slots,
+                   std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(written), buf.end(),
+                               [](std::int64_t x) { return x == sentinel; }),
                    "wrote past the slots it returned (or wrote while failing)");
             buf.resize(written);  // a failing view leaves nothing to compare
         });
@@ -1252,7 +1414,8 @@ inline outcome run_tier(std::span<const std::uint8_t> input) { return session(nu
 
 /// Runs one input on fresh pools; `trace` (optional) receives the hybrid pool's calls.
 /// `cache_trace` (optional) receives the caching hybrid pool's calls.
-inline outcome run(std::span<const std::uint8_t> input, std::ostream* trace = nullptr, std::ostream* cache_trace = nullptr) {
+inline outcome run(std::span<const std::uint8_t> input, std::ostream* trace = nullptr,
+                   std::ostream* cache_trace = nullptr) {
     return session(trace, cache_trace).run(input);
 }
 

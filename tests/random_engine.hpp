@@ -37,7 +37,8 @@ struct random_engine {
         std::shuffle(batch.begin(), batch.end(), rng);
         std::erase_if(batch, [&](request_id r) {
             const std::int64_t in_flight = hp.full().length_tokens(r) - hp.full().committed_tokens(r);
-            const std::int64_t want = in_flight > 0 ? 0 : (hp.full().length_tokens(r) == 0 ? 1 + pick(17) : 1 + pick(3));
+            const std::int64_t want =
+                in_flight > 0 ? 0 : (hp.full().length_tokens(r) == 0 ? 1 + pick(17) : 1 + pick(3));
             return hp.full().length_tokens(r) + want > max_tokens || !hp.extend(r, want).ok();
         });
         return batch;

@@ -31,7 +31,8 @@ three_pools make_three(std::int32_t full_pages = 16, std::int32_t swa_pages = 8,
 template <std::size_t K, class Pool>
 V map_values(const Pool& h, request_id r) {
     V v;
-    for (page_id f : h.full().pages(r)) v.push_back(h.template full_to_group<K>()[static_cast<std::size_t>(f.value)].value);
+    for (page_id f : h.full().pages(r))
+        v.push_back(h.template full_to_group<K>()[static_cast<std::size_t>(f.value)].value);
     return v;
 }
 
@@ -50,9 +51,9 @@ TEST_CASE("full attention: a query sees every earlier key, no page is ever dead,
 TEST_CASE("sliding window W: a query at p sees [p - W + 1, p]; the old dead_pages(L, W, P) is this rule") {
     constexpr sliding_window rule{6};
     static_assert(sees(rule, 10, 5) && !sees(rule, 10, 4) && sees(rule, 3, 0));
-    CHECK(dead_pages(rule, 8, 4) == 0);   // next query at 8 sees [3, 8]: token 3 is in page 0
-    CHECK(dead_pages(rule, 9, 4) == 1);   // [4, 9]
-    CHECK(dead_pages(rule, 14, 4) == 2);  // [9, 14]
+    CHECK(dead_pages(rule, 8, 4) == 0);       // next query at 8 sees [3, 8]: token 3 is in page 0
+    CHECK(dead_pages(rule, 9, 4) == 1);       // [4, 9]
+    CHECK(dead_pages(rule, 14, 4) == 2);      // [9, 14]
     CHECK(hit_first_page(rule, 12, 4) == 1);  // a hit of 12 needs pages 1 and 2 (tokens [7, 12))
     for (std::int64_t w = 1; w <= 20; ++w)
         for (std::int32_t p = 1; p <= 8; ++p)
@@ -224,7 +225,8 @@ TEST_CASE("multi_hybrid_pool: a rollback refused by one group changes no pool") 
     CHECK(h.truncate(r, 9).code() == errc::window_already_released);  // the window needs page 1 again
     CHECK(state_digest(h) == before);
 
-    auto chunk_only = multi_hybrid_pool<lif_full, lif_chunked>::create(pool_size{16}, 4, group_size{pool_size{8}, 8}).value();
+    auto chunk_only =
+        multi_hybrid_pool<lif_full, lif_chunked>::create(pool_size{16}, 4, group_size{pool_size{8}, 8}).value();
     const request_id c = chunk_only.add_request().value();
     REQUIRE(chunk_only.extend(c, 10).ok());
     REQUIRE(chunk_only.commit(c, 10).ok());
@@ -264,7 +266,7 @@ TEST_CASE("multi_hybrid_pool: two windows and a chunk, every group's table from 
     const request_id r = h.add_request().value();
     REQUIRE(h.extend(r, 12).ok());
     REQUIRE(h.commit(r, 12).ok());
-    REQUIRE(h.extend(r, 1).ok());  // L = 12, token 12 in flight
+    REQUIRE(h.extend(r, 1).ok());                          // L = 12, token 12 in flight
     CHECK(page_values(h.group<0>(), r) == V{0, 0, 3, 1});  // W = 4: keys [9, 12]
     CHECK(page_values(h.group<1>(), r) == V{0, 2, 3, 1});  // W = 9: keys [4, 12]: page 0 dead
     CHECK(page_values(h.group<2>(), r) == V{0, 0, 3, 1});  // C = 8: keys [8, 12]
@@ -274,7 +276,7 @@ TEST_CASE("multi_hybrid_pool: two windows and a chunk, every group's table from 
     CHECK(V(indices, indices + 2) == V{3, 1});
     CHECK(emit_csr_table(h.group<2>(), std::span<const request_id>(&r, 1), {indptr, indices, last}).value() == 2);
     CHECK(V(indices, indices + 2) == V{3, 1});  // chunk 1 starts at token 8 = page 2
-    CHECK(last[0] == 1);                         // kv length (2 - 1) * 4 + 1 = 5 = 13 - 8
+    CHECK(last[0] == 1);                        // kv length (2 - 1) * 4 + 1 = 5 = 13 - 8
     CHECK(h.check_invariants().ok());
 }
 
@@ -298,15 +300,21 @@ TEST_CASE("bad inputs: a chunk below 1 token is invalid_chunk") {
 TEST_CASE("bad inputs: multi_hybrid_pool::create names the first pool that refuses") {
     using W = group_size;
     CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 6}, W{pool_size{8}, 8}).ok());  // control
-    CHECK(three_pools::create(pool_size{1}, 4, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_pool_size);
-    CHECK(three_pools::create(pool_size{16}, 0, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_page_size);
-    CHECK(three_pools::create(pool_size{16}, -4, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_page_size);
+    CHECK(three_pools::create(pool_size{1}, 4, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() ==
+          errc::invalid_pool_size);
+    CHECK(three_pools::create(pool_size{16}, 0, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() ==
+          errc::invalid_page_size);
+    CHECK(three_pools::create(pool_size{16}, -4, W{pool_size{8}, 6}, W{pool_size{8}, 8}).code() ==
+          errc::invalid_page_size);
     CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 0}, W{pool_size{8}, 8}).code() == errc::invalid_window);
-    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, -6}, W{pool_size{8}, 8}).code() == errc::invalid_window);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, -6}, W{pool_size{8}, 8}).code() ==
+          errc::invalid_window);
     CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 6}, W{pool_size{8}, 0}).code() == errc::invalid_chunk);
     CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 6}, W{pool_size{8}, -8}).code() == errc::invalid_chunk);
-    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{1}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_pool_size);
-    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{-8}, 6}, W{pool_size{8}, 8}).code() == errc::invalid_pool_size);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{1}, 6}, W{pool_size{8}, 8}).code() ==
+          errc::invalid_pool_size);
+    CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{-8}, 6}, W{pool_size{8}, 8}).code() ==
+          errc::invalid_pool_size);
     CHECK(three_pools::create(pool_size{16}, 4, W{pool_size{8}, 0}, W{pool_size{8}, 0}).code() == errc::invalid_window);
 }
 
@@ -362,7 +370,8 @@ namespace {
 // P = 4, a window of 6 and chunks of 8, every pool caching under LRU.
 using caching_three = multi_hybrid_pool<full_pool<lifo_free_stack, lru>, swa_pool<lifo_free_stack, lru>,
                                         chunked_pool<lifo_free_stack, lru>>;
-static_assert(std::is_same_v<caching_three, caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::chunked>>);
+static_assert(
+    std::is_same_v<caching_three, caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::chunked>>);
 
 std::vector<token_id> prompt(std::int32_t n, token_id first = 100) {
     std::vector<token_id> t;
@@ -383,7 +392,8 @@ void prefill_and_free(Pool& h, const std::vector<token_id>& tokens) {
 }  // namespace
 
 TEST_CASE("prefix reuse: a hit attaches the full prefix and, per group, only the pages its rule needs") {
-    auto h = caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
+    auto h =
+        caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
     const auto tokens = prompt(17);
     prefill_and_free(h, tokens);
     CHECK(h.full().cached_pages() == 4);
@@ -406,7 +416,9 @@ TEST_CASE("prefix reuse: a hit attaches the full prefix and, per group, only the
     CHECK(h.check_invariants().ok());
 }
 
-TEST_CASE("prefix reuse: the hit is the longest prefix every group can serve (a window tombstone shortens it, a chunk one does not)") {
+TEST_CASE(
+    "prefix reuse: the hit is the longest prefix every group can serve (a window tombstone shortens it, a chunk one "
+    "does not)") {
     // The window and chunk pools hold 5 pages each: after A, 4 cached and 1 free. X's 8 fresh tokens
     // take the free page and evict the oldest cached one in each group: window page 2 (released
     // first on commit: the chain's tail leaves first) and chunk page 3.
@@ -439,17 +451,19 @@ TEST_CASE("prefix reuse: the hit is the longest prefix every group can serve (a 
     CHECK(h.check_invariants().ok());
 
     // The same history without the window group hits all 16 tokens.
-    auto chunk_only = caching_multi_hybrid_pool<lru, attention_kind::chunked>::create(
-                          pool_size{32}, 4, group_size{pool_size{6}, 8})
-                          .value();
+    auto chunk_only =
+        caching_multi_hybrid_pool<lru, attention_kind::chunked>::create(pool_size{32}, 4, group_size{pool_size{6}, 8})
+            .value();
     prefill_and_free(chunk_only, tokens);
     const request_id y = chunk_only.add_request().value();
     REQUIRE(chunk_only.extend(y, 8).ok());
     CHECK(chunk_only.lookup(tokens, cache_scope{}) == 16);
 }
 
-TEST_CASE("prefix reuse: group pages released by a commit without tokens are not cached, so no hit needs them in vain") {
-    auto h = caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
+TEST_CASE(
+    "prefix reuse: group pages released by a commit without tokens are not cached, so no hit needs them in vain") {
+    auto h =
+        caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
     const auto tokens = prompt(23);
     const request_id a = h.add_request().value();
     REQUIRE(h.extend(a, 22).ok());
@@ -461,7 +475,8 @@ TEST_CASE("prefix reuse: group pages released by a commit without tokens are not
 }
 
 TEST_CASE("prefix reuse: a preempted request resumes on its own prefix in every group, then reset_cache empties all") {
-    auto h = caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
+    auto h =
+        caching_three::create(pool_size{32}, 4, group_size{pool_size{16}, 6}, group_size{pool_size{16}, 8}).value();
     const auto tokens = prompt(23);
     const request_id a = h.add_request().value();
     REQUIRE(h.extend(a, 22).ok());
@@ -491,8 +506,8 @@ TEST_CASE("chunked tables: CSR from the chunk's first page, dense full width, sl
     REQUIRE(h.extend(a, 14).ok());
     REQUIRE(h.commit(a, 14).ok());  // a: chunk 1 holds tokens 8..13 -> chunk pages from page 2
     REQUIRE(h.extend(b, 5).ok());
-    REQUIRE(h.commit(b, 5).ok());   // b: still in chunk 0
-    REQUIRE(h.extend(a, 3).ok());   // a: 14, 15 and 16 in flight; 16 starts chunk 2
+    REQUIRE(h.commit(b, 5).ok());  // b: still in chunk 0
+    REQUIRE(h.extend(a, 3).ok());  // a: 14, 15 and 16 in flight; 16 starts chunk 2
     REQUIRE(h.extend(b, 1).ok());
     const std::vector<request_id> batch{a, b};
     CHECK(page_values(h.group<1>(), a) == V{0, 0, 3, 4, 5});
@@ -510,7 +525,8 @@ TEST_CASE("chunked tables: CSR from the chunk's first page, dense full width, sl
 
     std::int64_t slots[4];
     CHECK(emit_slot_mapping(h.group<1>(), batch, slots).value() == 4);
-    CHECK(std::vector<std::int64_t>(slots, slots + 4) == std::vector<std::int64_t>{4 * 4 + 2, 4 * 4 + 3, 5 * 4 + 0, 2 * 4 + 1});
+    CHECK(std::vector<std::int64_t>(slots, slots + 4) ==
+          std::vector<std::int64_t>{4 * 4 + 2, 4 * 4 + 3, 5 * 4 + 0, 2 * 4 + 1});
     std::int64_t full_slots[4];
     REQUIRE(emit_slot_mapping(h.full(), batch, full_slots).ok());
     for (int i = 0; i < 4; ++i) CHECK(h.group_slot<1>(full_slots[i]) == slots[i]);

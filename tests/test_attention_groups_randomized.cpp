@@ -38,8 +38,8 @@ public:
             const std::uint64_t before = state_digest(pool_);
             const auto [want, got] = step();
             ++seen[static_cast<std::size_t>(got)];
-            REQUIRE_MESSAGE(got == want, "op " << i << ": returned " << to_string(got) << ", the model says "
-                                              << to_string(want));
+            REQUIRE_MESSAGE(got == want,
+                            "op " << i << ": returned " << to_string(got) << ", the model says " << to_string(want));
             if (got != errc{}) REQUIRE(state_digest(pool_) == before);
             const status inv = pool_.check_invariants();
             REQUIRE_MESSAGE(inv.ok(), "op " << i << ": " << inv.err().detail);
@@ -71,7 +71,7 @@ private:
     template <std::size_t K>
     static constexpr errc out_of_group_pages() {
         return Pool::template group_pool_type<K>::kind == attention_kind::sliding ? errc::out_of_swa_pages
-                                                                                 : errc::out_of_chunked_pages;
+                                                                                  : errc::out_of_chunked_pages;
     }
     // The first group (in order) whose free pages are fewer than need(k); errc{} if none.
     template <class Need>
@@ -86,7 +86,9 @@ private:
     // A live request, or a stale / never-issued id (1 time in 16).
     shadow* pick_request(request_id& id) {
         if (live_.empty() || pick(16) == 0) {
-            id = stale_.empty() || pick(2) == 0 ? request_id{77, 3} : stale_[static_cast<std::size_t>(pick(static_cast<int>(stale_.size())))];
+            id = stale_.empty() || pick(2) == 0
+                     ? request_id{77, 3}
+                     : stale_[static_cast<std::size_t>(pick(static_cast<int>(stale_.size())))];
             return nullptr;
         }
         shadow& s = live_[static_cast<std::size_t>(pick(static_cast<int>(live_.size())))];
@@ -95,29 +97,38 @@ private:
     }
     std::int64_t amount(std::int64_t typical) {
         switch (pick(64)) {
-            case 0: return -1 - pick(3);
-            case 1: return std::numeric_limits<std::int64_t>::max();
-            default: return pick(static_cast<int>(typical) + 1);
+            case 0:
+                return -1 - pick(3);
+            case 1:
+                return std::numeric_limits<std::int64_t>::max();
+            default:
+                return pick(static_cast<int>(typical) + 1);
         }
     }
 
     outcome step() {
         switch (pick(16)) {
             case 0:
-            case 1: return add();
-            case 2: return add_committed();
+            case 1:
+                return add();
+            case 2:
+                return add_committed();
             case 3:
             case 4:
             case 5:
             case 6:
-            case 7: return extend();
+            case 7:
+                return extend();
             case 8:
             case 9:
             case 10:
-            case 11: return commit();
+            case 11:
+                return commit();
             case 12:
-            case 13: return truncate();
-            default: return free();
+            case 13:
+                return truncate();
+            default:
+                return free();
         }
     }
 
@@ -131,10 +142,14 @@ private:
     outcome add_committed() {
         const std::int64_t length = amount(3 * 8 * page());
         errc want{};
-        if (length < 0) want = errc::negative_length;
-        else if (length > max_tokens_per_request(page())) want = errc::length_overflow;
-        else if (pages_for(length) > pool_.full().free_pages()) want = errc::out_of_full_pages;
-        else want = short_group([&](auto k) { return pages_for(length) - live_from<k>(length); });
+        if (length < 0)
+            want = errc::negative_length;
+        else if (length > max_tokens_per_request(page()))
+            want = errc::length_overflow;
+        else if (pages_for(length) > pool_.full().free_pages())
+            want = errc::out_of_full_pages;
+        else
+            want = short_group([&](auto k) { return pages_for(length) - live_from<k>(length); });
         const auto got = pool_.add_committed_request(length);
         if (got) live_.push_back({got.value(), length, length});
         return {want, got.code()};
@@ -145,13 +160,18 @@ private:
         shadow* s = pick_request(r);
         const std::int64_t n = amount(pick(4) == 0 ? 3 * page() : 4);
         errc want{};
-        if (!s) want = errc::unknown_request;
-        else if (n < 0) want = errc::negative_length;
-        else if (n > max_tokens_per_request(page()) - s->length) want = errc::length_overflow;
+        if (!s)
+            want = errc::unknown_request;
+        else if (n < 0)
+            want = errc::negative_length;
+        else if (n > max_tokens_per_request(page()) - s->length)
+            want = errc::length_overflow;
         else {
             const std::int64_t need = pages_for(s->length + n) - pages_for(s->length);
-            if (need > pool_.full().free_pages()) want = errc::out_of_full_pages;
-            else want = short_group([&](auto) { return need; });
+            if (need > pool_.full().free_pages())
+                want = errc::out_of_full_pages;
+            else
+                want = short_group([&](auto) { return need; });
         }
         const errc got = pool_.extend(r, n).code();
         if (got == errc{}) s->length += n;
@@ -164,9 +184,12 @@ private:
         const std::int64_t in_flight = s ? s->length - s->committed : 0;
         const std::int64_t n = pick(32) == 0 ? -1 : pick(static_cast<int>(in_flight) + 2);
         errc want{};
-        if (!s) want = errc::unknown_request;
-        else if (n < 0) want = errc::negative_length;
-        else if (n > in_flight) want = errc::commit_exceeds_reserved;
+        if (!s)
+            want = errc::unknown_request;
+        else if (n < 0)
+            want = errc::negative_length;
+        else if (n > in_flight)
+            want = errc::commit_exceeds_reserved;
         const errc got = pool_.commit(r, n).code();
         if (got == errc{}) s->length = s->committed = s->committed + n;
         return {want, got};
@@ -176,11 +199,15 @@ private:
         request_id r{};
         shadow* s = pick_request(r);
         const std::int64_t length = s ? s->length : 0;
-        const std::int64_t n = pick(32) == 0 ? -1 : length - pick(static_cast<int>(length < 12 ? length : 12) + 1) + (pick(16) == 0);
+        const std::int64_t n =
+            pick(32) == 0 ? -1 : length - pick(static_cast<int>(length < 12 ? length : 12) + 1) + (pick(16) == 0);
         errc want{};
-        if (!s) want = errc::unknown_request;
-        else if (n < 0) want = errc::negative_length;
-        else if (n > length) want = errc::truncate_past_length;
+        if (!s)
+            want = errc::unknown_request;
+        else if (n < 0)
+            want = errc::negative_length;
+        else if (n > length)
+            want = errc::truncate_past_length;
         else {
             const std::int64_t kept = n < s->committed ? n : s->committed;
             each_group([&](auto k) {
@@ -237,7 +264,9 @@ constexpr unsigned seeds[] = {1, 2, 3, 4};
 struct draw {
     std::mt19937 rng;
     explicit draw(unsigned seed) : rng(seed * 7919u) {}
-    std::int64_t in(std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); }
+    std::int64_t in(std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    }
     std::int32_t page() { return std::int32_t{1} << in(0, 2); }
     group_size group() { return {pool_size{static_cast<std::int32_t>(in(6, 20))}, in(1, 24)}; }
 };
@@ -266,9 +295,14 @@ void run_layout() {
         }(std::make_index_sequence<Pool::group_count>{});
         return any;
     }();
-    std::vector<errc> expected{errc{}, errc::unknown_request, errc::negative_length, errc::length_overflow,
-                               errc::commit_exceeds_reserved, errc::truncate_past_length,
-                               errc::window_already_released, errc::out_of_full_pages};
+    std::vector<errc> expected{errc{},
+                               errc::unknown_request,
+                               errc::negative_length,
+                               errc::length_overflow,
+                               errc::commit_exceeds_reserved,
+                               errc::truncate_past_length,
+                               errc::window_already_released,
+                               errc::out_of_full_pages};
     expected.push_back(has_window ? errc::out_of_swa_pages : errc::out_of_chunked_pages);
     for (errc e : expected) CHECK_MESSAGE(seen[static_cast<std::size_t>(e)] > 0, to_string(e) << " never returned");
 }
@@ -287,9 +321,7 @@ TEST_CASE("randomized: a window and a chunk") {
     run_layout<multi_hybrid_pool<full_pool<>, swa_pool<lowest_index_first>, chunked_pool<>>>();
 }
 
-TEST_CASE("randomized: two windows") {
-    run_layout<multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>>>();
-}
+TEST_CASE("randomized: two windows") { run_layout<multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>>>(); }
 
 TEST_CASE("randomized: chunk, window, chunk (three groups, four pools)") {
     run_layout<multi_hybrid_pool<full_pool<>, chunked_pool<>, swa_pool<>, chunked_pool<lowest_index_first>>>();
@@ -355,8 +387,8 @@ private:
             const request_id r = pool_.add_request(cache_scope{}).value();
             live_.push_back({r, doc});
             // A prompt: a prefix of the document; attach what the cache holds.
-            const auto prompt = std::span<const token_id>(docs_[static_cast<std::size_t>(doc)]).first(
-                static_cast<std::size_t>(1 + pick(80)));
+            const auto prompt = std::span<const token_id>(docs_[static_cast<std::size_t>(doc)])
+                                    .first(static_cast<std::size_t>(1 + pick(80)));
             const std::int64_t expect = pool_.lookup(prompt, cache_scope{});
             const std::int64_t hit = pool_.attach_prefix(r, prompt).value();
             REQUIRE(hit == expect);
@@ -378,11 +410,15 @@ private:
                 return pick(4) == 0 ? pool_.commit(r.id, n).code()
                                     : pool_.commit(r.id, n, doc_tokens(r, committed + n)).code();
             }
-            case 3: return pool_.truncate(r.id, length - pick(static_cast<int>(length < 9 ? length : 9) + 1)).code();
+            case 3:
+                return pool_.truncate(r.id, length - pick(static_cast<int>(length < 9 ? length : 9) + 1)).code();
             case 4:
-                if (pick(2) == 0) return pool_.preempt(r.id, doc_tokens(r, committed)).code() == errc{} ? forget(r) : errc::invariant_violated;
+                if (pick(2) == 0)
+                    return pool_.preempt(r.id, doc_tokens(r, committed)).code() == errc{} ? forget(r)
+                                                                                          : errc::invariant_violated;
                 return pool_.cache_committed(r.id, doc_tokens(r, committed)).code();
-            default: return free_one(r);
+            default:
+                return free_one(r);
         }
     }
     errc free_one(live_request& r) {
@@ -426,7 +462,9 @@ TEST_CASE("randomized caching: window and chunk groups, hits equal lookups, inva
 }
 
 TEST_CASE("randomized caching: two windows and a chunk") {
-    run_caching_layout<caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::sliding, attention_kind::chunked>>(10'000);
+    run_caching_layout<
+        caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::sliding, attention_kind::chunked>>(
+        10'000);
 }
 
 TEST_CASE("randomized caching: one chunked group under adaptive S3-FIFO") {

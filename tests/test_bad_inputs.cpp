@@ -91,8 +91,9 @@ bool untouched(std::span<const T> buf, T sentinel) {
 
 // ---- create -------------------------------------------------------------------------------------
 
-TEST_CASE("create: page size below 1 -> invalid_page_size; pool below 2 pages -> invalid_pool_size; "
-          "window below 1 -> invalid_window") {
+TEST_CASE(
+    "create: page size below 1 -> invalid_page_size; pool below 2 pages -> invalid_pool_size; "
+    "window below 1 -> invalid_window") {
     for (std::int32_t bad_page : {0, -1, INT32_MIN}) {
         CHECK(full_pool<>::create(pool_size{8}, bad_page).code() == errc::invalid_page_size);
         CHECK(swa_pool<>::create(pool_size{8}, bad_page, window).code() == errc::invalid_page_size);
@@ -108,7 +109,8 @@ TEST_CASE("create: page size below 1 -> invalid_page_size; pool below 2 pages ->
     }
     for (std::int64_t bad_window : {std::int64_t{0}, std::int64_t{-1}, INT64_MIN}) {
         CHECK(swa_pool<>::create(pool_size{8}, page_tokens, bad_window).code() == errc::invalid_window);
-        CHECK(hybrid_pool<>::create(pool_size{8}, pool_size{8}, page_tokens, bad_window).code() == errc::invalid_window);
+        CHECK(hybrid_pool<>::create(pool_size{8}, pool_size{8}, page_tokens, bad_window).code() ==
+              errc::invalid_window);
     }
     // Controls: the smallest valid values, and the largest page size and window.
     CHECK(full_pool<>::create(pool_size{2}, 1).ok());
@@ -129,7 +131,8 @@ static_assert(!expressible_pool_size<std::int64_t{8}>);
 
 TEST_CASE_TEMPLATE("extend: ids that are not live -> unknown_request", W, full_world, swa_world, hybrid_world) {
     W w;
-    for (request_id bad : {w.stale, never_issued}) rejects(w.pool, errc::unknown_request, [&] { return w.pool.extend(bad, 1); });
+    for (request_id bad : {w.stale, never_issued})
+        rejects(w.pool, errc::unknown_request, [&] { return w.pool.extend(bad, 1); });
     auto copy = w.pool;  // a double free leaves an id behind too
     REQUIRE(copy.free_request(w.fresh));
     rejects(copy, errc::unknown_request, [&] { return copy.extend(w.fresh, 1); });
@@ -138,7 +141,8 @@ TEST_CASE_TEMPLATE("extend: ids that are not live -> unknown_request", W, full_w
 
 TEST_CASE_TEMPLATE("extend: negative token count -> negative_length", W, full_world, swa_world, hybrid_world) {
     W w;
-    for (std::int64_t n : {std::int64_t{-1}, INT64_MIN}) rejects(w.pool, errc::negative_length, [&] { return w.pool.extend(w.live, n); });
+    for (std::int64_t n : {std::int64_t{-1}, INT64_MIN})
+        rejects(w.pool, errc::negative_length, [&] { return w.pool.extend(w.live, n); });
     CHECK(w.pool.extend(w.live, 0).ok());
 }
 
@@ -146,7 +150,8 @@ TEST_CASE_TEMPLATE("extend: more pages than int32 table entries address -> lengt
                    hybrid_world) {
     W w;
     const std::int64_t room = max_tokens_per_request(page_tokens) - 5;  // fresh holds 5 tokens
-    for (std::int64_t n : {room + 1, INT64_MAX}) rejects(w.pool, errc::length_overflow, [&] { return w.pool.extend(w.fresh, n); });
+    for (std::int64_t n : {room + 1, INT64_MAX})
+        rejects(w.pool, errc::length_overflow, [&] { return w.pool.extend(w.fresh, n); });
     // Control: exactly INT32_MAX pages is addressable, so the error becomes the pool's size.
     rejects(w.pool, W::exhausted, [&] { return w.pool.extend(w.fresh, room); });
 }
@@ -176,18 +181,21 @@ TEST_CASE("hybrid extend: the pool that runs short is named; the full pool first
 
 TEST_CASE_TEMPLATE("commit: ids that are not live -> unknown_request", W, full_world, swa_world, hybrid_world) {
     W w;
-    for (request_id bad : {w.stale, never_issued}) rejects(w.pool, errc::unknown_request, [&] { return w.pool.commit(bad, 0); });
+    for (request_id bad : {w.stale, never_issued})
+        rejects(w.pool, errc::unknown_request, [&] { return w.pool.commit(bad, 0); });
 }
 
 TEST_CASE_TEMPLATE("commit: negative token count -> negative_length", W, full_world, swa_world, hybrid_world) {
     W w;
-    for (std::int64_t n : {std::int64_t{-1}, INT64_MIN}) rejects(w.pool, errc::negative_length, [&] { return w.pool.commit(w.live, n); });
+    for (std::int64_t n : {std::int64_t{-1}, INT64_MIN})
+        rejects(w.pool, errc::negative_length, [&] { return w.pool.commit(w.live, n); });
 }
 
 TEST_CASE_TEMPLATE("commit: more tokens than are in flight -> commit_exceeds_reserved", W, full_world, swa_world,
                    hybrid_world) {
     W w;  // live has 3 tokens in flight, fresh 5
-    for (std::int64_t n : {std::int64_t{4}, INT64_MAX}) rejects(w.pool, errc::commit_exceeds_reserved, [&] { return w.pool.commit(w.live, n); });
+    for (std::int64_t n : {std::int64_t{4}, INT64_MAX})
+        rejects(w.pool, errc::commit_exceeds_reserved, [&] { return w.pool.commit(w.live, n); });
     rejects(w.pool, errc::commit_exceeds_reserved, [&] { return w.pool.commit(w.fresh, 6); });
     auto copy = w.pool;
     REQUIRE(copy.commit(w.live, 3));  // nothing in flight now: committing even one token is too many
@@ -197,17 +205,21 @@ TEST_CASE_TEMPLATE("commit: more tokens than are in flight -> commit_exceeds_res
 
 TEST_CASE_TEMPLATE("truncate: ids that are not live -> unknown_request", W, full_world, swa_world, hybrid_world) {
     W w;
-    for (request_id bad : {w.stale, never_issued}) rejects(w.pool, errc::unknown_request, [&] { return w.pool.truncate(bad, 0); });
+    for (request_id bad : {w.stale, never_issued})
+        rejects(w.pool, errc::unknown_request, [&] { return w.pool.truncate(bad, 0); });
 }
 
 TEST_CASE_TEMPLATE("truncate: negative length -> negative_length", W, full_world, swa_world, hybrid_world) {
     W w;
-    for (std::int64_t n : {std::int64_t{-1}, INT64_MIN}) rejects(w.pool, errc::negative_length, [&] { return w.pool.truncate(w.live, n); });
+    for (std::int64_t n : {std::int64_t{-1}, INT64_MIN})
+        rejects(w.pool, errc::negative_length, [&] { return w.pool.truncate(w.live, n); });
 }
 
-TEST_CASE_TEMPLATE("truncate: longer than the request -> truncate_past_length", W, full_world, swa_world, hybrid_world) {
+TEST_CASE_TEMPLATE("truncate: longer than the request -> truncate_past_length", W, full_world, swa_world,
+                   hybrid_world) {
     W w;  // live holds 12 tokens
-    for (std::int64_t n : {std::int64_t{13}, INT64_MAX}) rejects(w.pool, errc::truncate_past_length, [&] { return w.pool.truncate(w.live, n); });
+    for (std::int64_t n : {std::int64_t{13}, INT64_MAX})
+        rejects(w.pool, errc::truncate_past_length, [&] { return w.pool.truncate(w.live, n); });
     auto copy = w.pool;
     CHECK(copy.truncate(w.live, 12).ok());
 }
@@ -230,7 +242,8 @@ TEST_CASE_TEMPLATE("truncate: into pages the window already released -> window_a
 TEST_CASE_TEMPLATE("free_request: double free, stale or never-issued id -> unknown_request", W, full_world, swa_world,
                    hybrid_world) {
     W w;
-    for (request_id bad : {w.stale, never_issued}) rejects(w.pool, errc::unknown_request, [&] { return w.pool.free_request(bad); });
+    for (request_id bad : {w.stale, never_issued})
+        rejects(w.pool, errc::unknown_request, [&] { return w.pool.free_request(bad); });
     REQUIRE(w.pool.free_request(w.live));
     rejects(w.pool, errc::unknown_request, [&] { return w.pool.free_request(w.live); });
 }
@@ -255,12 +268,12 @@ void emission_catalogue(const Owner& owner, const View& view, const world<Owner>
         auto dense = [&](std::span<const request_id> b, std::size_t cap, std::int64_t row) {
             return [&, b, cap, row] { return emit_dense_table(view, b, std::span(buf).first(cap), row); };
         };
-        rejects(owner, errc::buffer_too_small, dense(batch, 5, 3));         // one entry short
-        rejects(owner, errc::buffer_too_small, dense(batch, 3, 3));         // more requests than rows
-        rejects(owner, errc::buffer_too_small, dense(batch, 64, -1));       // negative row width
+        rejects(owner, errc::buffer_too_small, dense(batch, 5, 3));    // one entry short
+        rejects(owner, errc::buffer_too_small, dense(batch, 3, 3));    // more requests than rows
+        rejects(owner, errc::buffer_too_small, dense(batch, 64, -1));  // negative row width
         rejects(owner, errc::buffer_too_small, dense(batch, 64, INT64_MIN));
         rejects(owner, errc::buffer_too_small, dense(batch, 64, INT64_MAX / 2 + 1));  // batch * row overflows
-        rejects(owner, errc::row_too_short, dense(batch, 64, 2));           // live holds 3 pages
+        rejects(owner, errc::row_too_short, dense(batch, 64, 2));                     // live holds 3 pages
         rejects(owner, errc::unknown_request, dense(with_stale, 64, 3));
         rejects(owner, errc::unknown_request, dense(with_never, 64, 3));
         CHECK(untouched<std::int32_t>(buf, sentinel32));
@@ -270,14 +283,15 @@ void emission_catalogue(const Owner& owner, const View& view, const world<Owner>
         std::vector<std::int32_t> indptr(8, sentinel32), indices(64, sentinel32), last(8, sentinel32);
         auto csr = [&](std::span<const request_id> b, std::size_t n_indptr, std::size_t n_indices, std::size_t n_last) {
             return [&, b, n_indptr, n_indices, n_last] {
-                return emit_csr_table(view, b, {std::span(indptr).first(n_indptr), std::span(indices).first(n_indices),
-                                                std::span(last).first(n_last)});
+                return emit_csr_table(view, b,
+                                      {std::span(indptr).first(n_indptr), std::span(indices).first(n_indices),
+                                       std::span(last).first(n_last)});
             };
         };
         const auto nnz_cap = static_cast<std::size_t>(nnz);
-        rejects(owner, errc::buffer_too_small, csr(batch, 2, nnz_cap, 2));       // more requests than indptr rows
-        rejects(owner, errc::buffer_too_small, csr(batch, 3, nnz_cap, 1));       // last_page_len one short
-        rejects(owner, errc::buffer_too_small, csr(batch, 3, nnz_cap - 1, 2));   // indices one short
+        rejects(owner, errc::buffer_too_small, csr(batch, 2, nnz_cap, 2));      // more requests than indptr rows
+        rejects(owner, errc::buffer_too_small, csr(batch, 3, nnz_cap, 1));      // last_page_len one short
+        rejects(owner, errc::buffer_too_small, csr(batch, 3, nnz_cap - 1, 2));  // indices one short
         rejects(owner, errc::unknown_request, csr(with_stale, 3, 64, 2));
         rejects(owner, errc::unknown_request, csr(with_never, 3, 64, 2));
         CHECK(untouched<std::int32_t>(indptr, sentinel32));
@@ -422,9 +436,10 @@ TEST_CASE_TEMPLATE("attach_prefix: a request that holds tokens -> request_not_em
     CHECK(w.pool.attach_prefix(w.empty, w.prompt).value() == 12);  // control: the empty request
 }
 
-TEST_CASE_TEMPLATE("commit with tokens, cache_committed, preempt: fewer tokens than the committed whole pages "
-                   "-> tokens_too_short",
-                   W, caching_full_world, caching_hybrid_world) {
+TEST_CASE_TEMPLATE(
+    "commit with tokens, cache_committed, preempt: fewer tokens than the committed whole pages "
+    "-> tokens_too_short",
+    W, caching_full_world, caching_hybrid_world) {
     W w;
     // holder: 12 committed + 3 in flight. A commit of 3 makes 15 committed: 3 whole pages = 12 tokens.
     rejects(w.pool, errc::tokens_too_short, [&] { return w.pool.commit(w.holder, 3, w.first(11)); });
@@ -542,7 +557,8 @@ constexpr bool frees_by_page_id = requires(Pool& p, page_id g) { p.free_request(
 // view's type fixes whether SWA rows are trimmed. No view of the wrong kind can be asked for.
 static_assert(emits_tables<full_pool<>> && emits_tables<swa_pool<>>);
 static_assert(!emits_tables<hybrid_pool<>>);
-static_assert(std::remove_cvref_t<decltype(std::declval<const hybrid_pool<>&>().swa())>::kind == attention_kind::sliding);
+static_assert(std::remove_cvref_t<decltype(std::declval<const hybrid_pool<>&>().swa())>::kind ==
+              attention_kind::sliding);
 // Views are read-only: nothing can change one pool of a hybrid without the other and the mapping.
 static_assert(!views_mutate<hybrid_pool<>>);
 static_assert(!mapping_writable<hybrid_pool<>>);
@@ -584,7 +600,7 @@ TEST_CASE("bad inputs: when several errors apply, each entry point returns the f
     const std::uint64_t shared = state_digest(cached);
     REQUIRE(cached.swa().first_live_page(a) == 1);  // a's window (W = 8 at 12 tokens) released page 0
     REQUIRE(cached.swa().first_live_page(b) == 0);
-    CHECK(cached.truncate(a, 6).code() == errc::window_already_released);  // page 1 is also shared
+    CHECK(cached.truncate(a, 6).code() == errc::window_already_released);    // page 1 is also shared
     CHECK(cached.truncate(b, 6).code() == errc::truncate_into_shared_page);  // b still holds page 0
     CHECK(state_digest(cached) == shared);
 }

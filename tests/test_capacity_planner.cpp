@@ -143,13 +143,13 @@ TEST_CASE("randomized plans: the chosen concurrency is the largest that fits") {
         return lo + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(hi - lo + 1));
     };
     for (int i = 0; i < 300; ++i) {
-        const model_config m{static_cast<std::int32_t>(pick(0, 12)), static_cast<std::int32_t>(pick(0, 60)),
+        const model_config m{static_cast<std::int32_t>(pick(0, 12)),
+                             static_cast<std::int32_t>(pick(0, 60)),
                              pick(1, 5000),
                              {static_cast<std::int32_t>(pick(1, 16)), static_cast<std::int32_t>(pick(1, 256))},
                              {static_cast<std::int32_t>(pick(1, 16)), static_cast<std::int32_t>(pick(1, 256))},
                              static_cast<std::int32_t>(pick(1, 4))};
-        const workload_shape w{pick(0, 20000), pick(1, 4000), 64, static_cast<std::int32_t>(pick(0, 7)),
-                               pick(0, 8192)};
+        const workload_shape w{pick(0, 20000), pick(1, 4000), 64, static_cast<std::int32_t>(pick(0, 7)), pick(0, 8192)};
         const auto p = static_cast<std::int32_t>(pick(1, 64));
         const std::int64_t budget = pick(1, std::int64_t{1} << 40);
         const auto plan = plan_capacity(budget, m, w, p);
@@ -166,7 +166,8 @@ TEST_CASE("randomized plans: the chosen concurrency is the largest that fits") {
         CHECK(c.full_pages.pages >= c.demand.full_pool_pages(n));
         CHECK(c.swa_pages.pages >= c.demand.swa_pool_pages(n));
         CHECK(hybrid_bytes_for(c.demand, m, n) <= budget);
-        const bool page_limit = c.demand.full_pool_pages(n + 1) > INT32_MAX || c.demand.swa_pool_pages(n + 1) > INT32_MAX;
+        const bool page_limit =
+            c.demand.full_pool_pages(n + 1) > INT32_MAX || c.demand.swa_pool_pages(n + 1) > INT32_MAX;
         CHECK((page_limit || hybrid_bytes_for(c.demand, m, n + 1) > budget));
         CHECK(std::int64_t{c.full_only_pages.pages} * c.full_only_page_bytes <= budget);
         CHECK(c.full_only_concurrency <= c.concurrency);  // one full pool can never beat the split
@@ -198,7 +199,7 @@ TEST_CASE("a hybrid pool sized by the plan holds the planned requests at their p
     // four SWA pages (43 sits in the last slot of page 10).
     for (request_id r : ids) REQUIRE(pool.extend(r, 3).ok());
     CHECK(pool.check_invariants().ok());
-    CHECK(pool.full().free_pages() == 0);                                  // the full pool is exactly tight
+    CHECK(pool.full().free_pages() == 0);  // the full pool is exactly tight
     CHECK(pool.swa().used_pages() == plan.concurrency * plan.demand.swa_pages);
     CHECK(pool.swa().free_pages() == plan.demand.swa_prefill_pages(plan.concurrency));  // left for prefill
     const request_id extra = pool.add_request().value();

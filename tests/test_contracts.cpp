@@ -48,8 +48,9 @@ TEST_CASE("a prefix-indexed pool of more than INT32_MAX tokens is invalid_pool_s
     using caching_full = full_pool<lifo_free_stack, lru>;
     CHECK(caching_full::create(pool_size{121}, INT32_MAX).code() == errc::invalid_pool_size);
     CHECK(caching_full::create(pool_size{2}, 1 << 30).code() == errc::invalid_pool_size);  // 2^31 tokens
-    CHECK(caching_hybrid_pool<lru>::create(pool_size{121}, pool_size{8}, INT32_MAX, 4).code() == errc::invalid_pool_size);
-    CHECK(caching_full::create(pool_size{4}, 1 << 20).ok());  // control: 2^22 tokens
+    CHECK(caching_hybrid_pool<lru>::create(pool_size{121}, pool_size{8}, INT32_MAX, 4).code() ==
+          errc::invalid_pool_size);
+    CHECK(caching_full::create(pool_size{4}, 1 << 20).ok());     // control: 2^22 tokens
     CHECK(full_pool<>::create(pool_size{121}, INT32_MAX).ok());  // control: no index, nothing per token
 }
 
@@ -110,7 +111,8 @@ TEST_CASE("checked builds: a query on a request that is not live aborts and name
         (void)pool.swa_slot(16 * 4);  // one past the full pool's last slot
     });
     CHECK(slot_aborted);
-    CHECK(slot_message.find("precondition violated: swa_slot(slot) of a slot outside the full pool") != std::string::npos);
+    CHECK(slot_message.find("precondition violated: swa_slot(slot) of a slot outside the full pool") !=
+          std::string::npos);
     // Control: the same queries within their preconditions return normally.
     const auto [control_aborted, control_message] = run_child([] {
         auto pool = hybrid_pool<>::create(pool_size{16}, pool_size{16}, 4, 4).value();
@@ -131,9 +133,8 @@ TEST_CASE("checked builds: value() of an error aborts and names the error") {
     CHECK(aborted);
     CHECK(message.find("result::value() on an error: invalid_capacity") != std::string::npos);
     // Control: the same call with a value returns normally.
-    const auto [control_aborted, control_message] = run_child([] {
-        (void)full_pool<>::create(pool_size{8}, 4).value();
-    });
+    const auto [control_aborted, control_message] =
+        run_child([] { (void)full_pool<>::create(pool_size{8}, 4).value(); });
     CHECK_FALSE(control_aborted);
     CHECK(control_message.empty());
 }
@@ -146,8 +147,8 @@ TEST_CASE("checked_pool: invariants after every mutation change nothing in rando
                                                  seed, 120, 6);
         auto made = hybrid_pool<>::create(pool_size{96}, pool_size{40}, 4, 9);
         auto made_caching = caching::create(pool_size{96}, pool_size{40}, 4, 9);
-        test::random_engine<checked_pool<hybrid_pool<>>> checked(checked_pool<hybrid_pool<>>(std::move(made.value()), 16),
-                                                                 seed, 120, 6);
+        test::random_engine<checked_pool<hybrid_pool<>>> checked(
+            checked_pool<hybrid_pool<>>(std::move(made.value()), 16), seed, 120, 6);
         test::random_engine<checked_pool<caching>> cached(checked_pool<caching>(std::move(made_caching.value()), 16),
                                                           seed, 120, 6);
         for (int step = 0; step < 400; ++step) {
@@ -179,7 +180,7 @@ TEST_CASE("checked_pool: a broken invariant aborts at the next mutation of its r
         checked_pool<corruptible> pool{corruptible{}};
         const request_id r = pool.add_request().value();
         (void)pool.extend(r, 6);
-        pool.forget_page(r, 1);  // a live entry becomes the null page (its page leaks)
+        pool.forget_page(r, 1);   // a live entry becomes the null page (its page leaks)
         (void)pool.extend(r, 1);  // 7 tokens: still two pages, nothing allocated
     });
     CHECK(aborted);

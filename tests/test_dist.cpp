@@ -40,8 +40,8 @@ TEST_CASE("kv_layout::page_bytes is one page of one layer's K") {
 
 TEST_CASE("export then import: the decode side holds the request as if it had prefilled it") {
     auto src = hybrid_pool<>::create(pool_size{200}, pool_size{40}, 16, 100).value();
-    auto dst = hybrid_pool<full_pool<lowest_index_first>, swa_pool<lowest_index_first>>::create(
-                   pool_size{300}, pool_size{50}, 16, 100)
+    auto dst = hybrid_pool<full_pool<lowest_index_first>, swa_pool<lowest_index_first>>::create(pool_size{300},
+                                                                                                pool_size{50}, 16, 100)
                    .value();
     const request_id r = src.add_request().value();
     for (int chunk = 0; chunk < 5; ++chunk) {

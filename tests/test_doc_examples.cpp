@@ -21,9 +21,7 @@ using namespace pagedkv;
 #include "consumer/consumer.cpp"
 #undef main
 
-TEST_CASE("doc example: the README's first program runs and succeeds") {
-    CHECK(readme_first_program() == 0);
-}
+TEST_CASE("doc example: the README's first program runs and succeeds") { CHECK(readme_first_program() == 0); }
 
 TEST_CASE("doc example: emitting tables for a decode step") {
     auto pool = hybrid_pool<>::create(pool_size{4096}, pool_size{1024}, 16, 512).value();
@@ -62,8 +60,8 @@ TEST_CASE("doc example: prefix reuse on a hybrid pool") {
     std::vector<token_id> prompt(3000, 7);  // the token ids of a 3000-token prompt
 
     request_id a = pool.add_request(cache_scope{/*tenant_salt=*/42}).value();
-    std::int64_t hit = pool.attach_prefix(a, prompt).value();  // 0: the cache is empty
-    for (std::int64_t done = hit; done < 3000; done += 1000) {   // chunked prefill
+    std::int64_t hit = pool.attach_prefix(a, prompt).value();   // 0: the cache is empty
+    for (std::int64_t done = hit; done < 3000; done += 1000) {  // chunked prefill
         (void)pool.extend(a, 1000);
         // ... forward pass over the chunk, then commit, keying the pages it completes:
         (void)pool.commit(a, 1000, prompt);
@@ -84,8 +82,9 @@ TEST_CASE("doc example: a decode step over three layer groups") {
     // example-begin attention_groups
     // Full layers, sliding-window layers (W = 512) and chunked local attention layers (C = 8192).
     using pool_type = multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>;
-    auto pool = pool_type::create(pool_size{4096}, 16, group_size{pool_size{1024}, 512},
-                                  group_size{pool_size{2048}, 8192}).value();
+    auto pool =
+        pool_type::create(pool_size{4096}, 16, group_size{pool_size{1024}, 512}, group_size{pool_size{2048}, 8192})
+            .value();
     const request_id r = pool.add_request().value();
     for (int chunk = 0; chunk < 5; ++chunk) {  // chunked prefill of a 10000-token prompt
         (void)pool.extend(r, 2000);
@@ -99,9 +98,9 @@ TEST_CASE("doc example: a decode step over three layer groups") {
     auto window_nnz = emit_csr_table(pool.group<0>(), batch, {indptr, indices, last});  // keys [9489, 10000]
     auto chunk_nnz = emit_csr_table(pool.group<1>(), batch, {indptr, indices, last});   // keys [8192, 10000]
     // example-end
-    CHECK(window_nnz.value() == 33);   // pages 593..625
-    CHECK(chunk_nnz.value() == 114);   // pages 512..625: the chunk starts at token 8192 = page 512
-    CHECK(last[0] == 1);               // kv length 113 * 16 + 1 = 1809 = 10001 - 8192
+    CHECK(window_nnz.value() == 33);  // pages 593..625
+    CHECK(chunk_nnz.value() == 114);  // pages 512..625: the chunk starts at token 8192 = page 512
+    CHECK(last[0] == 1);              // kv length 113 * 16 + 1 = 1809 = 10001 - 8192
     CHECK(pool.full().pages_held(r) == 626);
     CHECK(pool.check_invariants().ok());
 }

@@ -84,7 +84,7 @@ TEST_CASE("adaptive_s3fifo: a recomputed page grows small if small evicted it, s
     adaptive_s3fifo e(pool_size{32});
     e.insert(page_id{1}, key(70));
     CHECK(e.evict() == page_id{1});  // from small (main is empty): key 70 remembered as small's
-    e.insert(page_id{2}, key(70));    // the same content recomputed into another page
+    e.insert(page_id{2}, key(70));   // the same content recomputed into another page
     CHECK(e.small_target() == 4);
     for (std::int32_t p = 10; p < 20; ++p) e.insert(page_id{p}, key(static_cast<std::uint64_t>(p)));
     for (int i = 0; i < 6; ++i) CHECK(e.evict() == page_id{10 + i});  // small down to its target 4
@@ -128,8 +128,8 @@ bool reused_page_survives(bool revive_then_unkey) {
         const request_id b = p.add_request().value();
         const std::vector<token_id> t{0, 1, 2};
         REQUIRE(p.attach_prefix(b, t).value() == 2);  // a hit revives X
-        REQUIRE(p.truncate(b, 1).ok());              // X's tail is rewritten: X loses its key
-        REQUIRE(p.free_request(b).ok());             // unkeyed X goes to the free list, not via erase
+        REQUIRE(p.truncate(b, 1).ok());               // X's tail is rewritten: X loses its key
+        REQUIRE(p.free_request(b).ok());              // unkeyed X goes to the free list, not via erase
     } else {
         REQUIRE(p.drop_cached(x).ok());
     }

@@ -131,7 +131,7 @@ TEST_CASE("free_request returns every page and retires the id") {
     CHECK_FALSE(pool.contains(a));
     CHECK(pool.live_requests() == 1);
     CHECK(pool.free_request(a).code() == errc::unknown_request);  // double free
-    const request_id c = pool.add_request().value();  // reuses a's slot with a new generation
+    const request_id c = pool.add_request().value();              // reuses a's slot with a new generation
     CHECK(c.slot == a.slot);
     CHECK(c.generation != a.generation);
     CHECK(pool.extend(a, 1).code() == errc::unknown_request);  // the stale id never reaches c

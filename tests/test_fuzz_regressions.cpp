@@ -68,7 +68,8 @@ TEST_CASE("the seed corpus passes and reaches every call kind both succeeding an
         CHECK(total.ok[i] > 0);
         if (i != index(call::add) && i != index(call::resume)) CHECK(total.failed[i] > 0);  // these cannot fail
     }
-    for (std::size_t i = pagedkv::fuzz::pool_call_kinds; i < call_kinds; ++i) CHECK(total.ok[i] + total.failed[i] == 0);  // fuzz_tier's
+    for (std::size_t i = pagedkv::fuzz::pool_call_kinds; i < call_kinds; ++i)
+        CHECK(total.ok[i] + total.failed[i] == 0);  // fuzz_tier's
 }
 
 TEST_CASE("the host tier's seeds and kept inputs pass, load from the host tier and reach every tier call") {
@@ -97,20 +98,20 @@ TEST_CASE("the host tier's seeds and kept inputs pass, load from the host tier a
 TEST_CASE("the tier decoder: an evicted page written back, then loaded by a hit, its bytes checked") {
     // One byte per call (b % 16): see docs/fuzzing.md. Starting tier: 24 GPU pages, 16 host, P = 4.
     const std::vector<std::uint8_t> input{
-        0, 4, 6, 3,        // create: 6 GPU pages (5 usable), 8 host pages, P = 4
-        1, 0,              // add(tenant 0, stream 0)                      -> request 0
-        3, 0, 112 + 5 + 8, // extend(request 0, 5 pages)
-        4, 0, 190, 0,      // forward pass (takes plan 1), commit 20 tokens keyed
-        7, 0,              // free: 5 cached pages
-        1, 2,              // add(tenant 0, stream 1)                      -> request 1
-        3, 1, 112 + 5 + 8, // extend(request 1, 20): evicts the 5 pages, written back
-        9,                 // take plan 2: 5 write-backs, executed
-        10, 0, 10, 0,      // complete plans 1 and 2
-        7, 1,              // free request 1
-        1, 0,              // add(tenant 0, stream 0)                      -> request 2
-        2, 2, 21,          // attach 21 tokens: 20 from the host tier, loaded
-        9,                 // take plan 3: the loads (and request 1's write-backs), bytes checked
-        10, 0,             // complete plan 3
+        0,  4, 6,           3,  // create: 6 GPU pages (5 usable), 8 host pages, P = 4
+        1,  0,                  // add(tenant 0, stream 0)                      -> request 0
+        3,  0, 112 + 5 + 8,     // extend(request 0, 5 pages)
+        4,  0, 190,         0,  // forward pass (takes plan 1), commit 20 tokens keyed
+        7,  0,                  // free: 5 cached pages
+        1,  2,                  // add(tenant 0, stream 1)                      -> request 1
+        3,  1, 112 + 5 + 8,     // extend(request 1, 20): evicts the 5 pages, written back
+        9,                      // take plan 2: 5 write-backs, executed
+        10, 0, 10,          0,  // complete plans 1 and 2
+        7,  1,                  // free request 1
+        1,  0,                  // add(tenant 0, stream 0)                      -> request 2
+        2,  2, 21,              // attach 21 tokens: 20 from the host tier, loaded
+        9,                      // take plan 3: the loads (and request 1's write-backs), bytes checked
+        10, 0,                  // complete plan 3
     };
     const auto out = pagedkv::fuzz::run_tier(input);
     REQUIRE_MESSAGE(out.ok(), out.what);
@@ -131,7 +132,9 @@ TEST_CASE("prefix-reuse seeds really hit: attached tokens, and resumed requests 
         std::int64_t hit_lines = 0;
         std::istringstream lines(trace.str());
         for (std::string l; std::getline(lines, l);)
-            if (l.starts_with("attach") && l.find("= ok 0 ") == std::string::npos && l.find("= ok") != std::string::npos) ++hit_lines;
+            if (l.starts_with("attach") && l.find("= ok 0 ") == std::string::npos &&
+                l.find("= ok") != std::string::npos)
+                ++hit_lines;
         CHECK(hit_lines > 0);
         std::istringstream again(trace.str());
         const pagedkv::replay_report rep = pagedkv::replay_trace(again);
@@ -142,13 +145,13 @@ TEST_CASE("prefix-reuse seeds really hit: attached tokens, and resumed requests 
 TEST_CASE("the decoder turns bytes into the documented calls") {
     // Byte = 3 * opcode + target (0 full, 1 SWA, 2 hybrid); see docs/fuzzing.md.
     const std::vector<std::uint8_t> input{
-        3 * 1 + 2,           // hybrid: add                       -> request 0:0
-        3 * 2 + 2, 0, 9,     // hybrid: extend(request 0, 9)      -> 3 pages at P = 4
-        3 * 3 + 2, 0, 8,     // hybrid: commit(request 0, 8)
-        3 * 5 + 2, 0, 19,    // hybrid: truncate(request 0, 19)   -> truncate_past_length
-        3 * 6 + 2, 0,        // hybrid: free(request 0)
-        3 * 6 + 2, 0,        // hybrid: free(request 0) again     -> unknown_request
-        3 * 9 + 0, 0, 0,     // full: slot mapping of an empty batch
+        3 * 1 + 2,         // hybrid: add                       -> request 0:0
+        3 * 2 + 2, 0, 9,   // hybrid: extend(request 0, 9)      -> 3 pages at P = 4
+        3 * 3 + 2, 0, 8,   // hybrid: commit(request 0, 8)
+        3 * 5 + 2, 0, 19,  // hybrid: truncate(request 0, 19)   -> truncate_past_length
+        3 * 6 + 2, 0,      // hybrid: free(request 0)
+        3 * 6 + 2, 0,      // hybrid: free(request 0) again     -> unknown_request
+        3 * 9 + 0, 0, 0,   // full: slot mapping of an empty batch
     };
     std::ostringstream trace;
     const auto out = pagedkv::fuzz::run(input, &trace);
@@ -162,14 +165,9 @@ TEST_CASE("the decoder turns bytes into the documented calls") {
     std::vector<std::string> calls;
     for (std::string l; std::getline(lines, l);) calls.push_back(l.substr(0, l.find(" #")));
     const std::vector<std::string> want{
-        "pagedkv-trace 1",
-        "create 40 12 4 6 = ok",
-        "add = ok 0:0",
-        "extend 0:0 9 = ok",
-        "commit 0:0 8 = ok",
-        "truncate 0:0 19 = truncate_past_length",
-        "free 0:0 = ok",
-        "free 0:0 = unknown_request",
+        "pagedkv-trace 1",   "create 40 12 4 6 = ok",      "add = ok 0:0",
+        "extend 0:0 9 = ok", "commit 0:0 8 = ok",          "truncate 0:0 19 = truncate_past_length",
+        "free 0:0 = ok",     "free 0:0 = unknown_request",
     };
     CHECK(calls == want);
 }

@@ -38,8 +38,8 @@ TEST_CASE("group planner: one sliding group plans exactly what plan_capacity pla
 
 TEST_CASE("group planner: a chunk of C keeps C + drafts tokens per request, at worst alignment") {
     const auto plan = plan_group_capacity(100'000, tiny_chunked, tiny_work, 4).value();
-    CHECK(plan.full_demand.full_pages == 14);        // peak 40 + 11 + 2 = 53 tokens
-    CHECK(plan.group_demand[0].swa_pages == 4);      // 8 + 2 tokens: worst_case_pages(10, 4)
+    CHECK(plan.full_demand.full_pages == 14);    // peak 40 + 11 + 2 = 53 tokens
+    CHECK(plan.group_demand[0].swa_pages == 4);  // 8 + 2 tokens: worst_case_pages(10, 4)
     CHECK(plan.full_page_bytes == 4 * 32);
     CHECK(plan.group_page_bytes[0] == 4 * 96);
     // n requests: (1 + 14 n) * 128 + (1 + 4 n + 16 / 4 + min(n, 2)) * 384 bytes: 99,328 for n = 29,
@@ -55,9 +55,9 @@ TEST_CASE("group planner: a chunk of C keeps C + drafts tokens per request, at w
 
 TEST_CASE("group planner: the planned pools hold the planned concurrency at its peak") {
     const auto plan = plan_group_capacity(100'000, tiny_chunked, tiny_work, 4).value();
-    auto pool = multi_hybrid_pool<full_pool<>, chunked_pool<>>::create(plan.full_pages, 4,
-                                                                       group_size{plan.group_pages[0], 8})
-                    .value();
+    auto pool =
+        multi_hybrid_pool<full_pool<>, chunked_pool<>>::create(plan.full_pages, 4, group_size{plan.group_pages[0], 8})
+            .value();
     std::vector<request_id> ids;
     for (int i = 0; i < plan.concurrency; ++i) {
         ids.push_back(pool.add_request().value());
@@ -85,8 +85,8 @@ TEST_CASE("group planner: Llama-4-Scout (12 full + 36 chunked layers of C = 8192
     CHECK(scout.group_bytes_per_token(0) == 147456);
     const workload_shape w{32768, 1024, 64, 3, 2048};
     const auto plan = plan_group_capacity(std::int64_t{80} << 30, scout, w, 16).value();
-    CHECK(plan.full_demand.full_pages == 2113);            // 32768 + 1023 + 3 tokens
-    CHECK(plan.group_demand[0].swa_pages == 514);          // worst_case_pages(8192 + 3, 16): a bound, see below
+    CHECK(plan.full_demand.full_pages == 2113);    // 32768 + 1023 + 3 tokens
+    CHECK(plan.group_demand[0].swa_pages == 514);  // worst_case_pages(8192 + 3, 16): a bound, see below
     CHECK(plan.bytes <= std::int64_t{80} << 30);
     CHECK(plan.concurrency > 2 * plan.full_only_concurrency);  // the chunked layers keep a quarter of the context
 }
@@ -103,5 +103,5 @@ TEST_CASE("group planner: bad inputs") {
     m.groups[0].layers = -1;
     CHECK(plan_group_capacity(100'000, m, w, 4).code() == errc::negative_length);
     CHECK(plan_group_capacity(100, tiny_chunked, w, 4).code() == errc::invalid_pool_size);  // not one request
-    CHECK(plan_group_capacity(100'000, tiny_chunked, w, 4).ok());                            // control
+    CHECK(plan_group_capacity(100'000, tiny_chunked, w, 4).ok());                           // control
 }

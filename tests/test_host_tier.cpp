@@ -111,7 +111,8 @@ TEST_CASE("host tier: a hit from the host tier attaches fresh GPU pages and retu
     CHECK(copy_plan::pages(plan.write_backs) == 3);  // the pages evicted for the loads go to host
     std::int32_t i = 0;
     for (const copy_run& run : plan.loads)
-        for (std::int32_t k = 0; k < run.count; ++k, ++i) CHECK(pool.gpu().pages(c)[static_cast<std::size_t>(i)].value == run.dst + k);
+        for (std::int32_t k = 0; k < run.count; ++k, ++i)
+            CHECK(pool.gpu().pages(c)[static_cast<std::size_t>(i)].value == run.dst + k);
     CHECK(host_pages_in(pool, host_page_state::reading) == 3);
     CHECK(pool.check_invariants().ok());
     REQUIRE(pool.complete(plan));
@@ -171,8 +172,9 @@ TEST_CASE("host tier: a failing call changes nothing in either tier") {
     run(pool, a);
     const request_id b = pool.add_request().value();
     const auto before = [&] {
-        return std::vector<std::int64_t>{pool.gpu().free_pages(), pool.gpu().cached_pages(), pool.planned_copies(),
-                                         pool.host().free_pages(), pool.host().writing_pages(), pool.stats().written_back_pages};
+        return std::vector<std::int64_t>{pool.gpu().free_pages(),     pool.gpu().cached_pages(),
+                                         pool.planned_copies(),       pool.host().free_pages(),
+                                         pool.host().writing_pages(), pool.stats().written_back_pages};
     };
     const auto snapshot = before();
     CHECK(pool.extend(b, 17).code() == errc::out_of_full_pages);  // 5 pages > 4: nothing evicted
@@ -217,8 +219,8 @@ TEST_CASE("host tier: a page already on the host is not written back twice") {
     const auto a = seq(13, 100);
     run(pool, a);
     run(pool, seq(16, 500));
-    run(pool, a);               // loaded back from the host, then cached in the GPU tier
-    run(pool, seq(16, 700));    // evicted again: the host pages still hold a's content
+    run(pool, a);             // loaded back from the host, then cached in the GPU tier
+    run(pool, seq(16, 700));  // evicted again: the host pages still hold a's content
     CHECK(pool.stats().already_on_host == 3);
     CHECK(pool.lookup(a, {}) == tier_hit{0, 12});
     CHECK(pool.check_invariants().ok());
@@ -263,7 +265,9 @@ struct multi_turn {
 
     multi_turn(unsigned seed, std::int32_t gpu_pages, std::int32_t host_pages)
         : pool(tiered::create(pool_size{gpu_pages}, pool_size{host_pages}, page).value()),
-          gpu(gpu_pages, page * sizeof(std::uint64_t)), host(host_pages, page * sizeof(std::uint64_t)), rng(seed) {
+          gpu(gpu_pages, page * sizeof(std::uint64_t)),
+          host(host_pages, page * sizeof(std::uint64_t)),
+          rng(seed) {
         const auto system_prompt = seq(9, 1);  // shared by every session of a tenant
         for (std::size_t s = 0; s < 6; ++s) sessions.push_back({system_prompt, s % 2, false});
     }
@@ -281,9 +285,10 @@ struct multi_turn {
         live_request q{pool.add_request(cache_scope{ss.tenant}).value(), s, ss.history, {}};
         for (int i = 0, n = 2 + pick(10); i < n; ++i) q.tokens.push_back(1000 + pick(50));  // the user's turn
         const auto prompt = static_cast<std::ptrdiff_t>(q.tokens.size());
-        for (int i = 0, n = 1 + pick(4); i < n; ++i) q.tokens.push_back(2000 + pick(50));   // the reply
+        for (int i = 0, n = 1 + pick(4); i < n; ++i) q.tokens.push_back(2000 + pick(50));  // the reply
         q.kv = kv_of(q.tokens, ss.tenant);
-        REQUIRE(pool.attach_prefix(q.r, std::span<const token_id>(q.tokens).first(static_cast<std::size_t>(prompt))).ok());
+        REQUIRE(
+            pool.attach_prefix(q.r, std::span<const token_id>(q.tokens).first(static_cast<std::size_t>(prompt))).ok());
         invariants();
         ss.busy = true;
         live.push_back(std::move(q));
@@ -303,7 +308,8 @@ struct multi_turn {
         for (std::size_t i = live.size(); i-- > 0;) {  // schedule: a prefill chunk or one decode token
             live_request& q = live[i];
             const std::int64_t length = pool.gpu().length_tokens(q.r);
-            const std::int64_t want = std::min<std::int64_t>(1 + pick(8), static_cast<std::int64_t>(q.tokens.size()) - length);
+            const std::int64_t want =
+                std::min<std::int64_t>(1 + pick(8), static_cast<std::int64_t>(q.tokens.size()) - length);
             if (want > 0 && !pool.extend(q.r, want).ok()) finish(i, false);  // out of pages: abandon the turn
             invariants();
         }
@@ -313,18 +319,21 @@ struct multi_turn {
         for (const live_request& q : live) {  // every committed token reads back what was written for it
             const auto pages = pool.gpu().pages(q.r);
             for (std::int64_t t = 0; t < pool.gpu().committed_tokens(q.r); ++t)
-                REQUIRE(stored(pages[static_cast<std::size_t>(t / page)].value, t % page) == q.kv[static_cast<std::size_t>(t)]);
+                REQUIRE(stored(pages[static_cast<std::size_t>(t / page)].value, t % page) ==
+                        q.kv[static_cast<std::size_t>(t)]);
         }
         for (live_request& q : live) {  // the forward pass writes the tokens in flight, then commits them
             const auto pages = pool.gpu().pages(q.r);
             const std::int64_t from = pool.gpu().committed_tokens(q.r), to = pool.gpu().length_tokens(q.r);
             for (std::int64_t t = from; t < to; ++t)
-                std::memcpy(gpu.page(pages[static_cast<std::size_t>(t / page)].value) + (t % page) * 8, &q.kv[static_cast<std::size_t>(t)], 8);
+                std::memcpy(gpu.page(pages[static_cast<std::size_t>(t / page)].value) + (t % page) * 8,
+                            &q.kv[static_cast<std::size_t>(t)], 8);
             REQUIRE(pool.commit(q.r, to - from, q.tokens).ok());
             invariants();
         }
         for (std::size_t i = live.size(); i-- > 0;)
-            if (pool.gpu().committed_tokens(live[i].r) == static_cast<std::int64_t>(live[i].tokens.size())) finish(i, true);
+            if (pool.gpu().committed_tokens(live[i].r) == static_cast<std::int64_t>(live[i].tokens.size()))
+                finish(i, true);
         if (in_flight.size() > 1 || pick(2) == 0) {  // completion sometimes lags a step
             copy_plan oldest;
             oldest.sequence = in_flight.front();
@@ -355,7 +364,7 @@ TEST_CASE("host tier: the worked example of docs/offload.md") {
     REQUIRE(pool.extend(ra, 13).ok());
     REQUIRE(pool.commit(ra, 13, a).ok());
     CHECK(test::page_values(pool.gpu(), ra) == std::vector<std::int32_t>{1, 2, 3, 4});
-    REQUIRE(pool.free_request(ra).ok());  // 1, 2, 3 cached (keyed), 4 free (partial)
+    REQUIRE(pool.free_request(ra).ok());       // 1, 2, 3 cached (keyed), 4 free (partial)
     REQUIRE(pool.complete(pool.take_plan()));  // nothing to copy yet
 
     const auto b = seq(16, 500);

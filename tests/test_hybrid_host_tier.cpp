@@ -157,10 +157,11 @@ TEST_CASE("hybrid host tier: loads into pages freed before the plan is taken are
     const request_id c = pool.add_request().value();
     REQUIRE(pool.attach_prefix(c, a).value() == tier_hit{0, 16});
     const std::int64_t planned = pool.planned_copies();
-    CHECK(planned == 4 + 2 + 4 + 4);  // loads 4 full + 2 SWA; write-backs of the 4 pages evicted for them, and their SWA pages
+    CHECK(planned ==
+          4 + 2 + 4 + 4);  // loads 4 full + 2 SWA; write-backs of the 4 pages evicted for them, and their SWA pages
     REQUIRE(pool.truncate(c, 13).ok());  // page 3 loses its key (c rewrites its tail) but stays c's
     CHECK(pool.planned_copies() == planned);
-    REQUIRE(pool.free_request(c).ok());  // pages 0-2 stay cached, keyed: their loads stay; page 3 is freed
+    REQUIRE(pool.free_request(c).ok());           // pages 0-2 stay cached, keyed: their loads stay; page 3 is freed
     CHECK(pool.planned_copies() == planned - 2);  // its full load and its SWA page's load
     const hybrid_copy_plan& plan = pool.take_plan();
     CHECK(copy_plan::pages(plan.full.loads) == 3);
@@ -175,9 +176,9 @@ TEST_CASE("hybrid host tier: a failing call changes nothing in either tier") {
     const request_id b = pool.add_request().value();
     const auto snapshot = [&] {
         return std::vector<std::int64_t>{pool.gpu().full().free_pages(), pool.gpu().full().cached_pages(),
-                                         pool.gpu().swa().free_pages(), pool.gpu().swa().cached_pages(),
-                                         pool.planned_copies(), pool.host().free_pages(), pool.host_swa_free_pages(),
-                                         pool.stats().written_back_pages};
+                                         pool.gpu().swa().free_pages(),  pool.gpu().swa().cached_pages(),
+                                         pool.planned_copies(),          pool.host().free_pages(),
+                                         pool.host_swa_free_pages(),     pool.stats().written_back_pages};
     };
     const auto before = snapshot();
     CHECK(pool.extend(b, 21).code() == errc::out_of_full_pages);  // 6 pages > 5: nothing evicted
@@ -185,7 +186,8 @@ TEST_CASE("hybrid host tier: a failing call changes nothing in either tier") {
     REQUIRE(pool.extend(b, 1).ok());
     CHECK(pool.attach_prefix(b, seq(17, 100)).code() == errc::request_not_empty);
     CHECK(pool.attach_prefix(request_id{}, seq(17, 100)).code() == errc::unknown_request);
-    CHECK(tiered::create(pool_size{6}, pool_size{9}, pool_size{9}, pool_size{1}, P, W).code() == errc::invalid_pool_size);
+    CHECK(tiered::create(pool_size{6}, pool_size{9}, pool_size{9}, pool_size{1}, P, W).code() ==
+          errc::invalid_pool_size);
     const hybrid_copy_plan& plan = pool.take_plan();
     hybrid_copy_plan stranger;
     stranger.full.sequence = plan.sequence() + 1;
@@ -205,7 +207,8 @@ TEST_CASE("hybrid host tier: kv events name the tier") {
     std::vector<kv_event> log;
     pool.set_event_sink([&](const kv_event& e) { log.push_back(e), log.back().tokens = {}; });
     const auto count = [&](kv_event_kind kind, kv_tier tier) {
-        return std::count_if(log.begin(), log.end(), [&](const kv_event& e) { return e.kind == kind && e.tier == tier; });
+        return std::count_if(log.begin(), log.end(),
+                             [&](const kv_event& e) { return e.kind == kind && e.tier == tier; });
     };
     run(pool, seq(17, 100));
     CHECK(count(kv_event_kind::stored, kv_tier::gpu) == 4);
@@ -260,9 +263,15 @@ struct hybrid_history {
     std::int64_t checked_swa_tokens = 0;
     std::int64_t mixed_hits = 0;  // attaches hitting in both tiers
 
-    hybrid_history(unsigned seed, std::int32_t full_pages, std::int32_t swa_pages, std::int32_t host_pages, std::int32_t host_swa_pages)
-        : pool(tiered::create(pool_size{full_pages}, pool_size{swa_pages}, pool_size{host_pages}, pool_size{host_swa_pages}, P, W).value()),
-          gpu_full(full_pages, P * 8), gpu_swa(swa_pages, P * 8), host_full(host_pages, P * 8), host_swa(host_swa_pages, P * 8),
+    hybrid_history(unsigned seed, std::int32_t full_pages, std::int32_t swa_pages, std::int32_t host_pages,
+                   std::int32_t host_swa_pages)
+        : pool(tiered::create(pool_size{full_pages}, pool_size{swa_pages}, pool_size{host_pages},
+                              pool_size{host_swa_pages}, P, W)
+                   .value()),
+          gpu_full(full_pages, P * 8),
+          gpu_swa(swa_pages, P * 8),
+          host_full(host_pages, P * 8),
+          host_swa(host_swa_pages, P * 8),
           rng(seed) {
         for (std::size_t s = 0; s < 6; ++s) sessions.push_back({seq(9, 1), s % 2, false});
     }
@@ -306,7 +315,8 @@ struct hybrid_history {
         for (std::size_t i = live.size(); i-- > 0;) {
             live_request& q = live[i];
             const std::int64_t length = pool.gpu().full().length_tokens(q.r);
-            const std::int64_t want = std::min<std::int64_t>(1 + pick(8), static_cast<std::int64_t>(q.tokens.size()) - length);
+            const std::int64_t want =
+                std::min<std::int64_t>(1 + pick(8), static_cast<std::int64_t>(q.tokens.size()) - length);
             if (want > 0 && !pool.extend(q.r, want).ok()) finish(i, false);
             invariants();
         }
@@ -329,7 +339,8 @@ struct hybrid_history {
         for (live_request& q : live) {  // the forward pass writes the tokens in flight, then commits them
             const auto full = pool.gpu().full().pages(q.r);
             const auto swa = pool.gpu().swa().pages(q.r);
-            const std::int64_t from = pool.gpu().full().committed_tokens(q.r), to = pool.gpu().full().length_tokens(q.r);
+            const std::int64_t from = pool.gpu().full().committed_tokens(q.r),
+                               to = pool.gpu().full().length_tokens(q.r);
             for (std::int64_t t = from; t < to; ++t) {
                 const auto i = static_cast<std::size_t>(t / P);
                 write(gpu_full, full[i].value, t % P, q.full_kv[static_cast<std::size_t>(t)]);
@@ -339,7 +350,8 @@ struct hybrid_history {
             invariants();
         }
         for (std::size_t i = live.size(); i-- > 0;)
-            if (pool.gpu().full().committed_tokens(live[i].r) == static_cast<std::int64_t>(live[i].tokens.size())) finish(i, true);
+            if (pool.gpu().full().committed_tokens(live[i].r) == static_cast<std::int64_t>(live[i].tokens.size()))
+                finish(i, true);
         if (in_flight.size() > 1 || pick(2) == 0) {  // completion sometimes lags a step
             hybrid_copy_plan oldest;
             oldest.full.sequence = in_flight.front();
@@ -355,7 +367,8 @@ struct hybrid_history {
 TEST_CASE("hybrid host tier: randomized multi-turn histories load back exactly the bytes written, full and SWA") {
     for (unsigned seed : {1u, 2u, 3u, 4u, 5u, 6u}) {
         CAPTURE(seed);
-        hybrid_history sim(seed, 24, 16 + static_cast<std::int32_t>(seed), 40 + static_cast<std::int32_t>(seed) * 4, 24);
+        hybrid_history sim(seed, 24, 16 + static_cast<std::int32_t>(seed), 40 + static_cast<std::int32_t>(seed) * 4,
+                           24);
         for (int s = 0; s < 400; ++s) sim.step();
         CHECK(sim.pool.stats().written_back_pages > 0);
         CHECK(sim.pool.swa_stats().written_back_pages > 0);

@@ -101,7 +101,8 @@ TEST_CASE("regression: a draft view emitting tables for the target's SWA layers 
     // Frozen-KV MTP: the draft reads the target's pools through typed views.
     draft_backend<hot_hybrid::swa_pool_type> draft_swa{&target.swa()};
     draft_backend<hot_hybrid::full_pool_type> draft_full{&target.full()};
-    static_assert(!std::is_constructible_v<draft_backend<hot_hybrid::full_pool_type>, const hot_hybrid::swa_pool_type*>);
+    static_assert(
+        !std::is_constructible_v<draft_backend<hot_hybrid::full_pool_type>, const hot_hybrid::swa_pool_type*>);
     const request_id batch[] = {r};
     V indptr(2), indices(8, -1), last(1);
     REQUIRE(draft_swa.plan(batch, {indptr, indices, last}).ok());
@@ -198,7 +199,7 @@ TEST_CASE("regression: stress, 64 requests, chunked 8k prefill, 1k decode with 3
     }
     MESSAGE("steps " << steps << ", contended " << contended_steps << ", failed extends " << failed_extends
                      << ", preemptions " << preemptions);
-    CHECK(failed_extends > 0);                  // the SWA pool really ran out, many times
+    CHECK(failed_extends > 0);                 // the SWA pool really ran out, many times
     CHECK(contended_steps * 10 >= steps * 5);  // and sat at 85-100% for most of the run
     CHECK(h.full().used_pages() == 0);
     CHECK(h.swa().used_pages() == 0);

@@ -92,7 +92,7 @@ TEST_CASE("a released request's whole committed pages are hit by the next reques
 
 TEST_CASE("the last token is never part of a hit") {
     auto pool = lru_pool::create(pool_size{17}, 4).value();
-    run(pool, seq(8, 0));  // two whole pages cached
+    run(pool, seq(8, 0));                    // two whole pages cached
     CHECK(pool.lookup(seq(8, 0), {}) == 4);  // 8 tokens: the hit must leave token 7 to compute
     CHECK(pool.lookup(seq(9, 0), {}) == 8);
     CHECK(pool.lookup(seq(5, 0), {}) == 4);
@@ -129,12 +129,12 @@ TEST_CASE("a hash alone never matches: find compares parent, scope, extra key an
     const page_content ca{a, {}, 0}, cb{b, {}, 0};
     ix.insert(page_id{1}, null_page, 42, ca);  // key 42 stands for any colliding hash
     CHECK(ix.find(null_page, 42, ca) == page_id{1});
-    CHECK(ix.find(null_page, 42, cb) == null_page);                   // same key, other tokens
-    CHECK(ix.find(null_page, 42, {a, {7, 0}, 0}) == null_page);       // other tenant
-    CHECK(ix.find(null_page, 42, {a, {0, 7}, 0}) == null_page);       // other adapter
-    CHECK(ix.find(null_page, 42, {a, {}, 9}) == null_page);           // other image
-    CHECK(ix.find(page_id{1}, 42, ca) == null_page);                  // other parent
-    ix.insert(page_id{2}, null_page, 42, cb);  // two contents under one key both stay findable
+    CHECK(ix.find(null_page, 42, cb) == null_page);              // same key, other tokens
+    CHECK(ix.find(null_page, 42, {a, {7, 0}, 0}) == null_page);  // other tenant
+    CHECK(ix.find(null_page, 42, {a, {0, 7}, 0}) == null_page);  // other adapter
+    CHECK(ix.find(null_page, 42, {a, {}, 9}) == null_page);      // other image
+    CHECK(ix.find(page_id{1}, 42, ca) == null_page);             // other parent
+    ix.insert(page_id{2}, null_page, 42, cb);                    // two contents under one key both stay findable
     CHECK(ix.find(null_page, 42, cb) == page_id{2});
     CHECK(ix.find(null_page, 42, ca) == page_id{1});
     CHECK(ix.keyed_pages() == 2);

@@ -100,8 +100,8 @@ TEST_CASE("a hybrid hit attaches the full prefix and exactly the mapped SWA page
     const auto fb = pool.full().pages(b);
     CHECK(std::vector<page_id>(fb.begin(), fb.end()) == full);
     CHECK(pool.swa().first_live_page(b) == 4);  // dead_pages(24, 8, 4)
-    CHECK(swa_values(pool, b) == std::vector<std::int32_t>{0, 0, 0, 0, swa_of(pool, full, 4).value,
-                                                           swa_of(pool, full, 5).value});
+    CHECK(swa_values(pool, b) ==
+          std::vector<std::int32_t>{0, 0, 0, 0, swa_of(pool, full, 4).value, swa_of(pool, full, 5).value});
     CHECK(pool.swa().ref_count(swa_of(pool, full, 4)) == 2);
     CHECK(pool.swa().is_cached(swa_of(pool, full, 3)));  // out of both windows: still cached
     CHECK(pool.full().ref_count(full[0]) == 2);
@@ -131,15 +131,15 @@ TEST_CASE("evicting out-of-window SWA pages keeps a hit; evicting an in-window o
     const auto full = prefill_and_free(pool, t, 24, true);  // SWA cache order: 3 2 1 0 5 4
     const request_id c = pool.add_request(cache_scope{}).value();
     REQUIRE(pool.attach_prefix(c, seq(17, 0)).value() == 16);  // holds SWA pages 2, 3 (window [9, 16))
-    REQUIRE(pool.free_request(c).ok());                       // SWA cache order: 1 0 5 4 3 2
+    REQUIRE(pool.free_request(c).ok());                        // SWA cache order: 1 0 5 4 3 2
     CHECK(pool.lookup(t, {}) == 24);
 
     const request_id d = pool.add_request().value();
-    REQUIRE(pool.extend(d, 8).ok());  // two SWA pages: evicts the SWA pages of pages 1 and 0
+    REQUIRE(pool.extend(d, 8).ok());            // two SWA pages: evicts the SWA pages of pages 1 and 0
     CHECK(swa_of(pool, full, 0) == null_page);  // tombstones: the full pages stay cached
     CHECK(swa_of(pool, full, 1) == null_page);
     CHECK(pool.full().is_cached(full[0]));
-    CHECK(pool.lookup(t, {}) == 24);  // out of the window of H = 24: same hit
+    CHECK(pool.lookup(t, {}) == 24);         // out of the window of H = 24: same hit
     CHECK(pool.lookup(seq(9, 0), {}) == 0);  // but H = 8 needed them
     REQUIRE(removed.size() == 2);
     CHECK(removed[0].layers == attention_kind::sliding);
@@ -267,4 +267,3 @@ TEST_CASE("reset_cache on a hybrid pool clears both caches and the mapping") {
     CHECK(pool.lookup(t, {}) == 0);
     CHECK(pool.check_invariants().ok());
 }
-

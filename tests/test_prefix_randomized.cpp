@@ -24,8 +24,10 @@ constexpr bool is_hybrid = requires(const Pool& p) { p.full_to_swa(); };
 
 template <class Pool>
 const auto& full_of(const Pool& p) {
-    if constexpr (is_hybrid<Pool>) return p.full();
-    else return p;
+    if constexpr (is_hybrid<Pool>)
+        return p.full();
+    else
+        return p;
 }
 
 // Everything a failing call must leave as it was.
@@ -140,7 +142,9 @@ void check_hit(const Pool& pool, const shadow_kv& kv, const request& r, std::spa
             const std::int64_t h = (i + 1) * page;
             bool window_whole = true;
             for (std::int64_t j = dead_pages(h, window, page); j <= i; ++j)
-                window_whole = window_whole && pool.full_to_swa()[static_cast<std::size_t>(chain[static_cast<std::size_t>(j)].value)] != null_page;
+                window_whole =
+                    window_whole &&
+                    pool.full_to_swa()[static_cast<std::size_t>(chain[static_cast<std::size_t>(j)].value)] != null_page;
             REQUIRE_FALSE(window_whole);  // else the hit would have been longer
         } else {
             FAIL("a longer cached prefix exists");
@@ -160,8 +164,10 @@ void check_hit(const Pool& pool, const shadow_kv& kv, const request& r, std::spa
 
 template <class Pool>
 Pool make_pool() {
-    if constexpr (is_hybrid<Pool>) return Pool::create(pool_size{41}, pool_size{17}, page, window).value();
-    else return Pool::create(pool_size{41}, page).value();
+    if constexpr (is_hybrid<Pool>)
+        return Pool::create(pool_size{41}, pool_size{17}, page, window).value();
+    else
+        return Pool::create(pool_size{41}, page).value();
 }
 
 template <class Pool>
@@ -169,7 +175,9 @@ void random_history(std::uint64_t seed, int ops) {
     Pool pool = make_pool<Pool>();
     shadow_kv kv(pool);
     std::mt19937_64 rng(seed);
-    auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+    auto pick = [&](std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
     std::vector<request> live;
     std::int64_t hits = 0, evictions_seen = 0;
     for (int op = 0; op < ops; ++op) {
@@ -199,29 +207,38 @@ void random_history(std::uint64_t seed, int ops) {
             if (kind < 45) {
                 const std::int64_t n = pick(0, std::min<std::int64_t>(12, max_tokens - length));
                 s = pool.extend(r.id, n);
-                if (!s) CHECK((s.code() == errc::out_of_full_pages || s.code() == errc::out_of_swa_pages));
-                else kv.write(pool, r.id, length, length + n, [](std::int64_t pos) { return static_cast<token_id>(-2 - pos); });
+                if (!s)
+                    CHECK((s.code() == errc::out_of_full_pages || s.code() == errc::out_of_swa_pages));
+                else
+                    kv.write(pool, r.id, length, length + n,
+                             [](std::int64_t pos) { return static_cast<token_id>(-2 - pos); });
             } else if (kind < 70) {
                 const std::int64_t n = pick(0, length - committed);
-                kv.write(pool, r.id, committed, committed + n, [&](std::int64_t pos) { return r.tokens[static_cast<std::size_t>(pos)]; });
+                kv.write(pool, r.id, committed, committed + n,
+                         [&](std::int64_t pos) { return r.tokens[static_cast<std::size_t>(pos)]; });
                 s = kind < 62 ? pool.commit(r.id, n, r.tokens) : pool.commit(r.id, n);
                 REQUIRE(s.ok());
             } else if (kind < 78) {
                 const std::int64_t n = pick(0, length);
                 s = pool.truncate(r.id, n);
-                if (!s) CHECK((s.code() == errc::window_already_released || s.code() == errc::truncate_into_shared_page));
+                if (!s)
+                    CHECK((s.code() == errc::window_already_released || s.code() == errc::truncate_into_shared_page));
                 else  // a rollback: what the request computes next may differ from before
-                    for (std::size_t i = static_cast<std::size_t>(n); i < r.tokens.size(); ++i) r.tokens[i] = static_cast<token_id>(rng() % 3);
+                    for (std::size_t i = static_cast<std::size_t>(n); i < r.tokens.size(); ++i)
+                        r.tokens[i] = static_cast<token_id>(rng() % 3);
             } else if (kind < 84) {
                 REQUIRE(pool.cache_committed(r.id, r.tokens).ok());
             } else if (kind < 97) {
                 const bool preempt = kind < 90;
-                if (preempt) REQUIRE(pool.preempt(r.id, r.tokens).ok());
-                else REQUIRE(pool.free_request(r.id).ok());
+                if (preempt)
+                    REQUIRE(pool.preempt(r.id, r.tokens).ok());
+                else
+                    REQUIRE(pool.free_request(r.id).ok());
                 if (preempt && !is_hybrid<Pool> && committed < max_tokens) {
                     // Resume at once: nothing was allocated since, so every whole committed page hits.
                     request back{pool.add_request(r.scope).value(), r.scope, r.tokens};
-                    const auto prompt = std::span<const token_id>(r.tokens).first(static_cast<std::size_t>(committed + 1));
+                    const auto prompt =
+                        std::span<const token_id>(r.tokens).first(static_cast<std::size_t>(committed + 1));
                     const std::int64_t hit = pool.attach_prefix(back.id, prompt).value();
                     CHECK(hit == committed / page * page);
                     check_hit(pool, kv, back, prompt, hit);
@@ -237,8 +254,10 @@ void random_history(std::uint64_t seed, int ops) {
         const status inv = pool.check_invariants();
         INFO(inv.err().detail);
         REQUIRE(inv.ok());
-        if constexpr (is_hybrid<Pool>) evictions_seen = pool.full().stats().evicted_pages + pool.swa().stats().evicted_pages;
-        else evictions_seen = pool.stats().evicted_pages;
+        if constexpr (is_hybrid<Pool>)
+            evictions_seen = pool.full().stats().evicted_pages + pool.swa().stats().evicted_pages;
+        else
+            evictions_seen = pool.stats().evicted_pages;
     }
     // The history exercised what it is meant to: hits and evictions both happened.
     CHECK(hits > ops / 200);
@@ -256,8 +275,8 @@ TEST_CASE_TEMPLATE("randomized prefix-cache histories keep every invariant on a 
     random_history<full_pool<lowest_index_first, Evict>>(7, 4000);
 }
 
-TEST_CASE_TEMPLATE("randomized prefix-cache histories keep every invariant on a hybrid pool", Evict, lru,
-                   priority_lru, adaptive_s3fifo) {
+TEST_CASE_TEMPLATE("randomized prefix-cache histories keep every invariant on a hybrid pool", Evict, lru, priority_lru,
+                   adaptive_s3fifo) {
     for (std::uint64_t seed : {1u, 2u, 3u}) {
         CAPTURE(seed);
         random_history<caching_hybrid_pool<Evict>>(seed, 4000);

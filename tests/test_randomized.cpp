@@ -30,7 +30,9 @@ std::vector<page_id> snapshot(const Pool& p, request_id r) {
 template <class Adapter>
 void random_history(Adapter& a, std::uint64_t seed, int ops) {
     std::mt19937_64 rng(seed);
-    auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+    auto pick = [&](std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
     const std::int32_t page = a.page_size();
     std::vector<shadow> live;
     std::vector<request_id> retired;
@@ -38,7 +40,8 @@ void random_history(Adapter& a, std::uint64_t seed, int ops) {
         const auto digest_before = a.digest();
         const int kind = static_cast<int>(pick(0, 99));
         status s;
-        shadow* r = live.empty() ? nullptr : &live[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(live.size()) - 1))];
+        shadow* r = live.empty() ? nullptr
+                                 : &live[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(live.size()) - 1))];
         if (r == nullptr || (kind < 8 && live.size() < 12)) {
             live.push_back({a.add(), 0, 0, {}, {}});
             continue;
@@ -46,16 +49,21 @@ void random_history(Adapter& a, std::uint64_t seed, int ops) {
         const std::int64_t in_flight = r->length - r->committed;
         std::int64_t expect_len = r->length, expect_committed = r->committed;
         if (kind < 45) {  // extend: mostly small, sometimes a chunk, rarely absurd
-            const std::int64_t n = kind < 43 ? pick(0, 3 * page) : (kind == 43 ? -pick(1, 5) : max_tokens_per_request(page));
+            const std::int64_t n =
+                kind < 43 ? pick(0, 3 * page) : (kind == 43 ? -pick(1, 5) : max_tokens_per_request(page));
             s = a.extend(r->id, n);
-            if (s) expect_len += n;
-            else CHECK((s.code() == errc::negative_length || s.code() == errc::length_overflow ||
-                        s.code() == errc::out_of_full_pages || s.code() == errc::out_of_swa_pages));
+            if (s)
+                expect_len += n;
+            else
+                CHECK((s.code() == errc::negative_length || s.code() == errc::length_overflow ||
+                       s.code() == errc::out_of_full_pages || s.code() == errc::out_of_swa_pages));
         } else if (kind < 75) {  // commit: accept some drafts; sometimes one too many
             const std::int64_t n = kind < 72 ? pick(0, in_flight) : in_flight + 1;
             s = a.commit(r->id, n);
-            if (s) expect_len = expect_committed = r->committed + n;
-            else CHECK(s.code() == errc::commit_exceeds_reserved);
+            if (s)
+                expect_len = expect_committed = r->committed + n;
+            else
+                CHECK(s.code() == errc::commit_exceeds_reserved);
         } else if (kind < 88) {  // truncate / rollback anywhere (into a released window fails)
             const std::int64_t n = kind < 87 ? pick(0, r->length) : r->length + 1;
             s = a.truncate(r->id, n);
@@ -73,7 +81,8 @@ void random_history(Adapter& a, std::uint64_t seed, int ops) {
             REQUIRE(a.check().ok());
             continue;
         } else if (!retired.empty()) {  // a finished request's id: always rejected
-            const request_id ghost = retired[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(retired.size()) - 1))];
+            const request_id ghost =
+                retired[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(retired.size()) - 1))];
             CHECK(a.extend(ghost, 1).code() == errc::unknown_request);
             CHECK(a.free(ghost).code() == errc::unknown_request);
             s = errc::unknown_request;
@@ -139,8 +148,8 @@ struct hybrid_adapter {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("randomized full_pool history: 10^5 ops per policy, invariants after every op", A,
-                   lifo_free_stack, lowest_index_first) {
+TEST_CASE_TEMPLATE("randomized full_pool history: 10^5 ops per policy, invariants after every op", A, lifo_free_stack,
+                   lowest_index_first) {
     for (std::uint64_t seed : {1u, 2u}) {
         single_adapter<full_pool<A>> a{full_pool<A>::create(pool_size{80}, 16).value()};
         random_history(a, seed, 50'000);

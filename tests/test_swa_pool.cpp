@@ -24,12 +24,12 @@ TEST_CASE("dead_pages follows the window rule [p - W + 1, p] for the next query 
     // L = 10, W = 6: the next query sees keys [5, 10], so page 0 (tokens 0..3) is dead, page 1 is not.
     CHECK(dead_pages(10, 6, 4) == 1);
     CHECK(dead_pages(9, 6, 4) == 1);
-    CHECK(dead_pages(8, 6, 4) == 0);   // keys [3, 8]: token 3 lives in page 0
-    CHECK(dead_pages(9, 2, 4) == 2);   // window smaller than a page
-    CHECK(dead_pages(7, 4, 4) == 1);   // window equal to a page
+    CHECK(dead_pages(8, 6, 4) == 0);     // keys [3, 8]: token 3 lives in page 0
+    CHECK(dead_pages(9, 2, 4) == 2);     // window smaller than a page
+    CHECK(dead_pages(7, 4, 4) == 1);     // window equal to a page
     CHECK(dead_pages(10, 100, 4) == 0);  // window longer than the context
     CHECK(dead_pages(0, 1, 4) == 0);
-    CHECK(dead_pages(4, 1, 4) == 1);   // W = 1: only the query's own key
+    CHECK(dead_pages(4, 1, 4) == 1);  // W = 1: only the query's own key
 }
 
 TEST_CASE("commit releases the pages that left the window and nulls their entries") {
@@ -51,7 +51,7 @@ TEST_CASE("window release uses the committed length, never the speculative one")
     const request_id r = pool.add_request().value();
     REQUIRE(pool.extend(r, 10).ok());
     REQUIRE(pool.commit(r, 10).ok());
-    REQUIRE(pool.extend(r, 4).ok());  // 1 + 3 drafts: length 14
+    REQUIRE(pool.extend(r, 4).ok());               // 1 + 3 drafts: length 14
     CHECK(page_values(pool, r) == V{0, 2, 3, 1});  // page 1 was freed by the window, reused here
     CHECK(pool.first_live_page(r) == 1);           // a length-14 window would already drop page 1
     REQUIRE(pool.commit(r, 1).ok());               // one accepted: committed 11, drafts dropped

@@ -14,12 +14,12 @@ struct two_requests {
     request_id a = pool.add_request().value();
     request_id b = pool.add_request().value();
     two_requests() {
-        (void)pool.extend(a, 6);   // pages 1, 2
-        (void)pool.extend(b, 9);   // pages 3, 4, 5
-        (void)pool.commit(a, 5);   // a: committed 5, length 5 -> page 2 keeps token 4
-        (void)pool.extend(a, 2);   // a: tokens 5, 6 in flight
-        (void)pool.commit(b, 8);   // b: committed 8, page 5 dropped
-        (void)pool.extend(b, 1);   // b: token 8 in flight -> page 5 again (lowest free)
+        (void)pool.extend(a, 6);  // pages 1, 2
+        (void)pool.extend(b, 9);  // pages 3, 4, 5
+        (void)pool.commit(a, 5);  // a: committed 5, length 5 -> page 2 keeps token 4
+        (void)pool.extend(a, 2);  // a: tokens 5, 6 in flight
+        (void)pool.commit(b, 8);  // b: committed 8, page 5 dropped
+        (void)pool.extend(b, 1);  // b: token 8 in flight -> page 5 again (lowest free)
     }
 };
 }  // namespace
@@ -67,10 +67,8 @@ TEST_CASE("a failing emission returns its error and writes nothing") {
 
     V indptr(3, -7), indices(4, -7), last(2, -7);
     CHECK(emit_csr_table(t.pool, batch, {indptr, indices, last}).code() == errc::buffer_too_small);  // nnz 5
-    CHECK(emit_csr_table(t.pool, batch, {std::span(indptr).first(2), indices, last}).code() ==
-          errc::buffer_too_small);
-    CHECK(emit_csr_table(t.pool, with_ghost, {indptr, indices, last}).code() ==
-          errc::unknown_request);
+    CHECK(emit_csr_table(t.pool, batch, {std::span(indptr).first(2), indices, last}).code() == errc::buffer_too_small);
+    CHECK(emit_csr_table(t.pool, with_ghost, {indptr, indices, last}).code() == errc::unknown_request);
     for (const V* v : {&indptr, &indices, &last})
         CHECK(std::all_of(v->begin(), v->end(), [](int x) { return x == -7; }));
 

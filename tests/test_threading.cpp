@@ -43,10 +43,11 @@ void emit_all(const View& v, std::span<const request_id> batch, std::int64_t row
         in_flight += tokens_in_flight(v, r);
     }
     dense.assign(batch.size() * static_cast<std::size_t>(row), -1);
-    indptr.assign(batch.size() + 1, -1), indices.assign(static_cast<std::size_t>(nnz), -1), last.assign(batch.size(), -1);
+    indptr.assign(batch.size() + 1, -1), indices.assign(static_cast<std::size_t>(nnz), -1),
+        last.assign(batch.size(), -1);
     slots.assign(static_cast<std::size_t>(in_flight), -1);
-    const bool ok = emit_dense_table(v, batch, dense, row).ok() && emit_csr_table(v, batch, {indptr, indices, last}).ok() &&
-                    emit_slot_mapping(v, batch, slots).ok();
+    const bool ok = emit_dense_table(v, batch, dense, row).ok() &&
+                    emit_csr_table(v, batch, {indptr, indices, last}).ok() && emit_slot_mapping(v, batch, slots).ok();
     if (!ok) dense.clear();  // makes the comparison with the reference fail
 }
 
@@ -80,7 +81,8 @@ bool schedule(hybrid_pool<>& pool, std::vector<request_id>& live, std::mt19937_6
 bool verify(hybrid_pool<>& pool, std::vector<request_id>& live, std::mt19937_64& rng) {
     for (request_id r : live) {
         const std::int64_t in_flight = pool.full().length_tokens(r) - pool.full().committed_tokens(r);
-        if (in_flight < 1 || !pool.commit(r, 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(in_flight))))
+        if (in_flight < 1 ||
+            !pool.commit(r, 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(in_flight))))
             return false;
     }
     return true;
@@ -166,7 +168,8 @@ TEST_CASE("separate pools on separate threads share no state") {
     const std::uint64_t alone = history(9);
     std::array<std::uint64_t, readers> digests{};
     std::vector<std::thread> threads;
-    for (int t = 0; t < readers; ++t) threads.emplace_back([&, t] { digests[static_cast<std::size_t>(t)] = history(9); });
+    for (int t = 0; t < readers; ++t)
+        threads.emplace_back([&, t] { digests[static_cast<std::size_t>(t)] = history(9); });
     for (std::thread& th : threads) th.join();
     CHECK(alone != 0);
     for (std::uint64_t d : digests) CHECK(d == alone);

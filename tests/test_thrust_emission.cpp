@@ -33,10 +33,12 @@ struct host_tables {
           dense(static_cast<std::size_t>(c.max_batch * c.max_pages_per_request), 0),
           csr_indptr(static_cast<std::size_t>(c.max_batch + 1), 0),
           csr_indices(static_cast<std::size_t>(c.max_batch * c.max_pages_per_request), 0),
-          last(static_cast<std::size_t>(c.max_batch), 0), slot_indptr(static_cast<std::size_t>(c.max_batch + 1), 0),
+          last(static_cast<std::size_t>(c.max_batch), 0),
+          slot_indptr(static_cast<std::size_t>(c.max_batch + 1), 0),
           slots(static_cast<std::size_t>(c.max_new_tokens), 0) {
-        view = {store.data(), owner.data(), dense.data(), csr_indptr.data(), csr_indices.data(), last.data(),
-                slot_indptr.data(), slots.data(), c.max_pages_per_request, page_size, pages.pages, c.max_new_tokens};
+        view = {store.data(), owner.data(),       dense.data(), csr_indptr.data(),       csr_indices.data(),
+                last.data(),  slot_indptr.data(), slots.data(), c.max_pages_per_request, page_size,
+                pages.pages,  c.max_new_tokens};
     }
 };
 
@@ -48,8 +50,10 @@ struct host_device {
     std::vector<std::int32_t> map;
     template <class Hybrid>
     host_device(const table_capacity& c, const Hybrid& hp)
-        : cap(c), delta(static_cast<std::size_t>(max_delta_bytes(c, 2, true))),
-          full(c, hp.full().size(), hp.full().page_size_tokens()), swa(c, hp.swa().size(), hp.swa().page_size_tokens()),
+        : cap(c),
+          delta(static_cast<std::size_t>(max_delta_bytes(c, 2, true))),
+          full(c, hp.full().size(), hp.full().page_size_tokens()),
+          swa(c, hp.swa().size(), hp.swa().page_size_tokens()),
           map(static_cast<std::size_t>(hp.full().size().pages), 0) {}
     delta_header header() const {
         delta_header h;
@@ -145,13 +149,15 @@ void check_history(hybrid pool, unsigned seed, int steps) {
 }  // namespace
 
 TEST_CASE("a staged delta applied with Thrust reproduces every host table after randomized histories") {
-    for (unsigned seed : {1u, 2u, 3u}) check_history(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 400);
+    for (unsigned seed : {1u, 2u, 3u})
+        check_history(hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(), seed, 400);
 }
 
 TEST_CASE("host and device agree for windows below, at and just above one page, and W = 1") {
     for (std::int64_t window : {std::int64_t{1}, std::int64_t{3}, std::int64_t{4}, std::int64_t{5}}) {
         CAPTURE(window);
-        for (unsigned seed : {4u, 5u}) check_history(hybrid::create(pool_size{160}, pool_size{72}, 4, window).value(), seed, 300);
+        for (unsigned seed : {4u, 5u})
+            check_history(hybrid::create(pool_size{160}, pool_size{72}, 4, window).value(), seed, 300);
     }
 }
 
@@ -185,7 +191,7 @@ TEST_CASE("full_rows stays exact when a commit follows a rollback between two st
         host_device dev(small_cap, e.hp);
         for (int step = 0; step < 300; ++step) {
             auto batch = e.schedule(6);
-            e.finish(batch);  // commit, roll back and free before the stage ...
+            e.finish(batch);             // commit, roll back and free before the stage ...
             for (request_id r : e.live)  // ... then grow and commit again: no precondition on the order
                 if (e.pick(2) == 0 && e.hp.full().length_tokens(r) < 140 && e.hp.extend(r, e.pick(6)).ok())
                     REQUIRE(e.hp.commit(r, e.hp.full().length_tokens(r) - e.hp.full().committed_tokens(r)).ok());
@@ -224,7 +230,8 @@ TEST_CASE("a caching hybrid pool's tables, shared prefix pages included, reprodu
             }
             std::vector<request_id> batch;
             for (const auto& [r, tokens] : live)
-                if (batch.size() < 6 && hp.full().length_tokens(r) < 150 && hp.extend(r, 1 + pick(8)).ok()) batch.push_back(r);
+                if (batch.size() < 6 && hp.full().length_tokens(r) < 150 && hp.extend(r, 1 + pick(8)).ok())
+                    batch.push_back(r);
             REQUIRE(mirror.stage(hp, batch).ok());
             REQUIRE(mirror.pack(dev.delta).ok());
             dev.sync();
@@ -235,7 +242,8 @@ TEST_CASE("a caching hybrid pool's tables, shared prefix pages included, reprodu
             for (auto it = live.begin(); it != live.end();) {
                 const request_id r = it->first;
                 const std::int64_t in_flight = hp.full().length_tokens(r) - hp.full().committed_tokens(r);
-                if (in_flight > 0) REQUIRE(hp.commit(r, 1 + pick(static_cast<std::uint32_t>(in_flight)), it->second).ok());
+                if (in_flight > 0)
+                    REQUIRE(hp.commit(r, 1 + pick(static_cast<std::uint32_t>(in_flight)), it->second).ok());
                 if (hp.full().length_tokens(r) >= 150 || pick(12) == 0) {
                     REQUIRE(hp.free_request(r).ok());
                     it = live.erase(it);
@@ -352,8 +360,8 @@ TEST_CASE("check_capacity rejects empty and int32-overflowing capacities") {
     CHECK(check_capacity(table_capacity{1, 1, 1, 1, 0}).code() == errc::invalid_capacity);
     CHECK(check_capacity(table_capacity{1 << 16, 1, 1 << 16, 1, 1}).code() == errc::length_overflow);
     CHECK(check_capacity(table_capacity{1, 1, 1, 1, 1 << 28}).code() == errc::length_overflow);
-    CHECK(table_mirror<full_pool<>>::create(table_capacity{}, full_pool<>::create(pool_size{4}, 4).value())
-              .code() == errc::invalid_capacity);
+    CHECK(table_mirror<full_pool<>>::create(table_capacity{}, full_pool<>::create(pool_size{4}, 4).value()).code() ==
+          errc::invalid_capacity);
 }
 
 TEST_CASE("translating the full dense table through full_to_swa gives the SWA dense table") {
@@ -376,17 +384,17 @@ TEST_CASE("translating the full dense table through full_to_swa gives the SWA de
 TEST_CASE("doc example: one step of a hybrid engine's table sync") {
     // example-begin table-mirror
     auto hp = hybrid_pool<>::create(pool_size{1024}, pool_size{256}, 16, 512).value();
-    const table_capacity cap{.max_requests = 64, .max_batch = 32, .max_pages_per_request = 64,
-                             .max_new_tokens = 2048, .max_writes = 4096};
+    const table_capacity cap{
+        .max_requests = 64, .max_batch = 32, .max_pages_per_request = 64, .max_new_tokens = 2048, .max_writes = 4096};
     auto mirror = hybrid_table_mirror<hybrid_pool<>>::create(cap, hp).value();
     std::vector<std::byte> staging(static_cast<std::size_t>(max_delta_bytes(cap, 2, true)));  // pinned, on a GPU
 
     const request_id r = hp.add_request().value();
-    REQUIRE(hp.extend(r, 100).ok());                   // schedule: 100 prefill tokens in flight
+    REQUIRE(hp.extend(r, 100).ok());  // schedule: 100 prefill tokens in flight
     const request_id batch[] = {r};
-    REQUIRE(mirror.stage(hp, batch).ok());             // diff the pools against the device state
+    REQUIRE(mirror.stage(hp, batch).ok());                    // diff the pools against the device state
     const std::int32_t bytes = mirror.pack(staging).value();  // one copy of `bytes`, then one kernel
-    REQUIRE(hp.commit(r, 100).ok());                   // after the forward pass
+    REQUIRE(hp.commit(r, 100).ok());                          // after the forward pass
     // example-end table-mirror
     CHECK(bytes == static_cast<std::int32_t>(sizeof(delta_header) + 2 * sizeof(row_desc) +
                                              (7 + 7 + 7 + 7 + 7) * sizeof(entry_write)));
@@ -442,10 +450,13 @@ struct one_pool_device {
 };
 }  // namespace
 
-TEST_CASE("chunked and window groups: the device-side emission reproduces every host table, CSR from the chunk's first page") {
+TEST_CASE(
+    "chunked and window groups: the device-side emission reproduces every host table, CSR from the chunk's first "
+    "page") {
     using groups = multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>;
     for (unsigned seed : {11u, 12u}) {
-        auto h = groups::create(pool_size{160}, 4, group_size{pool_size{72}, 10}, group_size{pool_size{96}, 12}).value();
+        auto h =
+            groups::create(pool_size{160}, 4, group_size{pool_size{72}, 10}, group_size{pool_size{96}, 12}).value();
         one_pool_device<full_pool<>> full(small_cap, h.full());
         one_pool_device<swa_pool<>> window(small_cap, h.group<0>());
         one_pool_device<chunked_pool<>> chunk(small_cap, h.group<1>());

@@ -123,7 +123,7 @@ TEST_CASE("prefix-reuse calls replay: tokens round-trip, and a different hit or 
     changed[attach].replace(changed[attach].find("70+1"), 4, "71+1");  // another last token: same hit, same digest
     CHECK(replay(joined(changed)).ok());
     changed = lines;
-    changed[attach].replace(changed[attach].find("5+5"), 3, "5+4");   // one token fewer: a different hit
+    changed[attach].replace(changed[attach].find("5+5"), 3, "5+4");  // one token fewer: a different hit
     CHECK(replay(joined(changed)).divergent_step == static_cast<std::int64_t>(attach));
     CHECK(replay("pagedkv-trace 1\ncreate 8 8 4 4 = ok\nreset = ok\n").message.starts_with("prefix-cache call"));
 }
@@ -136,7 +136,8 @@ TEST_CASE("a recorded engine history replays to the same results, with or withou
     // Without digests, mutations carry only their result; emissions keep the hash of their output.
     const std::string without = engine_trace(11, 60, trace_options{false});
     for (const std::string& l : lines_of(without))
-        if (!l.starts_with("dense") && !l.starts_with("csr") && !l.starts_with("slots")) CHECK(l.find('#') == std::string::npos);
+        if (!l.starts_with("dense") && !l.starts_with("csr") && !l.starts_with("slots"))
+            CHECK(l.find('#') == std::string::npos);
     CHECK(without.size() < with.size());
     CHECK(replay(without).ok());
 }
@@ -159,10 +160,18 @@ TEST_CASE("the recorder returns exactly what the bare pool returns, call for cal
                 ids.push_back(a.value());
                 break;
             }
-            case 1: CHECK(bare.extend(r, n).code() == rec.extend(r, n).code()); break;
-            case 2: CHECK(bare.commit(r, n).code() == rec.commit(r, n).code()); break;
-            case 3: CHECK(bare.truncate(r, n).code() == rec.truncate(r, n).code()); break;
-            default: CHECK(bare.free_request(r).code() == rec.free_request(r).code()); break;
+            case 1:
+                CHECK(bare.extend(r, n).code() == rec.extend(r, n).code());
+                break;
+            case 2:
+                CHECK(bare.commit(r, n).code() == rec.commit(r, n).code());
+                break;
+            case 3:
+                CHECK(bare.truncate(r, n).code() == rec.truncate(r, n).code());
+                break;
+            default:
+                CHECK(bare.free_request(r).code() == rec.free_request(r).code());
+                break;
         }
         REQUIRE(state_digest(bare) == state_digest(rec.pool()));
     }

@@ -47,8 +47,12 @@ inline void engine_history(trace_recorder<hybrid_pool<>>& rec, std::uint64_t see
         for (std::size_t i = 0; i < batch.size();) {
             running& r = batch[i];
             r.prefill_step = r.prompt_left > 0;
-            r.in_flight = r.prefill_step ? std::min(r.prompt_left, shape.prefill_chunk_tokens) : 1 + below(shape.max_drafts + 1);
-            if (rec.extend(r.id, r.in_flight)) { ++i; continue; }
+            r.in_flight =
+                r.prefill_step ? std::min(r.prompt_left, shape.prefill_chunk_tokens) : 1 + below(shape.max_drafts + 1);
+            if (rec.extend(r.id, r.in_flight)) {
+                ++i;
+                continue;
+            }
             (void)rec.free_request(r.id);
             finished.push_back(r.id);
             batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(i));
@@ -80,8 +84,10 @@ inline void engine_history(trace_recorder<hybrid_pool<>>& rec, std::uint64_t see
             running& r = batch[i];
             const std::int64_t accepted = r.prefill_step ? r.in_flight : 1 + below(r.in_flight);
             (void)rec.commit(r.id, accepted);
-            if (r.prefill_step) r.prompt_left -= accepted;
-            else r.output_left -= accepted;
+            if (r.prefill_step)
+                r.prompt_left -= accepted;
+            else
+                r.output_left -= accepted;
             if (below(40) == 0) {  // a rollback of a few tokens; may meet window_already_released
                 const std::int64_t len = pool.full().length_tokens(r.id);
                 (void)rec.truncate(r.id, std::max<std::int64_t>(0, len - 1 - below(24)));
@@ -95,7 +101,8 @@ inline void engine_history(trace_recorder<hybrid_pool<>>& rec, std::uint64_t see
             ++i;
         }
         if (!finished.empty() && below(25) == 0)  // a buggy engine's double free: unknown_request
-            (void)rec.free_request(finished[static_cast<std::size_t>(below(static_cast<std::int64_t>(finished.size())))]);
+            (void)rec.free_request(
+                finished[static_cast<std::size_t>(below(static_cast<std::int64_t>(finished.size())))]);
     }
 }
 

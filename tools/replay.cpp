@@ -10,7 +10,9 @@
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: replay TRACE...   (- for standard input; format: include/pagedkv/debug/trace_recorder.hpp)\n");
+        std::fprintf(
+            stderr,
+            "usage: replay TRACE...   (- for standard input; format: include/pagedkv/debug/trace_recorder.hpp)\n");
         return 2;
     }
     int rc = 0;
@@ -29,8 +31,9 @@ int main(int argc, char** argv) {
         if (rep.ok()) {
             std::printf("%s: %lld calls replayed, no divergence\n", argv[i], static_cast<long long>(rep.steps));
         } else {
-            std::printf("%s: diverges at step %lld (line %lld): %s\n", argv[i], static_cast<long long>(rep.divergent_step),
-                        static_cast<long long>(rep.line), rep.message.c_str());
+            std::printf("%s: diverges at step %lld (line %lld): %s\n", argv[i],
+                        static_cast<long long>(rep.divergent_step), static_cast<long long>(rep.line),
+                        rep.message.c_str());
             rc = 1;
         }
     }

@@ -24,8 +24,12 @@ int main(int argc, char** argv) {
         std::ifstream in(argv[2], std::ios::binary);
         const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
         if (!in.eof() && !in) return std::fprintf(stderr, "%s: cannot read\n", argv[2]), 1;
-        const auto out = mode == "fuzz" ? pagedkv::fuzz::run(bytes, &std::cout) : pagedkv::fuzz::run(bytes, nullptr, &std::cout);
-        if (!out.ok()) return std::fprintf(stderr, "property violated at call %lld: %s\n", static_cast<long long>(out.failed_call), out.what.c_str()), 1;
+        const auto out =
+            mode == "fuzz" ? pagedkv::fuzz::run(bytes, &std::cout) : pagedkv::fuzz::run(bytes, nullptr, &std::cout);
+        if (!out.ok())
+            return std::fprintf(stderr, "property violated at call %lld: %s\n", static_cast<long long>(out.failed_call),
+                                out.what.c_str()),
+                   1;
         return 0;
     }
     std::fprintf(stderr, "usage: trace_gen engine SEED STEPS | trace_gen fuzz|cache INPUT\n");

@@ -83,9 +83,9 @@ struct run_result {
     std::int64_t preemptions = 0;
     std::int64_t finished = 0;
     std::int64_t invariant_checks = 0;
-    std::int64_t ideal_bytes = 0;          ///< summed over steps: the ideal pages' bytes under the hybrid layout
-    std::int64_t used_bytes = 0;           ///< summed over steps: the bytes this layout's pools hold
-    std::string error;                     ///< empty when the run completed
+    std::int64_t ideal_bytes = 0;  ///< summed over steps: the ideal pages' bytes under the hybrid layout
+    std::int64_t used_bytes = 0;   ///< summed over steps: the bytes this layout's pools hold
+    std::string error;             ///< empty when the run completed
     std::int64_t steps() const noexcept { return static_cast<std::int64_t>(step_ns.size()); }
 };
 
@@ -199,7 +199,11 @@ struct table_buffers {
     std::vector<std::int32_t> indptr, indices, last_page_len;
     std::vector<std::int64_t> slots, swa_slots;
     table_buffers(std::size_t max_batch, std::size_t max_pages, std::size_t max_tokens)
-        : indptr(max_batch + 1), indices(max_pages), last_page_len(max_batch), slots(max_tokens), swa_slots(max_tokens) {
+        : indptr(max_batch + 1),
+          indices(max_pages),
+          last_page_len(max_batch),
+          slots(max_tokens),
+          swa_slots(max_tokens) {
         batch.reserve(max_batch);
     }
     pagedkv::csr_table_out csr() { return {indptr, indices, last_page_len}; }
@@ -233,7 +237,8 @@ pagedkv::status emit_tables(const pagedkv::multi_hybrid_pool<pagedkv::full_pool<
                 return;
             }
             for (std::int64_t i = 0; i < slots.value(); ++i)  // each group's slots, derived through its mapping
-                t.swa_slots[static_cast<std::size_t>(i)] = p.template group_slot<k>(t.slots[static_cast<std::size_t>(i)]);
+                t.swa_slots[static_cast<std::size_t>(i)] =
+                    p.template group_slot<k>(t.slots[static_cast<std::size_t>(i)]);
         };
         (one(std::integral_constant<std::size_t, K>{}), ...);
     }(std::make_index_sequence<sizeof...(Groups)>{});
@@ -278,10 +283,12 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
     scheduled.reserve(reqs.size());
     for (std::size_t i = reqs.size(); i-- > 0;) waiting.push_back(static_cast<std::int32_t>(i));
     std::size_t max_pages = 0;
-    for (const pool_trace& t : out.pools) max_pages = std::max<std::size_t>(max_pages, static_cast<std::size_t>(t.capacity_pages));
-    table_buffers tables(static_cast<std::size_t>(w.max_concurrency), max_pages,
-                         static_cast<std::size_t>(w.prefill_chunk_tokens) +
-                             static_cast<std::size_t>(w.max_concurrency) * static_cast<std::size_t>(1 + w.draft_tokens));
+    for (const pool_trace& t : out.pools)
+        max_pages = std::max<std::size_t>(max_pages, static_cast<std::size_t>(t.capacity_pages));
+    table_buffers tables(
+        static_cast<std::size_t>(w.max_concurrency), max_pages,
+        static_cast<std::size_t>(w.prefill_chunk_tokens) +
+            static_cast<std::size_t>(w.max_concurrency) * static_cast<std::size_t>(1 + w.draft_tokens));
 
     const auto preempt_newest = [&] {
         const std::int32_t victim = running.back();
@@ -307,13 +314,19 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
         for (std::size_t i = 0; i < running.size();) {
             const std::int32_t ri = running[i];
             sim_request& r = reqs[static_cast<std::size_t>(ri)];
-            const std::int64_t need = r.prefilling() ? std::min(r.prefill_target - r.committed, prefill_budget)
-                                                     : 1 + w.draft_tokens;
-            if (need == 0) { ++i; continue; }  // a prefill with no budget left this step
+            const std::int64_t need =
+                r.prefilling() ? std::min(r.prefill_target - r.committed, prefill_budget) : 1 + w.draft_tokens;
+            if (need == 0) {
+                ++i;
+                continue;
+            }  // a prefill with no budget left this step
             bool gone = false;
             while (!pool.extend(r.id, need).ok()) {
                 preempted = true;
-                if (preempt_newest() == ri) { gone = true; break; }
+                if (preempt_newest() == ri) {
+                    gone = true;
+                    break;
+                }
             }
             if (gone) break;  // r was the newest: nothing after it is running
             if (r.prefilling()) prefill_budget -= need;
@@ -361,7 +374,8 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
         for (std::int32_t ri : running) {
             const sim_request& r = reqs[static_cast<std::size_t>(ri)];
             for (std::size_t k = 0; k < ideal_layout.size(); ++k)
-                ideal_pages[k] += ideal_layout[k].ideal_pages(r.committed, r.committed + r.in_flight, static_cast<std::int32_t>(page));
+                ideal_pages[k] += ideal_layout[k].ideal_pages(r.committed, r.committed + r.in_flight,
+                                                              static_cast<std::int32_t>(page));
         }
         const auto free = L::free_pages(pool);
         const auto ideal = L::ideal(ideal_pages, ideal_page_bytes);
@@ -396,7 +410,10 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
         }
         for (std::size_t i = 0; i < running.size();) {
             sim_request& r = reqs[static_cast<std::size_t>(running[i])];
-            if (r.generated < r.spec.output_tokens) { ++i; continue; }
+            if (r.generated < r.spec.output_tokens) {
+                ++i;
+                continue;
+            }
             reuse.release(pool, r);
             running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
             ++out.finished;
@@ -420,7 +437,8 @@ run_result run_engine(Pool& pool, std::vector<pool_trace> traces, const std::vec
                 }
             }
         }
-        if (opt.on_step) opt.on_step(out, static_cast<std::int32_t>(running.size()), static_cast<std::int32_t>(waiting.size()));
+        if (opt.on_step)
+            opt.on_step(out, static_cast<std::int32_t>(running.size()), static_cast<std::int32_t>(waiting.size()));
     }
     return out;
 }

@@ -35,13 +35,14 @@ struct options {
     std::string svg;
     std::string trace;  ///< --trace FILE: record the hybrid run's pool calls (docs/fuzzing.md)
     bool compare = true;
-    bool multi_turn = false;   ///< --workload multi-turn: the host-tier comparison (multi_turn.hpp)
-    multi_turn_spec chat;      ///< its sessions
-    double host_gib = 0;       ///< its host tier; 0: auto
+    bool multi_turn = false;  ///< --workload multi-turn: the host-tier comparison (multi_turn.hpp)
+    multi_turn_spec chat;     ///< its sessions
+    double host_gib = 0;      ///< its host tier; 0: auto
 };
 
 void usage(std::FILE* out) {
-    std::fprintf(out,
+    std::fprintf(
+        out,
         "usage: engine_sim [flags]\n"
         "Serves a generated workload step by step on pagedkv's hybrid pool (full + SWA pages), then\n"
         "the same run on one full pool holding every layer with the same bytes, and compares them.\n\n"
@@ -96,12 +97,20 @@ struct flag_spec {
     bool takes_value;
 };
 constexpr flag_spec known_flags[] = {
-    {"--help", false}, {"-h", false}, {"--no-compare", false}, {"--preset", true}, {"--workload", true},
-    {"--requests", true}, {"--prompt-tokens", true}, {"--output-tokens", true}, {"--length-jitter", true},
-    {"--max-concurrency", true}, {"--draft-tokens", true}, {"--mean-accepted", true}, {"--prefill-chunk", true},
-    {"--page-size", true}, {"--budget-gib", true}, {"--seed", true}, {"--check-every", true}, {"--progress", true},
-    {"--svg", true}, {"--trace", true}, {"--sessions", true}, {"--turns", true}, {"--system-tokens", true},
-    {"--user-tokens", true}, {"--reply-tokens", true}, {"--think-steps", true}, {"--host-gib", true},
+    {"--help", false},         {"-h", false},
+    {"--no-compare", false},   {"--preset", true},
+    {"--workload", true},      {"--requests", true},
+    {"--prompt-tokens", true}, {"--output-tokens", true},
+    {"--length-jitter", true}, {"--max-concurrency", true},
+    {"--draft-tokens", true},  {"--mean-accepted", true},
+    {"--prefill-chunk", true}, {"--page-size", true},
+    {"--budget-gib", true},    {"--seed", true},
+    {"--check-every", true},   {"--progress", true},
+    {"--svg", true},           {"--trace", true},
+    {"--sessions", true},      {"--turns", true},
+    {"--system-tokens", true}, {"--user-tokens", true},
+    {"--reply-tokens", true},  {"--think-steps", true},
+    {"--host-gib", true},
 };
 const flag_spec* find_flag(std::string_view name) {
     for (const flag_spec& f : known_flags)
@@ -114,7 +123,7 @@ int parse(int argc, char** argv, options& o) {
     // --workload first: the other workload flags override the named workload's fields.
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
-        const std::string_view name = a.starts_with("--workload=") ? a.substr(11)
+        const std::string_view name = a.starts_with("--workload=")        ? a.substr(11)
                                       : a == "--workload" && i + 1 < argc ? std::string_view(argv[i + 1])
                                                                           : std::string_view();
         if (name == "multi-turn") {
@@ -150,43 +159,76 @@ int parse(int argc, char** argv, options& o) {
             return 2;
         }
         bool ok = true;
-        if (flag == "--help" || flag == "-h") { usage(stdout); return 1; }
-        else if (flag == "--no-compare") o.compare = false;
-        else if (flag == "--preset") o.preset = value;
-        else if (flag == "--workload") continue;  // applied above
-        else if (flag == "--requests") ok = parse_number(value, o.workload.requests) && o.workload.requests >= 1;
-        else if (flag == "--prompt-tokens") ok = parse_number(value, o.workload.prompt_tokens) && o.workload.prompt_tokens >= 1;
-        else if (flag == "--output-tokens") ok = parse_number(value, o.workload.output_tokens) && o.workload.output_tokens >= 1;
-        else if (flag == "--length-jitter") ok = parse_number(value, o.workload.length_jitter) && o.workload.length_jitter >= 0 && o.workload.length_jitter < 1;
-        else if (flag == "--max-concurrency") ok = parse_number(value, o.workload.max_concurrency) && o.workload.max_concurrency >= 1 &&
-                                                   ((o.chat.max_concurrency = o.workload.max_concurrency), true);
-        else if (flag == "--draft-tokens") ok = parse_number(value, o.workload.draft_tokens) && o.workload.draft_tokens >= 0 && o.workload.draft_tokens <= 64;
-        else if (flag == "--mean-accepted") ok = parse_number(value, o.workload.mean_accepted) && o.workload.mean_accepted >= 0;
-        else if (flag == "--prefill-chunk") ok = parse_number(value, o.workload.prefill_chunk_tokens) && o.workload.prefill_chunk_tokens >= 1 &&
-                                                 ((o.chat.prefill_chunk_tokens = o.workload.prefill_chunk_tokens), true);
-        else if (flag == "--sessions") ok = parse_number(value, o.chat.sessions) && o.chat.sessions >= 1;
-        else if (flag == "--turns") ok = parse_number(value, o.chat.turns) && o.chat.turns >= 1;
-        else if (flag == "--system-tokens") ok = parse_number(value, o.chat.system_tokens) && o.chat.system_tokens >= 0;
-        else if (flag == "--user-tokens") ok = parse_number(value, o.chat.user_tokens) && o.chat.user_tokens >= 1;
-        else if (flag == "--reply-tokens") ok = parse_number(value, o.chat.reply_tokens) && o.chat.reply_tokens >= 1;
-        else if (flag == "--think-steps") ok = parse_number(value, o.chat.think_steps) && o.chat.think_steps >= 0;
-        else if (flag == "--host-gib") ok = value == "auto" ? (o.host_gib = 0, true) : parse_number(value, o.host_gib) && o.host_gib > 0;
-        else if (flag == "--page-size") ok = parse_number(value, o.page_size) && o.page_size >= 1;
-        else if (flag == "--budget-gib") ok = value == "auto" ? (o.budget_gib = 0, true) : parse_number(value, o.budget_gib) && o.budget_gib > 0;
-        else if (flag == "--seed") ok = parse_number(value, o.seed);
-        else if (flag == "--check-every") ok = parse_number(value, o.check_every) && o.check_every >= 0;
-        else if (flag == "--svg") o.svg = value;
-        else if (flag == "--trace") o.trace = value;
+        if (flag == "--help" || flag == "-h") {
+            usage(stdout);
+            return 1;
+        } else if (flag == "--no-compare")
+            o.compare = false;
+        else if (flag == "--preset")
+            o.preset = value;
+        else if (flag == "--workload")
+            continue;  // applied above
+        else if (flag == "--requests")
+            ok = parse_number(value, o.workload.requests) && o.workload.requests >= 1;
+        else if (flag == "--prompt-tokens")
+            ok = parse_number(value, o.workload.prompt_tokens) && o.workload.prompt_tokens >= 1;
+        else if (flag == "--output-tokens")
+            ok = parse_number(value, o.workload.output_tokens) && o.workload.output_tokens >= 1;
+        else if (flag == "--length-jitter")
+            ok = parse_number(value, o.workload.length_jitter) && o.workload.length_jitter >= 0 &&
+                 o.workload.length_jitter < 1;
+        else if (flag == "--max-concurrency")
+            ok = parse_number(value, o.workload.max_concurrency) && o.workload.max_concurrency >= 1 &&
+                 ((o.chat.max_concurrency = o.workload.max_concurrency), true);
+        else if (flag == "--draft-tokens")
+            ok = parse_number(value, o.workload.draft_tokens) && o.workload.draft_tokens >= 0 &&
+                 o.workload.draft_tokens <= 64;
+        else if (flag == "--mean-accepted")
+            ok = parse_number(value, o.workload.mean_accepted) && o.workload.mean_accepted >= 0;
+        else if (flag == "--prefill-chunk")
+            ok = parse_number(value, o.workload.prefill_chunk_tokens) && o.workload.prefill_chunk_tokens >= 1 &&
+                 ((o.chat.prefill_chunk_tokens = o.workload.prefill_chunk_tokens), true);
+        else if (flag == "--sessions")
+            ok = parse_number(value, o.chat.sessions) && o.chat.sessions >= 1;
+        else if (flag == "--turns")
+            ok = parse_number(value, o.chat.turns) && o.chat.turns >= 1;
+        else if (flag == "--system-tokens")
+            ok = parse_number(value, o.chat.system_tokens) && o.chat.system_tokens >= 0;
+        else if (flag == "--user-tokens")
+            ok = parse_number(value, o.chat.user_tokens) && o.chat.user_tokens >= 1;
+        else if (flag == "--reply-tokens")
+            ok = parse_number(value, o.chat.reply_tokens) && o.chat.reply_tokens >= 1;
+        else if (flag == "--think-steps")
+            ok = parse_number(value, o.chat.think_steps) && o.chat.think_steps >= 0;
+        else if (flag == "--host-gib")
+            ok = value == "auto" ? (o.host_gib = 0, true) : parse_number(value, o.host_gib) && o.host_gib > 0;
+        else if (flag == "--page-size")
+            ok = parse_number(value, o.page_size) && o.page_size >= 1;
+        else if (flag == "--budget-gib")
+            ok = value == "auto" ? (o.budget_gib = 0, true) : parse_number(value, o.budget_gib) && o.budget_gib > 0;
+        else if (flag == "--seed")
+            ok = parse_number(value, o.seed);
+        else if (flag == "--check-every")
+            ok = parse_number(value, o.check_every) && o.check_every >= 0;
+        else if (flag == "--svg")
+            o.svg = value;
+        else if (flag == "--trace")
+            o.trace = value;
         else if (flag == "--progress") {
-            if (value == "auto") o.progress_mode = progress::mode::automatic;
-            else if (value == "line") o.progress_mode = progress::mode::terminal;
-            else if (value == "lines") o.progress_mode = progress::mode::lines;
-            else if (value == "off") o.progress_mode = progress::mode::off;
-            else ok = false;
+            if (value == "auto")
+                o.progress_mode = progress::mode::automatic;
+            else if (value == "line")
+                o.progress_mode = progress::mode::terminal;
+            else if (value == "lines")
+                o.progress_mode = progress::mode::lines;
+            else if (value == "off")
+                o.progress_mode = progress::mode::off;
+            else
+                ok = false;
         }
         if (!ok) {
-            std::fprintf(stderr, "engine_sim: bad value '%.*s' for %.*s (see --help)\n", int(value.size()), value.data(),
-                         int(flag.size()), flag.data());
+            std::fprintf(stderr, "engine_sim: bad value '%.*s' for %.*s (see --help)\n", int(value.size()),
+                         value.data(), int(flag.size()), flag.data());
             return 2;
         }
     }
@@ -234,33 +276,41 @@ int run_grouped(const preset& p, const options& o, const std::vector<request_spe
     const auto group_name = [&](std::size_t g) {
         const auto& rule = m.groups[g].rule;
         const std::int64_t span = pagedkv::kept_span_tokens(rule);
-        return std::string(std::holds_alternative<pagedkv::chunked_local>(rule) ? "chunk " : "window ") + std::to_string(span);
+        return std::string(std::holds_alternative<pagedkv::chunked_local>(rule) ? "chunk " : "window ") +
+               std::to_string(span);
     };
     std::printf("pagedkv engine_sim\n");
     std::printf("model     %s (%s): %d layers, %d full", p.name.c_str(), p.path.c_str(), p.layers, m.full_layers);
-    for (std::size_t g = 0; g < m.groups.size(); ++g) std::printf(" + %d %s", m.groups[g].layers, group_name(g).c_str());
-    std::printf(" own a KV cache\n          per token: full pool %s", format_bytes(double(m.full_bytes_per_token())).c_str());
+    for (std::size_t g = 0; g < m.groups.size(); ++g)
+        std::printf(" + %d %s", m.groups[g].layers, group_name(g).c_str());
+    std::printf(" own a KV cache\n          per token: full pool %s",
+                format_bytes(double(m.full_bytes_per_token())).c_str());
     for (std::size_t g = 0; g < m.groups.size(); ++g)
         std::printf(", %s pool %s", group_name(g).c_str(), format_bytes(double(m.group_bytes_per_token(g))).c_str());
     std::printf(", one full pool of all layers %s\n", format_bytes(double(m.all_layers_bytes_per_token())).c_str());
-    std::printf("workload  %s: %d requests, %lld prompt + %lld output tokens, concurrency cap %d, prefill %lld tokens/step,\n"
-                "          MTP %d drafts/step, seed %llu, page %d tokens\n",
-                w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens), static_cast<long long>(w.output_tokens),
-                w.max_concurrency, static_cast<long long>(w.prefill_chunk_tokens), w.draft_tokens,
-                static_cast<unsigned long long>(o.seed), o.page_size);
+    std::printf(
+        "workload  %s: %d requests, %lld prompt + %lld output tokens, concurrency cap %d, prefill %lld tokens/step,\n"
+        "          MTP %d drafts/step, seed %llu, page %d tokens\n",
+        w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens), static_cast<long long>(w.output_tokens),
+        w.max_concurrency, static_cast<long long>(w.prefill_chunk_tokens), w.draft_tokens,
+        static_cast<unsigned long long>(o.seed), o.page_size);
     std::printf("budget    %s%s\n", format_bytes(double(budget)).c_str(),
                 auto_budget ? " (auto: what the planner needs for the concurrency cap; set --budget-gib)" : "");
-    std::printf("plan      full %d pages x %s", plan.full_pages.pages, format_bytes(double(plan.full_page_bytes)).c_str());
+    std::printf("plan      full %d pages x %s", plan.full_pages.pages,
+                format_bytes(double(plan.full_page_bytes)).c_str());
     for (std::size_t g = 0; g < m.groups.size(); ++g)
         std::printf(" + %s %d pages x %s", group_name(g).c_str(), plan.group_pages[g].pages,
                     format_bytes(double(plan.group_page_bytes[g])).c_str());
-    std::printf(" = %s -> %d requests fit at their peak\n          (per request: %lld full pages", format_bytes(double(plan.bytes)).c_str(),
-                plan.concurrency, static_cast<long long>(plan.full_demand.full_pages));
+    std::printf(" = %s -> %d requests fit at their peak\n          (per request: %lld full pages",
+                format_bytes(double(plan.bytes)).c_str(), plan.concurrency,
+                static_cast<long long>(plan.full_demand.full_pages));
     for (std::size_t g = 0; g < m.groups.size(); ++g)
         std::printf(", %lld %s pages", static_cast<long long>(plan.group_demand[g].swa_pages), group_name(g).c_str());
-    std::printf(")\n          one full pool, same budget: %d pages x %s -> %d requests fit (the groups' layout fits %.2fx as many)\n",
-                plan.full_only_pages.pages, format_bytes(double(plan.full_only_page_bytes)).c_str(), plan.full_only_concurrency,
-                plan.full_only_concurrency > 0 ? double(plan.concurrency) / plan.full_only_concurrency : 0.0);
+    std::printf(
+        ")\n          one full pool, same budget: %d pages x %s -> %d requests fit (the groups' layout fits %.2fx as "
+        "many)\n",
+        plan.full_only_pages.pages, format_bytes(double(plan.full_only_page_bytes)).c_str(), plan.full_only_concurrency,
+        plan.full_only_concurrency > 0 ? double(plan.concurrency) / plan.full_only_concurrency : 0.0);
     std::fflush(stdout);
 
     // The pools, their traces and the ideal, all in the order full, then the groups.
@@ -276,18 +326,23 @@ int run_grouped(const preset& p, const options& o, const std::vector<request_spe
     std::vector<ideal_pool> ideal_layout{{pagedkv::full_attention{}, plan.full_page_bytes}};
     for (std::size_t g = 0; g < m.groups.size(); ++g) {
         const bool chunked = std::holds_alternative<pagedkv::chunked_local>(m.groups[g].rule);
-        traces.push_back(trace(group_name(g), chunked ? pagedkv::attention_kind::chunked : pagedkv::attention_kind::sliding,
+        traces.push_back(trace(group_name(g),
+                               chunked ? pagedkv::attention_kind::chunked : pagedkv::attention_kind::sliding,
                                plan.group_pages[g], plan.group_page_bytes[g]));
-        ideal_layout.push_back({std::visit([](const auto& r) -> decltype(ideal_pool::rule) { return r; }, m.groups[g].rule),
-                                plan.group_page_bytes[g]});
+        ideal_layout.push_back(
+            {std::visit([](const auto& r) -> decltype(ideal_pool::rule) { return r; }, m.groups[g].rule),
+             plan.group_page_bytes[g]});
     }
     run_options ro;
     ro.page_size_tokens = o.page_size;
     ro.check_every = o.check_every;
     ro.seed = o.seed;
     progress bar(o.progress_mode, w.requests);
-    ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar.step(r, running, waiting); };
-    const run_result h = run_engine(pool.value(), std::move(traces), specs, w, ideal_layout, ro, "groups (full + each group)");
+    ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) {
+        bar.step(r, running, waiting);
+    };
+    const run_result h =
+        run_engine(pool.value(), std::move(traces), specs, w, ideal_layout, ro, "groups (full + each group)");
     bar.done(h);
     run_result f;
     const bool compare = o.compare && plan.full_only_pages.pages >= 2;
@@ -298,8 +353,11 @@ int run_grouped(const preset& p, const options& o, const std::vector<request_spe
             return 1;
         }
         progress bar2(o.progress_mode, w.requests);
-        ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar2.step(r, running, waiting); };
-        f = run_engine(one.value(), {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)},
+        ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) {
+            bar2.step(r, running, waiting);
+        };
+        f = run_engine(one.value(),
+                       {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)},
                        specs, w, ideal_layout, ro, "full-only (one pool)");
         bar2.done(f);
     }
@@ -327,10 +385,12 @@ int run_grouped_preset(const preset& p, const options& o, const std::vector<requ
     if (g == "C") return run_grouped<multi_hybrid_pool<full_pool<>, chunked_pool<>>>(p, o, specs, shape);
     if (g == "L") return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>>>(p, o, specs, shape);
     if (g == "SL") return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>>>(p, o, specs, shape);
-    if (g == "SC" || g == "LC") return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>>(p, o, specs, shape);
+    if (g == "SC" || g == "LC")
+        return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>>>(p, o, specs, shape);
     if (g == "SLC")
         return run_grouped<multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>, chunked_pool<>>>(p, o, specs, shape);
-    std::fprintf(stderr, "engine_sim: %s: a model needs full layers and at least one window or chunked group\n", p.path.c_str());
+    std::fprintf(stderr, "engine_sim: %s: a model needs full layers and at least one window or chunked group\n",
+                 p.path.c_str());
     return 2;
 }
 
@@ -347,11 +407,13 @@ int main(int argc, char** argv) {
     }
     const pagedkv::model_config& model = preset->model;
     if (o.multi_turn)
-        return serve_multi_turn({preset->name, model, o.chat, o.page_size, o.budget_gib, o.host_gib, o.seed, o.check_every});
+        return serve_multi_turn(
+            {preset->name, model, o.chat, o.page_size, o.budget_gib, o.host_gib, o.seed, o.check_every});
     const workload_spec& w = o.workload;
     const auto specs = generate_requests(w, o.seed);
     // Plan for the longest request the generator can produce.
-    pagedkv::workload_shape shape{w.prompt_tokens, w.output_tokens, w.max_concurrency, w.draft_tokens, w.prefill_chunk_tokens};
+    pagedkv::workload_shape shape{w.prompt_tokens, w.output_tokens, w.max_concurrency, w.draft_tokens,
+                                  w.prefill_chunk_tokens};
     for (const request_spec& s : specs) {
         shape.prompt_tokens = std::max(shape.prompt_tokens, s.prompt_tokens);
         shape.output_tokens = std::max(shape.output_tokens, s.output_tokens);
@@ -378,8 +440,9 @@ int main(int argc, char** argv) {
             // The smallest budget that fits one request at its peak, rounded up to what --budget-gib takes.
             const double gib = 1024.0 * 1024.0 * 1024.0;
             const double one_request = double(pagedkv::hybrid_bytes_for(demand.value(), model, 1));
-            std::fprintf(stderr, "engine_sim: the budget is %s; one request of this workload needs %s at its peak: "
-                                 "--budget-gib %.2f or more\n",
+            std::fprintf(stderr,
+                         "engine_sim: the budget is %s; one request of this workload needs %s at its peak: "
+                         "--budget-gib %.2f or more\n",
                          format_bytes(double(budget)).c_str(), format_bytes(one_request).c_str(),
                          std::ceil(one_request / gib * 100) / 100);
         }
@@ -393,24 +456,27 @@ int main(int argc, char** argv) {
                 preset->name.c_str(), preset->path.c_str(), preset->layers, model.full_layers, model.sliding_layers,
                 static_cast<long long>(model.window_tokens));
     std::printf("          per token: full pool %s, SWA pool %s, one full pool of all layers %s\n",
-                format_bytes(double(plan.full_bytes_per_token)).c_str(), format_bytes(double(plan.swa_bytes_per_token)).c_str(),
+                format_bytes(double(plan.full_bytes_per_token)).c_str(),
+                format_bytes(double(plan.swa_bytes_per_token)).c_str(),
                 format_bytes(double(model.all_layers_bytes_per_token())).c_str());
-    std::printf("workload  %s: %d requests, %lld prompt + %lld output tokens%s, concurrency cap %d, prefill %lld tokens/step,\n"
-                "          MTP %d drafts/step (acceptance %.3f per draft, mean accepted %.2f), seed %llu, page %d tokens\n",
-                w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens), static_cast<long long>(w.output_tokens),
-                w.length_jitter > 0 ? " (jittered)" : "", w.max_concurrency, static_cast<long long>(w.prefill_chunk_tokens),
-                w.draft_tokens, accept.alpha(), accept.mean(), static_cast<unsigned long long>(o.seed), o.page_size);
+    std::printf(
+        "workload  %s: %d requests, %lld prompt + %lld output tokens%s, concurrency cap %d, prefill %lld tokens/step,\n"
+        "          MTP %d drafts/step (acceptance %.3f per draft, mean accepted %.2f), seed %llu, page %d tokens\n",
+        w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens), static_cast<long long>(w.output_tokens),
+        w.length_jitter > 0 ? " (jittered)" : "", w.max_concurrency, static_cast<long long>(w.prefill_chunk_tokens),
+        w.draft_tokens, accept.alpha(), accept.mean(), static_cast<unsigned long long>(o.seed), o.page_size);
     std::printf("budget    %s%s\n", format_bytes(double(budget)).c_str(),
                 auto_budget ? " (auto: what the planner needs for the concurrency cap; set --budget-gib)" : "");
-    std::printf("plan      full %d pages x %s + SWA %d pages x %s = %s -> %d requests fit at their peak\n"
-                "          (per request: %lld full pages, %lld SWA pages, +%lld SWA pages for the step's prefill chunks)\n"
-                "          one full pool, same budget: %d pages x %s -> %d requests fit (hybrid fits %.2fx as many)\n",
-                plan.full_pages.pages, format_bytes(double(plan.full_page_bytes)).c_str(), plan.swa_pages.pages,
-                format_bytes(double(plan.swa_page_bytes)).c_str(), format_bytes(double(plan.bytes)).c_str(), plan.concurrency,
-                static_cast<long long>(plan.demand.full_pages), static_cast<long long>(plan.demand.swa_pages),
-                static_cast<long long>(plan.demand.swa_prefill_pages(plan.concurrency)), plan.full_only_pages.pages,
-                format_bytes(double(plan.full_only_page_bytes)).c_str(), plan.full_only_concurrency,
-                plan.full_only_concurrency > 0 ? double(plan.concurrency) / plan.full_only_concurrency : 0.0);
+    std::printf(
+        "plan      full %d pages x %s + SWA %d pages x %s = %s -> %d requests fit at their peak\n"
+        "          (per request: %lld full pages, %lld SWA pages, +%lld SWA pages for the step's prefill chunks)\n"
+        "          one full pool, same budget: %d pages x %s -> %d requests fit (hybrid fits %.2fx as many)\n",
+        plan.full_pages.pages, format_bytes(double(plan.full_page_bytes)).c_str(), plan.swa_pages.pages,
+        format_bytes(double(plan.swa_page_bytes)).c_str(), format_bytes(double(plan.bytes)).c_str(), plan.concurrency,
+        static_cast<long long>(plan.demand.full_pages), static_cast<long long>(plan.demand.swa_pages),
+        static_cast<long long>(plan.demand.swa_prefill_pages(plan.concurrency)), plan.full_only_pages.pages,
+        format_bytes(double(plan.full_only_page_bytes)).c_str(), plan.full_only_concurrency,
+        plan.full_only_concurrency > 0 ? double(plan.concurrency) / plan.full_only_concurrency : 0.0);
     std::fflush(stdout);
 
     const auto ideal_layout = ideal_pools_of(model, o.page_size);
@@ -425,7 +491,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     progress bar(o.progress_mode, w.requests);
-    ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar.step(r, running, waiting); };
+    ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) {
+        bar.step(r, running, waiting);
+    };
     std::vector<pool_trace> hybrid_traces{
         trace("full", pagedkv::attention_kind::full, plan.full_pages, plan.full_page_bytes),
         trace("SWA", pagedkv::attention_kind::sliding, plan.swa_pages, plan.swa_page_bytes)};
@@ -440,7 +508,8 @@ int main(int argc, char** argv) {
             return 1;
         }
         h = run_engine(recorder, std::move(hybrid_traces), specs, w, ideal_layout, ro, "hybrid (full + SWA)");
-        std::printf("trace of the hybrid run written to %s (replay: tools/replay %s)\n", o.trace.c_str(), o.trace.c_str());
+        std::printf("trace of the hybrid run written to %s (replay: tools/replay %s)\n", o.trace.c_str(),
+                    o.trace.c_str());
     }
     bar.done(h);
 
@@ -453,21 +522,25 @@ int main(int argc, char** argv) {
             return 1;
         }
         progress bar2(o.progress_mode, w.requests);
-        ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) { bar2.step(r, running, waiting); };
+        ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) {
+            bar2.step(r, running, waiting);
+        };
         f = run_engine(one.value(),
-                       {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)}, specs,
-                       w, ideal_layout, ro, "full-only (one pool)");
+                       {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)},
+                       specs, w, ideal_layout, ro, "full-only (one pool)");
         bar2.done(f);
     }
     print_summary(stdout, h, compare ? &f : nullptr);
-    for (const run_result* r : {static_cast<const run_result*>(&h), compare ? &f : static_cast<const run_result*>(nullptr)})
+    for (const run_result* r :
+         {static_cast<const run_result*>(&h), compare ? &f : static_cast<const run_result*>(nullptr)})
         if (r && !r->error.empty()) std::printf("\n  %s run stopped: %s\n", r->layout.c_str(), r->error.c_str());
 
     if (!o.svg.empty()) {
         char title[256];
-        std::snprintf(title, sizeof title, "%s, %s: %d x (%lld + %lld tokens), MTP %d, budget %s, P = %d", preset->name.c_str(),
-                      w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens),
-                      static_cast<long long>(w.output_tokens), w.draft_tokens, format_bytes(double(budget)).c_str(), o.page_size);
+        std::snprintf(title, sizeof title, "%s, %s: %d x (%lld + %lld tokens), MTP %d, budget %s, P = %d",
+                      preset->name.c_str(), w.name.c_str(), w.requests, static_cast<long long>(w.prompt_tokens),
+                      static_cast<long long>(w.output_tokens), w.draft_tokens, format_bytes(double(budget)).c_str(),
+                      o.page_size);
         std::vector<const run_result*> runs{&h};
         if (compare) runs.push_back(&f);
         if (!write_occupancy_svg(o.svg, title, runs)) {

@@ -40,34 +40,39 @@ int serve_multi_turn(const multi_turn_run& o) {
     const std::int64_t host_pages = o.host_gib > 0 ? static_cast<std::int64_t>(o.host_gib * gib) / page_bytes
                                                    : 1 + std::int64_t{w.sessions} * longest_pages;
     if (gpu_pages < 1 + longest_pages || gpu_pages > INT32_MAX || host_pages < 2 || host_pages > INT32_MAX) {
-        std::fprintf(stderr, "engine_sim: the GPU tier must hold one session's longest turn (%lld pages of %s) and the "
-                             "host tier 2 pages at least\n",
+        std::fprintf(stderr,
+                     "engine_sim: the GPU tier must hold one session's longest turn (%lld pages of %s) and the "
+                     "host tier 2 pages at least\n",
                      static_cast<long long>(longest_pages), format_bytes(double(page_bytes)).c_str());
         return 2;
     }
     std::printf("pagedkv engine_sim\n");
-    std::printf("model     %s: one full caching pool of all layers, %s per token, page %lld tokens = %s\n"
-                "          (the host tier serves full caching pools; docs/offload.md)\n",
-                o.preset_name.c_str(), format_bytes(double(o.model.all_layers_bytes_per_token())).c_str(),
-                static_cast<long long>(page), format_bytes(double(page_bytes)).c_str());
-    std::printf("workload  multi-turn: %d sessions x %d turns, a %lld-token system prompt shared by all, %lld user + %lld reply\n"
-                "          tokens per turn, think %lld steps (+-50%%) between turns, a new session every %lld steps,\n"
-                "          concurrency cap %d, prefill %lld tokens/step, longest turn %lld tokens, seed %llu\n",
-                w.sessions, w.turns, static_cast<long long>(w.system_tokens), static_cast<long long>(w.user_tokens),
-                static_cast<long long>(w.reply_tokens), static_cast<long long>(w.think_steps),
-                static_cast<long long>(w.arrival_gap_steps), w.max_concurrency, static_cast<long long>(w.prefill_chunk_tokens),
-                static_cast<long long>(longest), static_cast<unsigned long long>(o.seed));
+    std::printf(
+        "model     %s: one full caching pool of all layers, %s per token, page %lld tokens = %s\n"
+        "          (the host tier serves full caching pools; docs/offload.md)\n",
+        o.preset_name.c_str(), format_bytes(double(o.model.all_layers_bytes_per_token())).c_str(),
+        static_cast<long long>(page), format_bytes(double(page_bytes)).c_str());
+    std::printf(
+        "workload  multi-turn: %d sessions x %d turns, a %lld-token system prompt shared by all, %lld user + %lld "
+        "reply\n"
+        "          tokens per turn, think %lld steps (+-50%%) between turns, a new session every %lld steps,\n"
+        "          concurrency cap %d, prefill %lld tokens/step, longest turn %lld tokens, seed %llu\n",
+        w.sessions, w.turns, static_cast<long long>(w.system_tokens), static_cast<long long>(w.user_tokens),
+        static_cast<long long>(w.reply_tokens), static_cast<long long>(w.think_steps),
+        static_cast<long long>(w.arrival_gap_steps), w.max_concurrency, static_cast<long long>(w.prefill_chunk_tokens),
+        static_cast<long long>(longest), static_cast<unsigned long long>(o.seed));
     std::printf("tiers     GPU %lld pages (%s)%s, host %lld pages (%s)%s\n", static_cast<long long>(gpu_pages),
-                format_bytes(double(gpu_pages * page_bytes)).c_str(), o.budget_gib > 0 ? "" : " auto: the cap's longest turns",
-                static_cast<long long>(host_pages), format_bytes(double(host_pages * page_bytes)).c_str(),
+                format_bytes(double(gpu_pages * page_bytes)).c_str(),
+                o.budget_gib > 0 ? "" : " auto: the cap's longest turns", static_cast<long long>(host_pages),
+                format_bytes(double(host_pages * page_bytes)).c_str(),
                 o.host_gib > 0 ? "" : " auto: every session's longest context");
     std::fflush(stdout);
 
     auto plain = pagedkv::full_pool<pagedkv::lifo_free_stack, pagedkv::lru>::create(
         pagedkv::pool_size{static_cast<std::int32_t>(gpu_pages)}, o.page_size);
-    auto tiered = pagedkv::tiered_full_pool<pagedkv::lru>::create(pagedkv::pool_size{static_cast<std::int32_t>(gpu_pages)},
-                                                                  pagedkv::pool_size{static_cast<std::int32_t>(host_pages)},
-                                                                  o.page_size);
+    auto tiered = pagedkv::tiered_full_pool<pagedkv::lru>::create(
+        pagedkv::pool_size{static_cast<std::int32_t>(gpu_pages)},
+        pagedkv::pool_size{static_cast<std::int32_t>(host_pages)}, o.page_size);
     if (!plain || !tiered) {
         std::fprintf(stderr, "engine_sim: cannot create the pools: %s\n",
                      pagedkv::to_string(!plain ? plain.code() : tiered.code()).data());
@@ -91,7 +96,8 @@ int serve_multi_turn(const multi_turn_run& o) {
         std::snprintf(s, sizeof s, "%.1f", n ? double(sum) / double(n) : 0.0);
         return std::string(s);
     };
-    row(stdout, "steps to first token, mean", mean(a.first_token_steps, a.turns_served), mean(b.first_token_steps, b.turns_served));
+    row(stdout, "steps to first token, mean", mean(a.first_token_steps, a.turns_served),
+        mean(b.first_token_steps, b.turns_served));
     row(stdout, "steps per turn, mean", mean(a.turn_steps, a.turns_served), mean(b.turn_steps, b.turns_served));
     row(stdout, "prompt tokens looked up", num(a.prompt_tokens), num(b.prompt_tokens));
     row(stdout, "hit rate (both tiers)", pct(a.hit_rate()), pct(b.hit_rate()));
@@ -109,15 +115,18 @@ int serve_multi_turn(const multi_turn_run& o) {
     row(stdout, "host<->device per forward pass", per_step(a), per_step(b));
     row(stdout, "host<->device, largest step", copied(a.peak_step_copy_pages), copied(b.peak_step_copy_pages));
     row(stdout, "invariant checks passed", num(a.invariant_checks), num(b.invariant_checks));
-    std::printf("\n  with / without the host tier: hit rate %s, prefilled tokens %s, recomputed tokens %s, forward passes %s,\n"
-                "  steps to first token %s\n",
-                ratio(b.hit_rate(), a.hit_rate()).c_str(), ratio(double(b.prefilled_tokens), double(a.prefilled_tokens)).c_str(),
-                ratio(double(b.recomputed_tokens), double(a.recomputed_tokens)).c_str(),
-                ratio(double(b.forward_passes), double(a.forward_passes)).c_str(),
-                ratio(double(b.first_token_steps), double(a.first_token_steps)).c_str());
-    std::printf("\n  legend  recomputed: prompt tokens prefilled although an earlier forward pass had computed them\n"
-                "          (the session's earlier turns, the shared system prompt); forward passes: steps with a batch;\n"
-                "          host<->device: the step's copy plan (write-backs GPU -> host, loads host -> GPU), page bytes\n");
+    std::printf(
+        "\n  with / without the host tier: hit rate %s, prefilled tokens %s, recomputed tokens %s, forward passes %s,\n"
+        "  steps to first token %s\n",
+        ratio(b.hit_rate(), a.hit_rate()).c_str(),
+        ratio(double(b.prefilled_tokens), double(a.prefilled_tokens)).c_str(),
+        ratio(double(b.recomputed_tokens), double(a.recomputed_tokens)).c_str(),
+        ratio(double(b.forward_passes), double(a.forward_passes)).c_str(),
+        ratio(double(b.first_token_steps), double(a.first_token_steps)).c_str());
+    std::printf(
+        "\n  legend  recomputed: prompt tokens prefilled although an earlier forward pass had computed them\n"
+        "          (the session's earlier turns, the shared system prompt); forward passes: steps with a batch;\n"
+        "          host<->device: the step's copy plan (write-backs GPU -> host, loads host -> GPU), page bytes\n");
     for (const multi_turn_result* r : {&a, &b})
         if (!r->error.empty()) std::printf("\n  %s run stopped: %s\n", r->layout.c_str(), r->error.c_str());
     return a.error.empty() && b.error.empty() ? 0 : 1;

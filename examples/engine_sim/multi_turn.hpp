@@ -18,8 +18,8 @@ namespace engine_sim {
 /// forward pass had computed its KV (the session's earlier turns, or the shared system prompt).
 struct multi_turn_result {
     std::string layout;
-    std::int64_t steps = 0;             ///< until the last turn's reply, think time included
-    std::int64_t forward_passes = 0;    ///< steps that ran a batch
+    std::int64_t steps = 0;           ///< until the last turn's reply, think time included
+    std::int64_t forward_passes = 0;  ///< steps that ran a batch
     std::int64_t turns_served = 0;
     std::int64_t preemptions = 0;
     std::int64_t prompt_tokens = 0;     ///< looked up at admissions (readmissions included)
@@ -93,9 +93,9 @@ multi_turn_result run_multi_turn(Pool& pool, const multi_turn_spec& w, std::uint
     multi_turn_result out;
     out.layout = std::move(layout_name);
     struct session {
-        std::int32_t turn = 0;          // the turn being served or awaited
-        std::int64_t ready_step = 0;    // when turn `turn` arrives
-        bool active = false;            // waiting or running
+        std::int32_t turn = 0;                   // the turn being served or awaited
+        std::int64_t ready_step = 0;             // when turn `turn` arrives
+        bool active = false;                     // waiting or running
         std::vector<pagedkv::token_id> history;  // system prompt and every finished turn
         std::int64_t computed_tokens = 0;        // prefix of history (and beyond) some pass computed
     };
@@ -105,7 +105,7 @@ multi_turn_result run_multi_turn(Pool& pool, const multi_turn_spec& w, std::uint
         std::int64_t prefill_target = 0;        // prompt, or more after a preemption mid-reply
         std::int64_t committed = 0, in_flight = 0;
         std::int64_t arrival_step = 0;
-        bool answered = false;                  // the prompt's prefill has ended (first token sampled)
+        bool answered = false;  // the prompt's prefill has ended (first token sampled)
         pagedkv::request_id id{};
         bool prefilling() const noexcept { return committed < prefill_target; }
     };
@@ -152,8 +152,10 @@ multi_turn_result run_multi_turn(Pool& pool, const multi_turn_spec& w, std::uint
             session& ss = sessions[s];
             if (ss.active || ss.turn >= w.turns || ss.ready_step > step) continue;
             std::size_t slot = reqs.size();
-            if (!free_slots.empty()) slot = free_slots.back(), free_slots.pop_back();
-            else reqs.emplace_back();
+            if (!free_slots.empty())
+                slot = free_slots.back(), free_slots.pop_back();
+            else
+                reqs.emplace_back();
             request& q = reqs[slot];
             q = request{};
             q.session = static_cast<std::int32_t>(s);
@@ -174,11 +176,17 @@ multi_turn_result run_multi_turn(Pool& pool, const multi_turn_spec& w, std::uint
             const std::size_t qi = running[i];
             request& q = reqs[qi];
             const std::int64_t need = q.prefilling() ? std::min(q.prefill_target - q.committed, budget) : 1;
-            if (need == 0) { ++i; continue; }
+            if (need == 0) {
+                ++i;
+                continue;
+            }
             bool gone = false;
             while (!pool.extend(q.id, need).ok()) {
                 preempted = true;
-                if (preempt_newest() == qi) { gone = true; break; }
+                if (preempt_newest() == qi) {
+                    gone = true;
+                    break;
+                }
             }
             if (gone) break;
             if (q.prefilling()) budget -= need;
@@ -187,11 +195,13 @@ multi_turn_result run_multi_turn(Pool& pool, const multi_turn_spec& w, std::uint
             ++i;
         }
         // 2. admissions: attach what either tier holds, prefill the rest
-        while (!preempted && !waiting.empty() && running.size() < static_cast<std::size_t>(w.max_concurrency) && budget > 0) {
+        while (!preempted && !waiting.empty() && running.size() < static_cast<std::size_t>(w.max_concurrency) &&
+               budget > 0) {
             const std::size_t qi = waiting.front();
             request& q = reqs[qi];
             q.id = pool.add_request().value();
-            const auto prompt = std::span<const pagedkv::token_id>(q.tokens).first(static_cast<std::size_t>(q.prefill_target));
+            const auto prompt =
+                std::span<const pagedkv::token_id>(q.tokens).first(static_cast<std::size_t>(q.prefill_target));
             const pagedkv::tier_hit hit = T::attach(pool, q.id, prompt);
             const std::int64_t need = std::min(q.prefill_target - hit.tokens(), budget);
             if (!pool.extend(q.id, need).ok()) {
@@ -234,7 +244,10 @@ multi_turn_result run_multi_turn(Pool& pool, const multi_turn_spec& w, std::uint
         }
         for (std::size_t i = 0; i < running.size();) {
             request& q = reqs[running[i]];
-            if (q.committed < static_cast<std::int64_t>(q.tokens.size())) { ++i; continue; }
+            if (q.committed < static_cast<std::int64_t>(q.tokens.size())) {
+                ++i;
+                continue;
+            }
             session& ss = sessions[static_cast<std::size_t>(q.session)];
             (void)pool.free_request(q.id);  // its keyed pages stay cached for the next turn
             ss.history = std::move(q.tokens);

@@ -39,8 +39,8 @@ std::vector<std::string> shipped_presets() {
 }
 
 std::optional<preset> load_preset(const std::string& name_or_path, std::string& why) {
-    const bool is_path = name_or_path.find('/') != std::string::npos ||
-                         (name_or_path.size() > 7 && name_or_path.ends_with(".preset"));
+    const bool is_path =
+        name_or_path.find('/') != std::string::npos || (name_or_path.size() > 7 && name_or_path.ends_with(".preset"));
     preset p;
     p.path = is_path ? name_or_path : preset_dir() + "/" + name_or_path + ".preset";
     std::ifstream in(p.path);
@@ -60,8 +60,8 @@ std::optional<preset> load_preset(const std::string& name_or_path, std::string& 
         }
         kv[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
     }
-    const auto take_int = [&](const char* key, std::int64_t lo, std::int64_t hi, std::int64_t fallback,
-                              bool required, std::int64_t& out) {
+    const auto take_int = [&](const char* key, std::int64_t lo, std::int64_t hi, std::int64_t fallback, bool required,
+                              std::int64_t& out) {
         const auto it = kv.find(key);
         if (it == kv.end()) {
             if (required) why = p.path + ": missing key `" + key + "`";
@@ -69,8 +69,8 @@ std::optional<preset> load_preset(const std::string& name_or_path, std::string& 
             return !required;
         }
         if (!to_int(it->second, out) || out < lo || out > hi) {
-            why = p.path + ": `" + key + " = " + it->second + "` is not an integer in [" + std::to_string(lo) +
-                  ", " + std::to_string(hi) + "]";
+            why = p.path + ": `" + key + " = " + it->second + "` is not an integer in [" + std::to_string(lo) + ", " +
+                  std::to_string(hi) + "]";
             return false;
         }
         kv.erase(it);
@@ -79,15 +79,17 @@ std::optional<preset> load_preset(const std::string& name_or_path, std::string& 
     const auto pattern = kv.find("layer_pattern");
     if (pattern == kv.end() || pattern->second.empty() ||
         pattern->second.find_first_not_of("SFLC") != std::string::npos) {
-        why = p.path + ": `layer_pattern` must be a non-empty string of S (sliding), L (long window), C (chunked) "
-                       "and F (full)";
+        why = p.path +
+              ": `layer_pattern` must be a non-empty string of S (sliding), L (long window), C (chunked) "
+              "and F (full)";
         return std::nullopt;
     }
     p.layer_pattern = pattern->second;
     kv.erase(pattern);
     const auto has = [&](char c) { return p.layer_pattern.find(c) != std::string::npos; };
     std::int64_t layers, shared, window, long_window, chunk, s_heads, s_dim, f_heads, f_dim, dtype;
-    if (!take_int("layers", 1, 1 << 16, 0, true, layers) || !take_int("kv_shared_layers", 0, layers - 1, 0, false, shared) ||
+    if (!take_int("layers", 1, 1 << 16, 0, true, layers) ||
+        !take_int("kv_shared_layers", 0, layers - 1, 0, false, shared) ||
         !take_int("window_tokens", 1, INT32_MAX, 0, has('S'), window) ||
         !take_int("long_window_tokens", 1, INT32_MAX, 0, has('L'), long_window) ||
         !take_int("chunk_tokens", 1, INT32_MAX, 0, has('C'), chunk) ||
@@ -106,8 +108,10 @@ std::optional<preset> load_preset(const std::string& name_or_path, std::string& 
     p.layers = static_cast<std::int32_t>(layers);
     p.kv_shared_layers = static_cast<std::int32_t>(shared);
     for (std::int32_t i = 0; i < p.layers - p.kv_shared_layers; ++i) {
-        if (p.layer_pattern[static_cast<std::size_t>(i) % p.layer_pattern.size()] == 'F') ++p.model.full_layers;
-        else ++p.model.sliding_layers;
+        if (p.layer_pattern[static_cast<std::size_t>(i) % p.layer_pattern.size()] == 'F')
+            ++p.model.full_layers;
+        else
+            ++p.model.sliding_layers;
     }
     p.model.window_tokens = window;
     p.model.sliding = {static_cast<std::int32_t>(s_heads), static_cast<std::int32_t>(s_dim)};

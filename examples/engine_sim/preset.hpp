@@ -21,7 +21,7 @@ struct preset {
     /// The same layers as full layers plus one group per other letter, in the order S, L, C
     /// (every preset; a preset with L or C runs on multi_hybrid_pool).
     pagedkv::grouped_model groups{};
-    std::string group_letters;          ///< the letters of `groups`, in its order ("S", "C", "SL", ...)
+    std::string group_letters;  ///< the letters of `groups`, in its order ("S", "C", "SL", ...)
     bool multi() const { return group_letters != "S"; }
 };
 

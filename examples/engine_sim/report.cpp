@@ -54,9 +54,12 @@ namespace {
 
 std::string format_ns(double ns) {
     char buf[32];
-    if (ns < 1000) std::snprintf(buf, sizeof buf, "%.0f ns", ns);
-    else if (ns < 1e6) std::snprintf(buf, sizeof buf, "%.1f us", ns / 1e3);
-    else std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
+    if (ns < 1000)
+        std::snprintf(buf, sizeof buf, "%.0f ns", ns);
+    else if (ns < 1e6)
+        std::snprintf(buf, sizeof buf, "%.1f us", ns / 1e3);
+    else
+        std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
     return buf;
 }
 
@@ -128,9 +131,8 @@ void print_summary(std::FILE* out, const run_result& hybrid, const run_result* f
     row("", hybrid.layout, full_only ? full_only->layout : "");
     put("steps", [&](const run_result& r) { return str("%lld", static_cast<long long>(r.steps())); });
     put("requests finished", [&](const run_result& r) { return str("%lld", static_cast<long long>(r.finished)); });
-    put("concurrency peak / mean", [&](const run_result& r) {
-        return str("%d / %.1f", peak_of(r.running), mean_of(r.running));
-    });
+    put("concurrency peak / mean",
+        [&](const run_result& r) { return str("%d / %.1f", peak_of(r.running), mean_of(r.running)); });
     put("preemptions", [&](const run_result& r) { return str("%lld", static_cast<long long>(r.preemptions)); });
     for (const run_result* r : runs) {
         if (!r) continue;
@@ -156,10 +158,10 @@ void print_summary(std::FILE* out, const run_result& hybrid, const run_result* f
     put("host time per step, median", [&](const run_result& r) { return format_ns(times_of(r).median_step); });
     put("host time per step, p99", [&](const run_result& r) { return format_ns(times_of(r).p99_step); });
     put("host time per request-step", [&](const run_result& r) { return format_ns(times_of(r).per_request_step); });
-    put("  of which table emission", [&](const run_result& r) { return format_ns(times_of(r).tables_per_request_step); });
-    put("invariant checks passed", [&](const run_result& r) {
-        return str("%lld", static_cast<long long>(r.invariant_checks));
-    });
+    put("  of which table emission",
+        [&](const run_result& r) { return format_ns(times_of(r).tables_per_request_step); });
+    put("invariant checks passed",
+        [&](const run_result& r) { return str("%lld", static_cast<long long>(r.invariant_checks)); });
     if (full_only) print_verdict(out, hybrid, *full_only);
     std::fprintf(out,
                  "\n  legend  steps: forward passes until every request finished (fewer: the workload served sooner)\n"
@@ -178,14 +180,16 @@ void print_verdict(std::FILE* out, const run_result& hybrid, const run_result& f
             return;
         }
     if (hybrid.steps() == full_only.steps()) {
-        std::fprintf(out, "\n  verdict both layouts served the workload in %lld steps\n", static_cast<long long>(hybrid.steps()));
+        std::fprintf(out, "\n  verdict both layouts served the workload in %lld steps\n",
+                     static_cast<long long>(hybrid.steps()));
         return;
     }
     const bool hybrid_won = hybrid.steps() < full_only.steps();
     const run_result& won = hybrid_won ? hybrid : full_only;
     const run_result& lost = hybrid_won ? full_only : hybrid;
     const auto mean_of = [](const run_result& r) {
-        return r.running.empty() ? 0.0 : std::accumulate(r.running.begin(), r.running.end(), 0.0) / double(r.running.size());
+        return r.running.empty() ? 0.0
+                                 : std::accumulate(r.running.begin(), r.running.end(), 0.0) / double(r.running.size());
     };
     const auto peak_of = [](const run_result& r) {
         return r.running.empty() ? 0 : *std::max_element(r.running.begin(), r.running.end());
@@ -193,24 +197,31 @@ void print_verdict(std::FILE* out, const run_result& hybrid, const run_result& f
     const auto bytes_ratio = [](const run_result& r) {
         return r.ideal_bytes > 0 ? double(r.used_bytes) / double(r.ideal_bytes) : 0.0;
     };
-    std::fprintf(out, "\n  verdict %s served this workload better: %lld steps against %lld (%.2fx).\n", won.layout.c_str(),
-                 static_cast<long long>(won.steps()), static_cast<long long>(lost.steps()),
+    std::fprintf(out, "\n  verdict %s served this workload better: %lld steps against %lld (%.2fx).\n",
+                 won.layout.c_str(), static_cast<long long>(won.steps()), static_cast<long long>(lost.steps()),
                  double(won.steps()) / double(lost.steps()));
-    std::fprintf(out, "          It ran %.1f requests per step on average against %.1f, with %lld preemptions against %lld",
-                 mean_of(won), mean_of(lost), static_cast<long long>(won.preemptions),
-                 static_cast<long long>(lost.preemptions));
+    std::fprintf(
+        out, "          It ran %.1f requests per step on average against %.1f, with %lld preemptions against %lld",
+        mean_of(won), mean_of(lost), static_cast<long long>(won.preemptions), static_cast<long long>(lost.preemptions));
     if (bytes_ratio(won) < bytes_ratio(lost)) {
-        std::fprintf(out, ",\n          because it holds %.3fx the ideal KV bytes against %.3fx, so the same budget holds more requests",
+        std::fprintf(out,
+                     ",\n          because it holds %.3fx the ideal KV bytes against %.3fx, so the same budget holds "
+                     "more requests",
                      bytes_ratio(won), bytes_ratio(lost));
-        if (hybrid_won) std::fprintf(out, "\n          (one full pool keeps the sliding layers' K/V of every token, in the window or not)");
+        if (hybrid_won)
+            std::fprintf(
+                out, "\n          (one full pool keeps the sliding layers' K/V of every token, in the window or not)");
     }
     std::fprintf(out, ".\n");
     if (peak_of(lost) > peak_of(won) && lost.preemptions > won.preemptions)
-        std::fprintf(out, "          The %s run peaks higher (%d requests against %d) only by admitting requests it then preempts.\n",
-                     lost.layout.c_str(), peak_of(lost), peak_of(won));
+        std::fprintf(
+            out,
+            "          The %s run peaks higher (%d requests against %d) only by admitting requests it then preempts.\n",
+            lost.layout.c_str(), peak_of(lost), peak_of(won));
 }
 
-bool write_occupancy_svg(const std::string& path, const std::string& title, const std::vector<const run_result*>& runs) {
+bool write_occupancy_svg(const std::string& path, const std::string& title,
+                         const std::vector<const run_result*>& runs) {
     std::ofstream svg(path);
     if (!svg) return false;
     std::int64_t max_steps = 1;
@@ -240,7 +251,8 @@ bool write_occupancy_svg(const std::string& path, const std::string& title, cons
             << "<text x=\"" << lx + 16 << "\" y=\"40\">" << names[i] << "</text>\n";
         lx += 16 + 8 * double(std::string(names[i]).size()) + 20;
     }
-    svg << "<line x1=\"" << lx << "\" y1=\"36\" x2=\"" << lx + 24 << "\" y2=\"36\" stroke=\"black\" stroke-dasharray=\"4 3\"/>"
+    svg << "<line x1=\"" << lx << "\" y1=\"36\" x2=\"" << lx + 24
+        << "\" y2=\"36\" stroke=\"black\" stroke-dasharray=\"4 3\"/>"
         << "<text x=\"" << lx + 30 << "\" y=\"40\">ideal pages</text>\n";
 
     const std::size_t columns = 400;  // at most this many x samples per panel; each keeps its bucket's peak
@@ -275,15 +287,16 @@ bool write_occupancy_svg(const std::string& path, const std::string& title, cons
             svg << "\"/>\n";
         };
         const double x_end = left + plot_w * double(n) / double(max_steps);
-        svg << "<text x=\"" << left << "\" y=\"" << y0 - 8 << "\" font-weight=\"bold\">" << run->layout << ": " << t->name
-            << " pool, " << t->capacity_pages << " pages (" << format_bytes(double(t->capacity_pages) * double(t->page_bytes))
-            << ")</text>\n";
+        svg << "<text x=\"" << left << "\" y=\"" << y0 - 8 << "\" font-weight=\"bold\">" << run->layout << ": "
+            << t->name << " pool, " << t->capacity_pages << " pages ("
+            << format_bytes(double(t->capacity_pages) * double(t->page_bytes)) << ")</text>\n";
         // The panel is the free band; owned and cached pages are drawn over it.
         svg << "<rect x=\"" << left << "\" y=\"" << y0 << "\" width=\"" << plot_w << "\" height=\"" << panel_h
             << "\" fill=\"" << colors[2] << "\" stroke=\"#999\"/>\n";
         if (!xs.empty()) {
             if (any_cached)
-                band([&](std::size_t i) { return owned[i]; }, [&](std::size_t i) { return owned[i] + cached[i]; }, colors[1]);
+                band([&](std::size_t i) { return owned[i]; }, [&](std::size_t i) { return owned[i] + cached[i]; },
+                     colors[1]);
             band([&](std::size_t) { return 0.0; }, [&](std::size_t i) { return owned[i]; }, colors[0]);
             svg << "<polyline fill=\"none\" stroke=\"black\" stroke-width=\"1\" stroke-dasharray=\"4 3\" points=\"";
             for (std::size_t i = 0; i < xs.size(); ++i) svg << num(xs[i]) << ',' << num(y(ideal[i])) << ' ';

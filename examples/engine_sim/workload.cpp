@@ -63,9 +63,8 @@ double acceptance::mean() const noexcept {
 
 std::int32_t acceptance::accepted(std::int32_t request, std::int64_t step) const noexcept {
     std::int32_t a = 0;
-    while (a < drafts_ &&
-           uniform_hash(seed_, static_cast<std::uint64_t>(request), static_cast<std::uint64_t>(step),
-                        static_cast<std::uint64_t>(a)) < alpha_)
+    while (a < drafts_ && uniform_hash(seed_, static_cast<std::uint64_t>(request), static_cast<std::uint64_t>(step),
+                                       static_cast<std::uint64_t>(a)) < alpha_)
         ++a;
     return a;
 }

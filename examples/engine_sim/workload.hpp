@@ -13,11 +13,11 @@ struct workload_spec {
     std::int32_t requests = 80;
     std::int64_t prompt_tokens = 8192;
     std::int64_t output_tokens = 1024;
-    std::int32_t max_concurrency = 64;        ///< running requests at most
-    std::int32_t draft_tokens = 3;            ///< MTP draft tokens verified per decode step
-    double mean_accepted = 2.0;               ///< mean drafts accepted per decode step
-    std::int64_t prefill_chunk_tokens = 2048; ///< prompt tokens prefilled per step, all requests together
-    double length_jitter = 0.0;               ///< lengths drawn uniformly in [1 - j, 1 + j] x the mean
+    std::int32_t max_concurrency = 64;         ///< running requests at most
+    std::int32_t draft_tokens = 3;             ///< MTP draft tokens verified per decode step
+    double mean_accepted = 2.0;                ///< mean drafts accepted per decode step
+    std::int64_t prefill_chunk_tokens = 2048;  ///< prompt tokens prefilled per step, all requests together
+    double length_jitter = 0.0;                ///< lengths drawn uniformly in [1 - j, 1 + j] x the mean
 };
 
 /// Sets `w` to a named workload: summarization (80 x 8192 prompt / 1024 output), chat
@@ -30,11 +30,11 @@ bool named_workload(std::string_view name, workload_spec& w);
 struct multi_turn_spec {
     std::int32_t sessions = 128;
     std::int32_t turns = 4;
-    std::int64_t system_tokens = 2048;  ///< one system prompt, shared by every session
-    std::int64_t user_tokens = 384;     ///< per turn
-    std::int64_t reply_tokens = 128;    ///< per turn, decoded one token per step
-    std::int64_t think_steps = 400;     ///< mean gap between a reply and the next turn (uniform +-50%)
-    std::int64_t arrival_gap_steps = 4; ///< session s starts its first turn at step s * gap
+    std::int64_t system_tokens = 2048;   ///< one system prompt, shared by every session
+    std::int64_t user_tokens = 384;      ///< per turn
+    std::int64_t reply_tokens = 128;     ///< per turn, decoded one token per step
+    std::int64_t think_steps = 400;      ///< mean gap between a reply and the next turn (uniform +-50%)
+    std::int64_t arrival_gap_steps = 4;  ///< session s starts its first turn at step s * gap
     std::int32_t max_concurrency = 24;
     std::int64_t prefill_chunk_tokens = 1024;
 };

@@ -29,10 +29,10 @@ using bf16 = __nv_bfloat16;
 // with 8 query heads; the full layer uses the same shape (E4B's global head_dim 512 exceeds the kernel's).
 constexpr std::int32_t page_size = 16, window = 512;
 constexpr int q_heads = 8, kv_heads = 2, head_dim = 256, row_elems = kv_heads * head_dim;
-constexpr int drafts = 2, queries = 1 + drafts;  // MTP: each decode step reserves 1 + k tokens
-constexpr std::int64_t prefill_chunk = 256;      // prompt tokens per request per step
+constexpr int drafts = 2, queries = 1 + drafts;            // MTP: each decode step reserves 1 + k tokens
+constexpr std::int64_t prefill_chunk = 256;                // prompt tokens per request per step
 constexpr std::int32_t full_pages = 256, swa_pages = 160;  // the SWA pool holds only the windows
-constexpr double tolerance = 1e-2;                          // ||out - ref|| / ||ref||, bf16 (issue 6)
+constexpr double tolerance = 1e-2;                         // ||out - ref|| / ||ref||, bf16 (issue 6)
 
 void check(cudaError_t e, const char* what) {
     if (e == cudaSuccess) return;
@@ -82,7 +82,10 @@ struct layer {
     device_array<bf16> k, v;
     std::vector<std::vector<bf16>> tokens[2];  // [K or V][request][position * row_elems + e]
     layer(const char* layer_name, std::int32_t w, pool_size pages, std::size_t requests)
-        : name(layer_name), window_tokens(w), k(std::size_t(pages.pages) * page_size * row_elems), v(k.size),
+        : name(layer_name),
+          window_tokens(w),
+          k(std::size_t(pages.pages) * page_size * row_elems),
+          v(k.size),
           tokens{std::vector<std::vector<bf16>>(requests), std::vector<std::vector<bf16>>(requests)} {
         check(cudaMemset(k.ptr, 0xff, k.size * sizeof(bf16)), "poison");
         check(cudaMemset(v.ptr, 0xff, v.size * sizeof(bf16)), "poison");
@@ -118,8 +121,9 @@ void write_in_flight(layer& l, const hybrid_pool<>& pool, std::span<const reques
 bool run_layer(const layer& l, page_table_view table, const char* table_name, std::size_t table_entries,
                std::span<const std::int64_t> lens, int sm_count, std::mt19937_64& rng) {
     const int B = int(lens.size());
-    const decode_shape shape{B, queries, q_heads, kv_heads, head_dim, page_size, l.window_tokens,
-                             std::int32_t(*std::max_element(lens.begin(), lens.end()))};
+    const decode_shape shape{
+        B,        queries,   q_heads,         kv_heads,
+        head_dim, page_size, l.window_tokens, std::int32_t(*std::max_element(lens.begin(), lens.end()))};
     decode_plan plan{};
     check(plan_decode(shape, sm_count, plan), "plan_decode");
     const std::size_t per_request = std::size_t(queries) * q_heads * head_dim;
@@ -176,8 +180,8 @@ bool run_layer(const layer& l, page_table_view table, const char* table_name, st
         max_rel_error = std::isnan(rel) || rel > max_rel_error ? rel : max_rel_error;
     }
     const bool pass = max_rel_error < tolerance;  // NaN fails
-    std::printf("  %-4s layer (%s, %zu entries): %d requests, %lld pages read, max rel error %.2e  %s\n",
-                l.name, table_name, table_entries, B, static_cast<long long>(pages_read), max_rel_error,
+    std::printf("  %-4s layer (%s, %zu entries): %d requests, %lld pages read, max rel error %.2e  %s\n", l.name,
+                table_name, table_entries, B, static_cast<long long>(pages_read), max_rel_error,
                 pass ? "PASS" : "FAIL");
     return pass;
 }

@@ -30,8 +30,8 @@ namespace nb = nanobind;
 /// its code (`pagedkv.UnknownRequestError`, ...), a subclass of `pagedkv.Error`.
 struct call_error {
     error err;
-    std::string call;        ///< the Python method that failed ("extend_many")
-    std::int64_t index = -1; ///< the batch position the error is about, -1 when none
+    std::string call;         ///< the Python method that failed ("extend_many")
+    std::int64_t index = -1;  ///< the batch position the error is about, -1 when none
 };
 
 [[noreturn]] inline void raise(error e, const char* call, std::int64_t index = -1) { throw call_error{e, call, index}; }
@@ -127,7 +127,8 @@ private:
 inline void check_same_length(std::size_t got, std::size_t batch, const char* what) {
     if (got != batch)
         throw nb::value_error((std::string(what) + " has " + std::to_string(got) + " entries for a batch of " +
-                               std::to_string(batch) + " requests").c_str());
+                               std::to_string(batch) + " requests")
+                                  .c_str());
 }
 
 // ---- KV events ------------------------------------------------------------------------------------
@@ -154,8 +155,8 @@ struct event_queue {
     kv_event_sink sink() {
         return [this](const kv_event& e) {
             pending.push_back(event_record{e.kind, e.layers, e.key, e.parent_key, e.has_parent, e.page.value,
-                                           std::vector<token_id>(e.tokens.begin(), e.tokens.end()),
-                                           e.scope.tenant_salt, e.scope.extra_key, e.page_extra_key});
+                                           std::vector<token_id>(e.tokens.begin(), e.tokens.end()), e.scope.tenant_salt,
+                                           e.scope.extra_key, e.page_extra_key});
         };
     }
     /// Delivers pending events to the callback, if one is set. Called after every mutation.
@@ -213,7 +214,8 @@ public:
         }
         if (!nb::isinstance<nb::sequence>(h) || nb::isinstance<nb::str>(h))
             throw nb::type_error((std::string(what) + " must be a 2-D integer array or a sequence of 1-D integer "
-                                                      "arrays / lists, one per request").c_str());
+                                                      "arrays / lists, one per request")
+                                     .c_str());
         const auto seq = nb::borrow<nb::sequence>(h);
         check_same_length(nb::len(seq), batch, what);
         rows_.reserve(batch);  // no reallocation: each row's span points into its own element

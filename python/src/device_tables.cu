@@ -63,12 +63,18 @@ std::int32_t cuda_tables::device() const noexcept { return impl_->device; }
 void* cuda_tables::buffer(std::int32_t k, device_buffer b) const noexcept {
     const pool_tables_view& v = impl_->tables.tables(k);
     switch (b) {
-        case device_buffer::block_table: return v.dense;
-        case device_buffer::kv_indptr: return v.csr_indptr;
-        case device_buffer::kv_indices: return v.csr_indices;
-        case device_buffer::kv_last_page_len: return v.csr_last_page_len;
-        case device_buffer::qo_indptr: return v.slot_indptr;
-        case device_buffer::slot_mapping: return v.slot_mapping;
+        case device_buffer::block_table:
+            return v.dense;
+        case device_buffer::kv_indptr:
+            return v.csr_indptr;
+        case device_buffer::kv_indices:
+            return v.csr_indices;
+        case device_buffer::kv_last_page_len:
+            return v.csr_last_page_len;
+        case device_buffer::qo_indptr:
+            return v.slot_indptr;
+        case device_buffer::slot_mapping:
+            return v.slot_mapping;
     }
     return nullptr;
 }

@@ -82,8 +82,9 @@ py_device_tables make_device_tables(nb::handle owner, const Pool& pool, const de
     const std::int32_t page_size = std::get<0>(std::tie(parts...)).page_size_tokens();
     std::optional<pool_size> second;
     if constexpr (sizeof...(Parts) == 2) second = sizes[1];
-    py_device_tables t(value_or_raise(cuda_tables::create(o.cap, page_size, sizes[0], second, o.captured_delta_bytes), call),
-                       std::make_unique<mirror_of<Pool, Mirror>>(pool, std::move(mirror)), nb::borrow(owner), o.cap);
+    py_device_tables t(
+        value_or_raise(cuda_tables::create(o.cap, page_size, sizes[0], second, o.captured_delta_bytes), call),
+        std::make_unique<mirror_of<Pool, Mirror>>(pool, std::move(mirror)), nb::borrow(owner), o.cap);
     std::int32_t k = 0;
     const auto place = [&](const auto& part) {
         constexpr bool full = std::remove_cvref_t<decltype(part)>::kind == attention_kind::full;

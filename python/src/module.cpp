@@ -26,7 +26,10 @@ std::string class_name(errc e) {
     std::string name;
     bool upper = true;
     for (char c : code) {
-        if (c == '_') { upper = true; continue; }
+        if (c == '_') {
+            upper = true;
+            continue;
+        }
         name += upper ? static_cast<char>(c - 'a' + 'A') : c;
         upper = false;
     }
@@ -41,7 +44,8 @@ std::array<PyObject*, errc_count> error_classes{};
 }  // namespace
 
 void bind_errors(nb::module_& m) {
-    PyObject* base = PyErr_NewExceptionWithDoc("pagedkv.Error",
+    PyObject* base = PyErr_NewExceptionWithDoc(
+        "pagedkv.Error",
         "Base class of every pagedkv error. `code` names the error (core/error.hpp's errc); `index` is the "
         "batch position a batch call's error is about, or None. The call that raised changed nothing.",
         PyExc_Exception, nullptr);
@@ -63,7 +67,8 @@ void bind_errors(nb::module_& m) {
         } catch (const call_error& e) {
             const errc code = e.err.code;
             const auto i = static_cast<std::size_t>(code);
-            PyObject* cls = i > 0 && i < errc_count ? error_classes[i] : error_classes[static_cast<std::size_t>(errc::invariant_violated)];
+            PyObject* cls = i > 0 && i < errc_count ? error_classes[i]
+                                                    : error_classes[static_cast<std::size_t>(errc::invariant_violated)];
             std::string msg = e.call + ": " + std::string(to_string(code)) + ": " + std::string(describe(code));
             if (e.err.detail && *e.err.detail) msg += std::string(" (") + e.err.detail + ")";
             if (e.index >= 0) msg += " [requests[" + std::to_string(e.index) + "]]";
@@ -84,7 +89,8 @@ void bind_stats(nb::module_& m) {
         .def_prop_ro("hit_rate", &cache_stats::hit_rate, "hit_tokens / queried_tokens, 0 before any query.")
         .def("__eq__", [](const cache_stats& a, const cache_stats& b) { return a == b; })
         .def("__repr__", [](const cache_stats& s) {
-            return "CacheStats(lookups=" + std::to_string(s.lookups) + ", queried_tokens=" + std::to_string(s.queried_tokens) +
+            return "CacheStats(lookups=" + std::to_string(s.lookups) +
+                   ", queried_tokens=" + std::to_string(s.queried_tokens) +
                    ", hit_tokens=" + std::to_string(s.hit_tokens) + ", stored_pages=" + std::to_string(s.stored_pages) +
                    ", evicted_pages=" + std::to_string(s.evicted_pages) + ")";
         });
@@ -99,8 +105,10 @@ void bind_events(nb::module_& m) {
         .def_ro("kind", &event_record::kind)
         .def_ro("layers", &event_record::layers, "Which attention layers gained or lost the KV.")
         .def_ro("key", &event_record::key)
-        .def_prop_ro("parent_key", [](const event_record& e) { return e.has_parent ? nb::object(nb::int_(e.parent_key)) : nb::none(); },
-                     "The previous page's key, None for the first page of a sequence.")
+        .def_prop_ro(
+            "parent_key",
+            [](const event_record& e) { return e.has_parent ? nb::object(nb::int_(e.parent_key)) : nb::none(); },
+            "The previous page's key, None for the first page of a sequence.")
         .def_ro("page", &event_record::page, "The page that held (or holds) the content.")
         .def_ro("tokens", &event_record::tokens, "The page's token ids (`stored` only).")
         .def_ro("tenant_salt", &event_record::tenant_salt)
@@ -109,8 +117,10 @@ void bind_events(nb::module_& m) {
         .def("__repr__", [](const event_record& e) {
             const char* kinds[] = {"stored", "removed", "cleared"};
             return std::string("KvEvent(") + kinds[static_cast<int>(e.kind)] + ", " +
-                   (e.layers == attention_kind::full ? "full" : e.layers == attention_kind::sliding ? "sliding" : "chunked") + ", key=" + std::to_string(e.key) +
-                   ", page=" + std::to_string(e.page) + ")";
+                   (e.layers == attention_kind::full      ? "full"
+                    : e.layers == attention_kind::sliding ? "sliding"
+                                                          : "chunked") +
+                   ", key=" + std::to_string(e.key) + ", page=" + std::to_string(e.page) + ")";
         });
 }
 

@@ -9,12 +9,12 @@
 namespace pagedkv::python {
 
 // Every pool type a view can read: the plain one and the caching ones the module binds.
-using full_sources = std::variant<const full_pool<>*, const full_pool<lifo_free_stack, lru>*,
-                                  const full_pool<lifo_free_stack, priority_lru>*,
-                                  const full_pool<lifo_free_stack, adaptive_s3fifo>*>;
-using swa_sources = std::variant<const swa_pool<>*, const swa_pool<lifo_free_stack, lru>*,
-                                 const swa_pool<lifo_free_stack, priority_lru>*,
-                                 const swa_pool<lifo_free_stack, adaptive_s3fifo>*>;
+using full_sources =
+    std::variant<const full_pool<>*, const full_pool<lifo_free_stack, lru>*,
+                 const full_pool<lifo_free_stack, priority_lru>*, const full_pool<lifo_free_stack, adaptive_s3fifo>*>;
+using swa_sources =
+    std::variant<const swa_pool<>*, const swa_pool<lifo_free_stack, lru>*,
+                 const swa_pool<lifo_free_stack, priority_lru>*, const swa_pool<lifo_free_stack, adaptive_s3fifo>*>;
 
 /// A view of one pool of kind `Kind`. The Python object keeps its pool alive (keep_alive at the
 /// property that makes it); `scratch` is the pool object's batch scratch.

@@ -13,7 +13,7 @@ int main() {
     auto pool = hybrid_pool<>::create(pool_size{4096}, pool_size{1024}, 16, 512).value();
     request_id r = pool.add_request().value();
 
-    for (int chunk = 0; chunk < 4; ++chunk) {  // chunked prefill of a 2048-token prompt
+    for (int chunk = 0; chunk < 4; ++chunk) {      // chunked prefill of a 2048-token prompt
         if (status s = pool.extend(r, 512); !s) {  // a failing call changes nothing and says why
             std::printf("extend: %s\n", to_string(s.code()).data());
             return 1;

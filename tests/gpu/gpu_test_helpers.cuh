@@ -20,7 +20,9 @@ template <class T>
 struct device_buffer {
     T* ptr = nullptr;
     std::size_t size = 0;
-    explicit device_buffer(std::size_t n) : size(n) { CUDA_REQUIRE(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T))); }
+    explicit device_buffer(std::size_t n) : size(n) {
+        CUDA_REQUIRE(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T)));
+    }
     explicit device_buffer(const std::vector<T>& h) : device_buffer(h.size()) { upload(h); }
     device_buffer(const device_buffer&) = delete;
     device_buffer& operator=(const device_buffer&) = delete;

@@ -79,7 +79,8 @@ using engine = test::random_engine<hybrid>;
 const table_capacity cap{8, 6, 40, 256, 512};
 
 hybrid make_pool() { return hybrid::create(pool_size{160}, pool_size{72}, 4, 10).value(); }
-pc::device_tables make_tables(const hybrid& hp, std::int32_t captured = pc::device_tables::default_captured_delta_bytes) {
+pc::device_tables make_tables(const hybrid& hp,
+                              std::int32_t captured = pc::device_tables::default_captured_delta_bytes) {
     auto t = pc::device_tables::create(cap, pc::shape_of(hp.full()), pc::shape_of(hp.swa()), captured);
     REQUIRE(t.ok());
     return std::move(t.value());
@@ -345,7 +346,7 @@ TEST_CASE("device tables: the validator reports a stale in-range index pointing 
     validated v;
     const pool_tables_view full = v.tables.tables(0);
     const std::int32_t theirs = v.hp.full().pages(v.batch[2])[0].value;  // in range, owned by row 2's request
-    std::int32_t* entry = full.csr_indices + 2;                           // row 0, third listed page
+    std::int32_t* entry = full.csr_indices + 2;                          // row 0, third listed page
     const std::int32_t good = download(entry, 1)[0];
     upload(entry, theirs);
     pc::validation_report r = v.validate();

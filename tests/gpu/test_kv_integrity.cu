@@ -61,9 +61,16 @@ struct table_buffers {
     device_vector<std::int32_t> length, committed;
     device_vector<kv_probe_report> report;
     table_buffers(int max_batch, std::int32_t row_pages_)
-        : row_pages(row_pages_), dense(std::size_t(max_batch) * row_pages_), kv_len(max_batch), indptr(max_batch + 1),
-          indices(std::size_t(max_batch) * row_pages_), last(max_batch), tags(max_batch), length(max_batch),
-          committed(max_batch), report(1) {}
+        : row_pages(row_pages_),
+          dense(std::size_t(max_batch) * row_pages_),
+          kv_len(max_batch),
+          indptr(max_batch + 1),
+          indices(std::size_t(max_batch) * row_pages_),
+          last(max_batch),
+          tags(max_batch),
+          length(max_batch),
+          committed(max_batch),
+          report(1) {}
 
     // Emits `src`'s table for `batch` in `form` into the device buffers and returns its view.
     template <page_table_source S>
@@ -99,8 +106,8 @@ struct table_buffers {
         length.upload(len);
         committed.upload(com);
         report.upload({kv_probe_report{}});
-        CUDA_REQUIRE(check_kv_probes(cache.k.ptr, cache.v.ptr, view, static_cast<int>(batch.size()), src.page_size_tokens(),
-                                     window, cache.pages, kv_heads, head_dim,
+        CUDA_REQUIRE(check_kv_probes(cache.k.ptr, cache.v.ptr, view, static_cast<int>(batch.size()),
+                                     src.page_size_tokens(), window, cache.pages, kv_heads, head_dim,
                                      kv_probe_expect{tags.ptr, length.ptr, committed.ptr}, report.ptr, nullptr, chunk));
         CUDA_REQUIRE(cudaDeviceSynchronize());
         return report.download(1)[0];
@@ -198,7 +205,8 @@ engine_stats run_engine(const engine_config& cfg) {
     CAPTURE(cfg.window);
     CAPTURE(cfg.seed);
     std::mt19937_64 rng(cfg.seed);
-    auto pool = hybrid_pool<>::create(pool_size{cfg.full_pages}, pool_size{cfg.swa_pages}, cfg.page_size, cfg.window).value();
+    auto pool =
+        hybrid_pool<>::create(pool_size{cfg.full_pages}, pool_size{cfg.swa_pages}, cfg.page_size, cfg.window).value();
     layer_cache full_cache(cfg.full_pages, cfg.page_size), swa_cache(cfg.swa_pages, cfg.page_size);
     const std::int32_t row_pages = (cfg.max_prompt + cfg.max_output + 8) / cfg.page_size + 2;
     table_buffers tb(cfg.max_live, row_pages);
@@ -256,7 +264,8 @@ engine_stats run_engine(const engine_config& cfg) {
             const bool prefill = committed < r.prompt;
             const std::int64_t chunk = 1 + static_cast<std::int64_t>(rng() % 160);  // chunked prefill
             const std::int64_t n = prefill ? std::min<std::int64_t>(chunk, r.prompt - committed) : 1 + drafts;
-            const std::int64_t accept = prefill ? n : 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
+            const std::int64_t accept =
+                prefill ? n : 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
             const status st = pool.extend(r.id, n);
             REQUIRE(pool.check_invariants().ok());
             if (!st) {  // out of pages: preempt (the engine would recompute it later)
@@ -291,14 +300,15 @@ engine_stats run_engine(const engine_config& cfg) {
             d_tags.upload(tags);
             d_pos.upload(positions);
             const auto n = static_cast<std::int64_t>(tags.size());
-            CUDA_REQUIRE(write_kv_probes(full_cache.k.ptr, full_cache.v.ptr, kv_heads, head_dim, d_full_slots.ptr, d_tags.ptr,
-                                         d_pos.ptr, n, nullptr));
-            CUDA_REQUIRE(write_kv_probes(swa_cache.k.ptr, swa_cache.v.ptr, kv_heads, head_dim, d_swa_slots.ptr, d_tags.ptr,
-                                         d_pos.ptr, n, nullptr));
+            CUDA_REQUIRE(write_kv_probes(full_cache.k.ptr, full_cache.v.ptr, kv_heads, head_dim, d_full_slots.ptr,
+                                         d_tags.ptr, d_pos.ptr, n, nullptr));
+            CUDA_REQUIRE(write_kv_probes(swa_cache.k.ptr, swa_cache.v.ptr, kv_heads, head_dim, d_swa_slots.ptr,
+                                         d_tags.ptr, d_pos.ptr, n, nullptr));
             written_tokens += n;
         }
         for (auto it = dropped.rbegin(); it != dropped.rend(); ++it) {
-            for (auto& c : commits) if (c.first > *it) --c.first;
+            for (auto& c : commits)
+                if (c.first > *it) --c.first;
             live.erase(live.begin() + static_cast<std::ptrdiff_t>(*it));
         }
         check_all_tables();  // tokens in flight are visible before their commit
@@ -309,15 +319,18 @@ engine_stats run_engine(const engine_config& cfg) {
         for (const auto& [i, accept] : commits) {
             REQUIRE(pool.commit(live[i].id, accept).ok());
             REQUIRE(pool.check_invariants().ok());
-            if (pool.full().committed_tokens(live[i].id) > live[i].prompt) live[i].generated += static_cast<std::int32_t>(accept);
+            if (pool.full().committed_tokens(live[i].id) > live[i].prompt)
+                live[i].generated += static_cast<std::int32_t>(accept);
         }
         if (!live.empty() && rng() % 10 == 0) {  // rollback, e.g. a rejected constrained-decoding branch
             live_request& r = live[rng() % live.size()];
             const std::int64_t len = pool.full().length_tokens(r.id);
             const std::int64_t to = std::max<std::int64_t>(0, len - 1 - static_cast<std::int64_t>(rng() % 40));
             const status st = pool.truncate(r.id, to);
-            if (st) ++rollbacks;
-            else REQUIRE(st.code() == errc::window_already_released);  // and nothing changed:
+            if (st)
+                ++rollbacks;
+            else
+                REQUIRE(st.code() == errc::window_already_released);  // and nothing changed:
             REQUIRE(pool.check_invariants().ok());
         }
         for (std::size_t i = live.size(); i-- > 0;)
@@ -340,9 +353,9 @@ engine_stats run_engine(const engine_config& cfg) {
 TEST_CASE("kv integrity: every request sees exactly its own tokens, in order, in full and SWA layers") {
     // Window spanning pages; window smaller than a page; page size 1. Pools small enough to preempt.
     engine_stats total;
-    for (const engine_config& cfg : {engine_config{16, 100, 200, 70, 260, 8, 700, 120, 1},
-                                     engine_config{32, 8, 80, 25, 200, 8, 600, 100, 2},
-                                     engine_config{1, 3, 700, 200, 120, 6, 300, 60, 3}}) {
+    for (const engine_config& cfg :
+         {engine_config{16, 100, 200, 70, 260, 8, 700, 120, 1}, engine_config{32, 8, 80, 25, 200, 8, 600, 100, 2},
+          engine_config{1, 3, 700, 200, 120, 6, 300, 60, 3}}) {
         const engine_stats s = run_engine(cfg);
         total.finished += s.finished;
         total.preempted += s.preempted;
@@ -355,7 +368,8 @@ TEST_CASE("kv integrity: every request sees exactly its own tokens, in order, in
 
 TEST_CASE("kv integrity: a chunked group holds each request's current chunk, and a stale chunk row is caught") {
     // Chunks of 32 tokens, P = 16: a request committed to 40 keeps tokens 32..39 (page 2) only.
-    auto pool = multi_hybrid_pool<full_pool<>, chunked_pool<>>::create(pool_size{16}, 16, group_size{pool_size{16}, 32}).value();
+    auto pool = multi_hybrid_pool<full_pool<>, chunked_pool<>>::create(pool_size{16}, 16, group_size{pool_size{16}, 32})
+                    .value();
     layer_cache cache(16, 16);
     const request_id a = pool.add_request().value(), b = pool.add_request().value();
     const std::uint32_t tag_a = 3, tag_b = 5;
@@ -408,8 +422,10 @@ TEST_CASE("kv integrity check reports a swapped page, an out-of-range entry and 
         dss.upload(ss);
         dt.upload(tags);
         dp.upload(pos);
-        CUDA_REQUIRE(write_kv_probes(full_cache.k.ptr, full_cache.v.ptr, kv_heads, head_dim, dfs.ptr, dt.ptr, dp.ptr, 40, nullptr));
-        CUDA_REQUIRE(write_kv_probes(swa_cache.k.ptr, swa_cache.v.ptr, kv_heads, head_dim, dss.ptr, dt.ptr, dp.ptr, 40, nullptr));
+        CUDA_REQUIRE(write_kv_probes(full_cache.k.ptr, full_cache.v.ptr, kv_heads, head_dim, dfs.ptr, dt.ptr, dp.ptr,
+                                     40, nullptr));
+        CUDA_REQUIRE(write_kv_probes(swa_cache.k.ptr, swa_cache.v.ptr, kv_heads, head_dim, dss.ptr, dt.ptr, dp.ptr, 40,
+                                     nullptr));
         REQUIRE(pool.commit(r, 40).ok());  // committed 40, W 20: SWA page 0 (tokens 0..15) released
     }
     const request_id batch[] = {a, b};
@@ -431,9 +447,10 @@ TEST_CASE("kv integrity check reports a swapped page, an out-of-range entry and 
     tb.committed.upload(len);
     auto run = [&](const layer_cache& cache, int window, int rows) {
         tb.report.upload({kv_probe_report{}});
-        CUDA_REQUIRE(check_kv_probes(cache.k.ptr, cache.v.ptr, page_table_view::dense(tb.dense.ptr, 4, tb.kv_len.ptr), rows, 16,
-                                     window, cache.pages, kv_heads, head_dim,
-                                     kv_probe_expect{tb.tags.ptr, tb.length.ptr, tb.committed.ptr}, tb.report.ptr, nullptr));
+        CUDA_REQUIRE(check_kv_probes(cache.k.ptr, cache.v.ptr, page_table_view::dense(tb.dense.ptr, 4, tb.kv_len.ptr),
+                                     rows, 16, window, cache.pages, kv_heads, head_dim,
+                                     kv_probe_expect{tb.tags.ptr, tb.length.ptr, tb.committed.ptr}, tb.report.ptr,
+                                     nullptr));
         CUDA_REQUIRE(cudaDeviceSynchronize());
         return tb.report.download(1)[0];
     };
@@ -464,7 +481,7 @@ TEST_CASE("kv integrity check reports a swapped page, an out-of-range entry and 
     CHECK(stale[0] != 0);
     tb.dense.upload(stale);
     r = run(swa_cache, 20, 1);  // row 0 expects committed 40: its first live page is 1
-    CHECK(r.offenders == 1);   // tokens 16..39 are still a's own rows: only the stale entry offends
+    CHECK(r.offenders == 1);    // tokens 16..39 are still a's own rows: only the stale entry offends
     CHECK(decode(r).kind == static_cast<int>(kv_probe_fault::live_entry_before_window));
     CHECK(decode(r).token == 0);
 }

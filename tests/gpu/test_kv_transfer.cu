@@ -52,13 +52,16 @@ std::uint16_t bits(bf16 x) {
 }
 
 // The K and V rows of one token in one layer's host copy, at page `page`, offset `t % P`.
-std::size_t row_at(page_id page, std::int64_t t) { return (std::size_t(page.value) * P + std::size_t(t % P)) * row_elems; }
+std::size_t row_at(page_id page, std::int64_t t) {
+    return (std::size_t(page.value) * P + std::size_t(t % P)) * row_elems;
+}
 
 template <class Pool>
 void decode_through(const Pool& view, std::span<const request_id> batch, layer_kv& kv, const device_buffer<bf16>& q,
                     device_buffer<bf16>& out, int window, std::int32_t row_pages) {
     const int b = static_cast<int>(batch.size());
-    std::vector<std::int32_t> dense(std::size_t(b) * row_pages), kv_len(b), indptr(b + 1), indices(dense.size()), last(b);
+    std::vector<std::int32_t> dense(std::size_t(b) * row_pages), kv_len(b), indptr(b + 1), indices(dense.size()),
+        last(b);
     device_buffer<std::int32_t> d_dense(dense.size()), d_len(b), d_indptr(b + 1), d_indices(dense.size()), d_last(b);
     gpu::page_table_view table;
     if constexpr (Pool::kind == attention_kind::full) {
@@ -172,11 +175,12 @@ TEST_CASE("disaggregation: moved requests keep every token's K/V and decode bit-
     }
     CUDA_REQUIRE(cudaDeviceSynchronize());
     CHECK(full_pages_moved == 3 + 19 + 44 + 63 + 9);  // ceil(length / 16) each
-    CHECK(swa_pages_moved == swa_in_window);  // only in-window SWA pages travel: 3 + 9 + 9 + 9 + 9
+    CHECK(swa_pages_moved == swa_in_window);          // only in-window SWA pages travel: 3 + 9 + 9 + 9 + 9
     CHECK(swa_in_window == 39);
 
     // (1) KV integrity on the decode side: every token's rows, byte for byte.
-    const auto dk_full = dst_full.k.download(), dv_full = dst_full.v.download(), dk_swa = dst_swa.k.download(), dv_swa = dst_swa.v.download();
+    const auto dk_full = dst_full.k.download(), dv_full = dst_full.v.download(), dk_swa = dst_swa.k.download(),
+               dv_swa = dst_swa.v.download();
     std::size_t rows_checked = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const request_id r = batch[i], d = moved[i];

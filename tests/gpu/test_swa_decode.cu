@@ -33,26 +33,31 @@ int sm_count() {
 template <class T>
 double tolerance();
 template <>
-double tolerance<__nv_bfloat16>() { return 1e-2; }
+double tolerance<__nv_bfloat16>() {
+    return 1e-2;
+}
 template <>
-double tolerance<__half>() { return 1e-3; }
+double tolerance<__half>() {
+    return 1e-3;
+}
 
 // One randomized problem: requests with their own lengths, pages shuffled over the pool, tables in
 // both forms with garbage everywhere the kernel must not look.
 template <class T>
 struct problem {
     decode_shape shape;
-    std::vector<std::int32_t> lens;                  // absolute kv length per request
-    std::vector<std::vector<std::int32_t>> pages;    // page of each token page of each request (-1: none)
+    std::vector<std::int32_t> lens;                // absolute kv length per request
+    std::vector<std::vector<std::int32_t>> pages;  // page of each token page of each request (-1: none)
     std::vector<T> q, k, v;
     std::vector<std::int32_t> dense, kv_len, indptr, indices, last_page_len;
     std::int32_t num_pages = 0;
 
-    int margin = 0;  // keys before the window that also hold data (for a reference with a wider window)
+    int margin = 0;               // keys before the window that also hold data (for a reference with a wider window)
     int first_key(int b) const {  // earliest key any query of row b attends, less the margin
         const int p0 = lens[b] - shape.queries_per_request;
         int lo = shape.window_tokens > 0 ? std::max(0, p0 - shape.window_tokens + 1 - margin) : 0;
-        if (shape.chunk_tokens > 0) lo = std::max(lo, std::max(0, p0 / shape.chunk_tokens * shape.chunk_tokens - margin));
+        if (shape.chunk_tokens > 0)
+            lo = std::max(lo, std::max(0, p0 / shape.chunk_tokens * shape.chunk_tokens - margin));
         return lo;
     }
 
@@ -96,11 +101,16 @@ struct problem {
         // Garbage: out-of-range indices (a read faults), the NaN null page, decoys.
         auto garbage = [&, n = 0]() mutable -> std::int32_t {
             switch (n++ % 5) {
-                case 0: return std::numeric_limits<std::int32_t>::max();
-                case 1: return -1 - static_cast<std::int32_t>(rng() % 1000);
-                case 2: return 0;
-                case 3: return num_pages + static_cast<std::int32_t>(rng() % 100000);
-                default: return decoy_ids[rng() % decoy_ids.size()];
+                case 0:
+                    return std::numeric_limits<std::int32_t>::max();
+                case 1:
+                    return -1 - static_cast<std::int32_t>(rng() % 1000);
+                case 2:
+                    return 0;
+                case 3:
+                    return num_pages + static_cast<std::int32_t>(rng() % 100000);
+                default:
+                    return decoy_ids[rng() % decoy_ids.size()];
             }
         };
         int row_pages = 0;
@@ -117,8 +127,7 @@ struct problem {
             // are garbage and the kv length counts from the row's first entry.
             // With chunks, on a chunk boundary: positions count from the row's first entry.
             const int step = s.chunk_tokens > 0 && s.chunk_tokens % P == 0 ? s.chunk_tokens / P : 1;
-            const int start =
-                step * static_cast<int>(rng() % static_cast<std::uint64_t>(first_key(b) / P / step + 1));
+            const int start = step * static_cast<int>(rng() % static_cast<std::uint64_t>(first_key(b) / P / step + 1));
             for (int i = start; i < static_cast<int>(pages[b].size()); ++i)
                 indices.push_back(pages[b][i] >= 0 ? pages[b][i] : garbage());
             indptr.push_back(static_cast<std::int32_t>(indices.size()));
@@ -134,8 +143,8 @@ struct problem {
 
     // out[b, j, h, :] in float64, straight from the definition (with window W, default the shape's).
     std::vector<double> reference(float scale, int W) const {
-        const int Q = shape.queries_per_request, Hq = shape.num_q_heads, H = shape.num_kv_heads,
-                  D = shape.head_dim, P = shape.page_size_tokens;
+        const int Q = shape.queries_per_request, Hq = shape.num_q_heads, H = shape.num_kv_heads, D = shape.head_dim,
+                  P = shape.page_size_tokens;
         std::vector<double> out(static_cast<std::size_t>(shape.batch) * Q * Hq * D, 0.0);
         for (int b = 0; b < shape.batch; ++b)
             for (int j = 0; j < Q; ++j)
@@ -147,18 +156,22 @@ struct problem {
                     std::vector<double> score;
                     double mx = -INFINITY;
                     for (int t = lo; t <= pos; ++t) {
-                        const std::size_t ko = (static_cast<std::size_t>(pages[b][t / P]) * P + t % P) * H * D + kvh * D;
+                        const std::size_t ko =
+                            (static_cast<std::size_t>(pages[b][t / P]) * P + t % P) * H * D + kvh * D;
                         double dot = 0;
-                        for (int d = 0; d < D; ++d) dot += static_cast<double>(static_cast<float>(q[qo + d])) * static_cast<float>(k[ko + d]);
+                        for (int d = 0; d < D; ++d)
+                            dot += static_cast<double>(static_cast<float>(q[qo + d])) * static_cast<float>(k[ko + d]);
                         score.push_back(dot * scale);
                         mx = std::max(mx, score.back());
                     }
                     double sum = 0;
                     for (double& x : score) sum += (x = std::exp(x - mx));
                     for (int t = lo; t <= pos; ++t) {
-                        const std::size_t vo = (static_cast<std::size_t>(pages[b][t / P]) * P + t % P) * H * D + kvh * D;
+                        const std::size_t vo =
+                            (static_cast<std::size_t>(pages[b][t / P]) * P + t % P) * H * D + kvh * D;
                         for (int d = 0; d < D; ++d)
-                            out[qo + d] += score[static_cast<std::size_t>(t - lo)] / sum * static_cast<float>(v[vo + d]);
+                            out[qo + d] +=
+                                score[static_cast<std::size_t>(t - lo)] / sum * static_cast<float>(v[vo + d]);
                     }
                 }
         return out;
@@ -204,7 +217,10 @@ double run_and_compare(problem<T>& pr, bool off_by_one = false, bool with_csr = 
             if (form == table_form::csr && !with_csr) continue;
             CAPTURE(static_cast<int>(form));
             CAPTURE(plan->num_splits);
-            decode_tensors<T> t{q.ptr, out.ptr, k.ptr, v.ptr,
+            decode_tensors<T> t{q.ptr,
+                                out.ptr,
+                                k.ptr,
+                                v.ptr,
                                 form == table_form::dense
                                     ? page_table_view::dense(dense.ptr, pr.dense_row_pages, kv_len.ptr)
                                     : page_table_view::csr(indptr.ptr, indices.ptr, last.ptr),
@@ -280,8 +296,8 @@ TEST_CASE("swa_decode: a chunk that is not a whole number of pages: dense rows a
     decode_plan plan{};
     REQUIRE(plan_decode(pr.shape, sm_count(), plan).ok());
     device_vector<std::int32_t> indptr(pr.indptr), indices(pr.indices), last(pr.last_page_len);
-    const decode_tensors<__nv_bfloat16> t{nullptr, nullptr, nullptr, nullptr,
-                                          page_table_view::csr(indptr.ptr, indices.ptr, last.ptr), 0.125f};
+    const decode_tensors<__nv_bfloat16> t{
+        nullptr, nullptr, nullptr, nullptr, page_table_view::csr(indptr.ptr, indices.ptr, last.ptr), 0.125f};
     CHECK(swa_decode(plan, t, nullptr, 0, nullptr).code == decode_errc::invalid_chunk);
 }
 
@@ -409,7 +425,10 @@ TEST_CASE("swa_decode rejects bad shapes, plans and buffers, and launches nothin
         return plan_decode(x, 132, plan).code;
     };
     CHECK(with([](decode_shape& x) { x.head_dim = 96; }) == decode_errc::unsupported_head_dim);
-    CHECK(with([](decode_shape& x) { x.num_q_heads = 6; x.num_kv_heads = 4; }) == decode_errc::invalid_shape);
+    CHECK(with([](decode_shape& x) {
+              x.num_q_heads = 6;
+              x.num_kv_heads = 4;
+          }) == decode_errc::invalid_shape);
     CHECK(with([](decode_shape& x) { x.queries_per_request = 0; }) == decode_errc::invalid_shape);
     CHECK(with([](decode_shape& x) { x.batch = -1; }) == decode_errc::invalid_shape);
     CHECK(with([](decode_shape& x) { x.page_size_tokens = 24; }) == decode_errc::invalid_page_size);
@@ -421,7 +440,8 @@ TEST_CASE("swa_decode rejects bad shapes, plans and buffers, and launches nothin
     std::vector<__half> sentinel(buf.size, __half(1.5f));
     buf.upload(sentinel);
     device_vector<std::int32_t> table(16);
-    decode_tensors<__half> t{buf.ptr, buf.ptr + 2048, buf.ptr, buf.ptr, page_table_view::dense(table.ptr, 4, table.ptr), 0.1f};
+    decode_tensors<__half> t{buf.ptr, buf.ptr + 2048, buf.ptr, buf.ptr, page_table_view::dense(table.ptr, 4, table.ptr),
+                             0.1f};
     decode_tensors<__half> bad = t;
     bad.q = buf.ptr + 1;
     CHECK(swa_decode(plan, bad, nullptr, 0, nullptr).code == decode_errc::misaligned_pointer);

@@ -38,7 +38,9 @@ struct tier_kv {
     void* hk[1];
     void* hv[1];
     tier_kv(int gpu_pages, int host_pages)
-        : k(std::size_t(gpu_pages) * layout.page_bytes() / 2), v(k.size), host_elems(std::size_t(host_pages) * layout.page_bytes() / 2) {
+        : k(std::size_t(gpu_pages) * layout.page_bytes() / 2),
+          v(k.size),
+          host_elems(std::size_t(host_pages) * layout.page_bytes() / 2) {
         k.poison();
         v.poison();
         CUDA_REQUIRE(cudaMallocHost(&host_k, host_elems * sizeof(bf16)));
@@ -75,7 +77,8 @@ void forward(tiered& pool, tier_kv& kv, request_id r, std::uint32_t tag, const s
     device_buffer<std::int64_t> d_slots(slots);
     device_buffer<std::uint32_t> d_tags(tags);
     device_buffer<std::int32_t> d_pos(positions);
-    CUDA_REQUIRE(gpu::write_kv_probes(kv.k.ptr, kv.v.ptr, kv_heads, head_dim, d_slots.ptr, d_tags.ptr, d_pos.ptr, n, nullptr));
+    CUDA_REQUIRE(
+        gpu::write_kv_probes(kv.k.ptr, kv.v.ptr, kv_heads, head_dim, d_slots.ptr, d_tags.ptr, d_pos.ptr, n, nullptr));
     CUDA_REQUIRE(cudaDeviceSynchronize());
     REQUIRE(pool.commit(r, n, tokens).ok());
 }
@@ -91,8 +94,9 @@ unsigned offenders(const tiered& pool, tier_kv& kv, request_id r, std::uint32_t 
     device_buffer<std::int32_t> d_len(std::vector<std::int32_t>{committed});
     device_buffer<gpu::kv_probe_report> report(1);
     pagedkv::test::upload(report.ptr, gpu::kv_probe_report{});
-    CUDA_REQUIRE(gpu::check_kv_probes(kv.k.ptr, kv.v.ptr, gpu::page_table_view::csr(d_indptr.ptr, d_indices.ptr, d_last.ptr), 1,
-                                      P, 0, pool.gpu().size().pages, kv_heads, head_dim,
+    CUDA_REQUIRE(gpu::check_kv_probes(kv.k.ptr, kv.v.ptr,
+                                      gpu::page_table_view::csr(d_indptr.ptr, d_indices.ptr, d_last.ptr), 1, P, 0,
+                                      pool.gpu().size().pages, kv_heads, head_dim,
                                       gpu::kv_probe_expect{d_tag.ptr, d_len.ptr, d_len.ptr}, report.ptr, nullptr));
     return report.download(1)[0].offenders;
 }
@@ -136,10 +140,14 @@ TEST_CASE("host tier on the GPU: write-backs copy the device pages' bytes, a hos
         const std::size_t page_elems = static_cast<std::size_t>(layout.page_bytes()) / 2;
         for (const copy_run& run : wb.write_backs)  // byte for byte, K and V
             for (std::int32_t i = 0; i < run.count; ++i) {
-                const auto dev_k = pagedkv::test::download(kv.k.ptr + std::size_t(run.src + i) * page_elems, std::int64_t(page_elems));
-                const auto dev_v = pagedkv::test::download(kv.v.ptr + std::size_t(run.src + i) * page_elems, std::int64_t(page_elems));
-                CHECK(std::memcmp(dev_k.data(), kv.host_k + std::size_t(run.dst + i) * page_elems, layout.page_bytes()) == 0);
-                CHECK(std::memcmp(dev_v.data(), kv.host_v + std::size_t(run.dst + i) * page_elems, layout.page_bytes()) == 0);
+                const auto dev_k =
+                    pagedkv::test::download(kv.k.ptr + std::size_t(run.src + i) * page_elems, std::int64_t(page_elems));
+                const auto dev_v =
+                    pagedkv::test::download(kv.v.ptr + std::size_t(run.src + i) * page_elems, std::int64_t(page_elems));
+                CHECK(std::memcmp(dev_k.data(), kv.host_k + std::size_t(run.dst + i) * page_elems,
+                                  layout.page_bytes()) == 0);
+                CHECK(std::memcmp(dev_v.data(), kv.host_v + std::size_t(run.dst + i) * page_elems,
+                                  layout.page_bytes()) == 0);
             }
         REQUIRE(pool.complete(wb));
         forward(pool, kv, rb, 2, b);  // overwrites a's former pages with b's rows
@@ -203,8 +211,10 @@ void forward(tiered_hybrid& pool, tier_kv& full, tier_kv& swa, request_id r, std
     device_buffer<std::int64_t> d_full(full_slots), d_swa(swa_slots);
     device_buffer<std::uint32_t> d_tags(tags);
     device_buffer<std::int32_t> d_pos(positions);
-    CUDA_REQUIRE(gpu::write_kv_probes(full.k.ptr, full.v.ptr, kv_heads, head_dim, d_full.ptr, d_tags.ptr, d_pos.ptr, n, nullptr));
-    CUDA_REQUIRE(gpu::write_kv_probes(swa.k.ptr, swa.v.ptr, kv_heads, head_dim, d_swa.ptr, d_tags.ptr, d_pos.ptr, n, nullptr));
+    CUDA_REQUIRE(gpu::write_kv_probes(full.k.ptr, full.v.ptr, kv_heads, head_dim, d_full.ptr, d_tags.ptr, d_pos.ptr, n,
+                                      nullptr));
+    CUDA_REQUIRE(
+        gpu::write_kv_probes(swa.k.ptr, swa.v.ptr, kv_heads, head_dim, d_swa.ptr, d_tags.ptr, d_pos.ptr, n, nullptr));
     CUDA_REQUIRE(cudaDeviceSynchronize());
     REQUIRE(pool.commit(r, n, tokens).ok());
 }
@@ -221,8 +231,9 @@ unsigned offenders(const View& view, tier_kv& kv, request_id r, std::uint32_t ta
     device_buffer<std::int32_t> d_len(std::vector<std::int32_t>{committed});
     device_buffer<gpu::kv_probe_report> report(1);
     pagedkv::test::upload(report.ptr, gpu::kv_probe_report{});
-    CUDA_REQUIRE(gpu::check_kv_probes(kv.k.ptr, kv.v.ptr, gpu::page_table_view::csr(d_indptr.ptr, d_indices.ptr, d_last.ptr), 1,
-                                      P, static_cast<int>(w), view.size().pages, kv_heads, head_dim,
+    CUDA_REQUIRE(gpu::check_kv_probes(kv.k.ptr, kv.v.ptr,
+                                      gpu::page_table_view::csr(d_indptr.ptr, d_indices.ptr, d_last.ptr), 1, P,
+                                      static_cast<int>(w), view.size().pages, kv_heads, head_dim,
                                       gpu::kv_probe_expect{d_tag.ptr, d_len.ptr, d_len.ptr}, report.ptr, nullptr));
     return report.download(1)[0].offenders;
 }

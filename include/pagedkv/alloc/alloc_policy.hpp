@@ -15,8 +15,8 @@ namespace pagedkv {
 /// - `is_free(p)`       : O(1); used by invariant checks.
 /// - `for_each_free(f)` : calls f(page_id) once per free page (invariant checks, state digests).
 template <class A>
-concept alloc_policy = std::constructible_from<A, pool_size> &&
-    requires(A a, const A ca, page_id p, void (*visit)(page_id)) {
+concept alloc_policy =
+    std::constructible_from<A, pool_size> && requires(A a, const A ca, page_id p, void (*visit)(page_id)) {
         { ca.free_count() } -> std::same_as<std::int32_t>;
         { a.pop() } -> std::same_as<page_id>;
         { a.push(p) } -> std::same_as<void>;

@@ -19,9 +19,9 @@ namespace pagedkv {
 
 /// Everything that determines the KV of one full page besides the pages before it.
 struct page_content {
-    std::span<const token_id> tokens;   ///< exactly one page of token ids
+    std::span<const token_id> tokens;  ///< exactly one page of token ids
     cache_scope scope;
-    std::uint64_t page_extra_key = 0;   ///< per-page extra identity (multimodal item hash); 0 if none
+    std::uint64_t page_extra_key = 0;  ///< per-page extra identity (multimodal item hash); 0 if none
 };
 
 /// The key of a page whose parent has key `parent_key` (0 for the first page of a sequence).

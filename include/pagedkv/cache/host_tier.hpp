@@ -61,8 +61,11 @@ public:
     host_tier(pool_size n, std::int32_t page_size_tokens)
         : nodes_(static_cast<std::size_t>(n.pages)),
           tokens_(static_cast<std::size_t>(n.pages) * static_cast<std::size_t>(page_size_tokens)),
-          buckets_(std::bit_ceil(static_cast<std::size_t>(n.pages)), null_page), mask_(buckets_.size() - 1), free_(n),
-          evict_(n), page_size_(page_size_tokens) {}
+          buckets_(std::bit_ceil(static_cast<std::size_t>(n.pages)), null_page),
+          mask_(buckets_.size() - 1),
+          free_(n),
+          evict_(n),
+          page_size_(page_size_tokens) {}
 
     pool_size size() const noexcept { return pool_size{static_cast<std::int32_t>(nodes_.size())}; }
     std::int32_t page_size_tokens() const noexcept { return page_size_; }
@@ -89,7 +92,8 @@ public:
         for (page_id h = buckets_[key & mask_]; h != null_page; h = at(h).next_in_bucket) {
             const node& n = at(h);
             if (n.key == key && n.parent_key == parent_key && n.scope == c.scope &&
-                n.page_extra_key == c.page_extra_key && std::equal(c.tokens.begin(), c.tokens.end(), stored_tokens(h).begin()))
+                n.page_extra_key == c.page_extra_key &&
+                std::equal(c.tokens.begin(), c.tokens.end(), stored_tokens(h).begin()))
                 return h;
         }
         return null_page;
@@ -117,7 +121,8 @@ public:
         n.scope = c.scope;
         n.page_extra_key = c.page_extra_key;
         n.state = host_page_state::writing;
-        std::copy(c.tokens.begin(), c.tokens.end(), tokens_.begin() + static_cast<std::ptrdiff_t>(h.value) * page_size_);
+        std::copy(c.tokens.begin(), c.tokens.end(),
+                  tokens_.begin() + static_cast<std::ptrdiff_t>(h.value) * page_size_);
         page_id& head = buckets_[key & mask_];
         n.next_in_bucket = head;
         if (head != null_page) at(head).prev_in_bucket = h;
@@ -176,7 +181,8 @@ public:
 
     /// Checks the invariants above. O(N * P).
     status check_invariants() const {
-        if (!nodes_.empty() && (free_.is_free(null_page) || evict_.contains(null_page) || at(null_page).state != host_page_state::free))
+        if (!nodes_.empty() &&
+            (free_.is_free(null_page) || evict_.contains(null_page) || at(null_page).state != host_page_state::free))
             return error{errc::invariant_violated, "host null page used"};
         std::int32_t writing = 0, reading = 0, resident = 0, used = 0;
         for (std::int32_t i = 1; i < size().pages; ++i) {
@@ -199,7 +205,8 @@ public:
             if (find_copy(n.parent_key, n.key, content(h)) != h)
                 return error{errc::invariant_violated, "host page not found by its key (or held twice)"};
         }
-        if (writing != writing_ || reading != reading_) return error{errc::invariant_violated, "host state count drift"};
+        if (writing != writing_ || reading != reading_)
+            return error{errc::invariant_violated, "host state count drift"};
         if (resident != evict_.size()) return error{errc::invariant_violated, "host eviction policy size drift"};
         if (used + free_.free_count() + 1 != size().pages)
             return error{errc::invariant_violated, "host free + used + null != N"};
@@ -216,13 +223,16 @@ private:
     node& at(page_id h) noexcept { return nodes_[static_cast<std::size_t>(h.value)]; }
     const node& at(page_id h) const noexcept { return nodes_[static_cast<std::size_t>(h.value)]; }
     std::span<const token_id> stored_tokens(page_id h) const noexcept {
-        return std::span<const token_id>(tokens_).subspan(static_cast<std::size_t>(h.value) * static_cast<std::size_t>(page_size_),
-                                                          static_cast<std::size_t>(page_size_));
+        return std::span<const token_id>(tokens_).subspan(
+            static_cast<std::size_t>(h.value) * static_cast<std::size_t>(page_size_),
+            static_cast<std::size_t>(page_size_));
     }
     void unindex(page_id h) noexcept {
         node& n = at(h);
-        if (n.prev_in_bucket != null_page) at(n.prev_in_bucket).next_in_bucket = n.next_in_bucket;
-        else buckets_[n.key & mask_] = n.next_in_bucket;
+        if (n.prev_in_bucket != null_page)
+            at(n.prev_in_bucket).next_in_bucket = n.next_in_bucket;
+        else
+            buckets_[n.key & mask_] = n.next_in_bucket;
         if (n.next_in_bucket != null_page) at(n.next_in_bucket).prev_in_bucket = n.prev_in_bucket;
         n = node{};
     }

@@ -26,13 +26,13 @@ struct kv_event {
     kv_event_kind kind{};
     attention_kind layers = attention_kind::full;
     std::uint64_t key = 0;
-    std::uint64_t parent_key = 0;          ///< 0 for the first page of a sequence
+    std::uint64_t parent_key = 0;  ///< 0 for the first page of a sequence
     bool has_parent = false;
-    page_id page{};                        ///< the page that held (or holds) the content
-    std::span<const token_id> tokens = {}; ///< `stored` only; valid during the callback
-    cache_scope scope = {};                ///< `stored` only
-    std::uint64_t page_extra_key = 0;      ///< `stored` only
-    kv_tier tier = kv_tier::gpu;           ///< where `page` is (and the content was or is)
+    page_id page{};                         ///< the page that held (or holds) the content
+    std::span<const token_id> tokens = {};  ///< `stored` only; valid during the callback
+    cache_scope scope = {};                 ///< `stored` only
+    std::uint64_t page_extra_key = 0;       ///< `stored` only
+    kv_tier tier = kv_tier::gpu;            ///< where `page` is (and the content was or is)
     /// For a rule-governed layers' event of a multi_hybrid_pool: which group (k of `group<k>()`),
     /// so two groups of one kind (two windows) are told apart; 0 otherwise.
     std::uint8_t group = 0;

@@ -47,7 +47,8 @@ public:
     prefix_index(pool_size n, std::int32_t page_size_tokens)
         : nodes_(static_cast<std::size_t>(n.pages)),
           tokens_(static_cast<std::size_t>(n.pages) * static_cast<std::size_t>(page_size_tokens)),
-          buckets_(std::bit_ceil(static_cast<std::size_t>(n.pages)), null_page), mask_(buckets_.size() - 1),
+          buckets_(std::bit_ceil(static_cast<std::size_t>(n.pages)), null_page),
+          mask_(buckets_.size() - 1),
           page_size_(page_size_tokens) {}
 
     bool keyed(page_id p) const noexcept { return at(p).keyed; }
@@ -59,9 +60,7 @@ public:
     /// Changes every time p loses its key, so (page, epoch) names one keying of a page.
     std::uint32_t epoch(page_id p) const noexcept { return at(p).epoch; }
     /// @pre keyed(p)
-    page_content content(page_id p) const noexcept {
-        return {stored_tokens(p), at(p).scope, at(p).page_extra_key};
-    }
+    page_content content(page_id p) const noexcept { return {stored_tokens(p), at(p).scope, at(p).page_extra_key}; }
 
     /// The keyed page under `parent` holding exactly `c`, or null_page. `key` must be
     /// content_key(parent's key, c); it only selects the bucket.
@@ -110,13 +109,17 @@ public:
         std::copy_n(tokens_.begin() + static_cast<std::ptrdiff_t>(held.value) * page_size_, page_size_,
                     tokens_.begin() + static_cast<std::ptrdiff_t>(copy.value) * page_size_);
         if (n.parent != null_page) {
-            if (n.prev_sibling != null_page) at(n.prev_sibling).next_sibling = copy;
-            else at(n.parent).first_child = copy;
+            if (n.prev_sibling != null_page)
+                at(n.prev_sibling).next_sibling = copy;
+            else
+                at(n.parent).first_child = copy;
             if (n.next_sibling != null_page) at(n.next_sibling).prev_sibling = copy;
         }
         for (page_id c = n.first_child; c != null_page; c = at(c).next_sibling) at(c).parent = copy;
-        if (n.prev_in_bucket != null_page) at(n.prev_in_bucket).next_in_bucket = copy;
-        else buckets_[n.key & mask_] = copy;
+        if (n.prev_in_bucket != null_page)
+            at(n.prev_in_bucket).next_in_bucket = copy;
+        else
+            buckets_[n.key & mask_] = copy;
         if (n.next_in_bucket != null_page) at(n.next_in_bucket).prev_in_bucket = copy;
         const std::uint32_t held_epoch = at(held).epoch;
         at(held) = node{};
@@ -166,7 +169,8 @@ public:
         std::int32_t roots = 0;
         for (const node& n : nodes_) roots += n.keyed && n.parent == null_page;
         if (keyed != keyed_) return error{errc::invariant_violated, "keyed page count drift"};
-        if (children + roots != keyed) return error{errc::invariant_violated, "keyed page missing from its parent's children"};
+        if (children + roots != keyed)
+            return error{errc::invariant_violated, "keyed page missing from its parent's children"};
         for (std::size_t b = 0; b < buckets_.size(); ++b)
             for (page_id p = buckets_[b]; p != null_page; p = at(p).next_in_bucket, ++chained)
                 if (!at(p).keyed || (at(p).key & mask_) != b)
@@ -179,20 +183,25 @@ private:
     node& at(page_id p) noexcept { return nodes_[static_cast<std::size_t>(p.value)]; }
     const node& at(page_id p) const noexcept { return nodes_[static_cast<std::size_t>(p.value)]; }
     std::span<const token_id> stored_tokens(page_id p) const noexcept {
-        return std::span<const token_id>(tokens_).subspan(static_cast<std::size_t>(p.value) * static_cast<std::size_t>(page_size_),
-                                                          static_cast<std::size_t>(page_size_));
+        return std::span<const token_id>(tokens_).subspan(
+            static_cast<std::size_t>(p.value) * static_cast<std::size_t>(page_size_),
+            static_cast<std::size_t>(page_size_));
     }
 
     // @pre keyed(p) and p has no children.
     void unkey_leaf(page_id p) noexcept {
         node& n = at(p);
         if (n.parent != null_page) {
-            if (n.prev_sibling != null_page) at(n.prev_sibling).next_sibling = n.next_sibling;
-            else at(n.parent).first_child = n.next_sibling;
+            if (n.prev_sibling != null_page)
+                at(n.prev_sibling).next_sibling = n.next_sibling;
+            else
+                at(n.parent).first_child = n.next_sibling;
             if (n.next_sibling != null_page) at(n.next_sibling).prev_sibling = n.prev_sibling;
         }
-        if (n.prev_in_bucket != null_page) at(n.prev_in_bucket).next_in_bucket = n.next_in_bucket;
-        else buckets_[n.key & mask_] = n.next_in_bucket;
+        if (n.prev_in_bucket != null_page)
+            at(n.prev_in_bucket).next_in_bucket = n.next_in_bucket;
+        else
+            buckets_[n.key & mask_] = n.next_in_bucket;
         if (n.next_in_bucket != null_page) at(n.next_in_bucket).prev_in_bucket = n.prev_in_bucket;
         n.parent = n.next_sibling = n.prev_sibling = n.next_in_bucket = n.prev_in_bucket = null_page;
         n.keyed = false;

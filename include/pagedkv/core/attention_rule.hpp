@@ -34,7 +34,9 @@ static_assert(attention_rule<full_attention>);
 struct sliding_window {
     static constexpr attention_kind kind = attention_kind::sliding;
     std::int64_t window_tokens = 1;
-    PAGEDKV_HD constexpr std::int64_t first_visible_token(std::int64_t p) const noexcept { return p - window_tokens + 1; }
+    PAGEDKV_HD constexpr std::int64_t first_visible_token(std::int64_t p) const noexcept {
+        return p - window_tokens + 1;
+    }
     friend constexpr bool operator==(sliding_window, sliding_window) noexcept = default;
 };
 static_assert(attention_rule<sliding_window>);
@@ -72,7 +74,8 @@ PAGEDKV_HD constexpr std::int64_t dead_pages(const R& rule, std::int64_t committ
 /// Full: every page. Sliding: the window's. Chunked: the pages of the chunk holding H; none when H
 /// is a chunk boundary (the next query starts a new chunk).
 template <attention_rule R>
-PAGEDKV_HD constexpr std::int64_t hit_first_page(const R& rule, std::int64_t hit_tokens, std::int32_t page_size) noexcept {
+PAGEDKV_HD constexpr std::int64_t hit_first_page(const R& rule, std::int64_t hit_tokens,
+                                                 std::int32_t page_size) noexcept {
     return dead_pages(rule, hit_tokens, page_size);
 }
 

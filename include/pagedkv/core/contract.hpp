@@ -26,9 +26,9 @@ namespace pagedkv::detail {
 
 /// Asserts a documented `@pre` in checked builds: prints "pagedkv: precondition violated: <what>"
 /// and aborts. Compiles to nothing in release builds (the condition is not evaluated).
-#define PAGEDKV_ASSERT(cond, what)                                                          \
-    do {                                                                                    \
-        if constexpr (PAGEDKV_CHECKED) {                                                    \
+#define PAGEDKV_ASSERT(cond, what)                                                           \
+    do {                                                                                     \
+        if constexpr (PAGEDKV_CHECKED) {                                                     \
             if (!(cond)) ::pagedkv::detail::contract_failure("precondition violated", what); \
-        }                                                                                   \
+        }                                                                                    \
     } while (0)

@@ -44,7 +44,9 @@ struct table_row {
     /// Tokens in the last listed page, FlashInfer's kv_last_page_len; 0 for a row that lists no
     /// page (no tokens, or an SWA row whose every page the window released).
     PAGEDKV_HD constexpr std::int32_t last_page_len() const noexcept {
-        return csr_count() <= 0 ? 0 : static_cast<std::int32_t>(length_tokens - (length_tokens - 1) / page_size * page_size);
+        return csr_count() <= 0
+                   ? 0
+                   : static_cast<std::int32_t>(length_tokens - (length_tokens - 1) / page_size * page_size);
     }
     /// Column of the page holding token t.
     PAGEDKV_HD constexpr std::int64_t page_of(std::int64_t token) const noexcept { return token / page_size; }

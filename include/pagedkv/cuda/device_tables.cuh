@@ -90,8 +90,8 @@ public:
         const delta_header h = staged_header();
         if (!capturing && !accepts(h)) return cudaErrorInvalidValue;  // a replay's kernel checks its own
         const std::int32_t bytes = capturing ? captured_bytes_ : h.total_bytes;
-        if (cudaError_t e = cudaMemcpyAsync(delta_, staging_, static_cast<std::size_t>(bytes),
-                                            cudaMemcpyHostToDevice, stream))
+        if (cudaError_t e =
+                cudaMemcpyAsync(delta_, staging_, static_cast<std::size_t>(bytes), cudaMemcpyHostToDevice, stream))
             return e;
         if (cudaError_t e = capturing ? cudaEventRecordWithFlags(copied_, stream, cudaEventRecordExternal)
                                       : cudaEventRecord(copied_, stream))
@@ -110,7 +110,8 @@ public:
         if (cudaError_t e = cudaStreamIsCapturing(stream, &capture)) return e;
         const bool capturing = capture == cudaStreamCaptureStatusActive;
         if (!capturing && !accepts(staged_header())) return cudaErrorInvalidValue;
-        if (cudaError_t e = launch_apply_emit(stream, staging_device_, delta_, static_cast<std::int32_t>(staging_bytes_)))
+        if (cudaError_t e =
+                launch_apply_emit(stream, staging_device_, delta_, static_cast<std::int32_t>(staging_bytes_)))
             return e;
         // The kernel is the staging's reader here: it must finish before the next pack rewrites it.
         return capturing ? cudaEventRecordWithFlags(copied_, stream, cudaEventRecordExternal)
@@ -191,8 +192,8 @@ private:
         t.pool_count_ = pools;
         t.grid_x_ = std::max(cap.max_batch, 32);
         t.staging_bytes_ = max_delta_bytes(cap, pools, pools == 2);
-        t.captured_bytes_ = static_cast<std::int32_t>(
-            std::clamp<std::int64_t>(captured, sizeof(delta_header), t.staging_bytes_));
+        t.captured_bytes_ =
+            static_cast<std::int32_t>(std::clamp<std::int64_t>(captured, sizeof(delta_header), t.staging_bytes_));
         const auto fail = [](cudaError_t e) { return error{errc::device_error, cudaGetErrorString(e)}; };
         detail::tables_layout sizing;
         t.carve(sizing, shapes);
@@ -205,7 +206,8 @@ private:
                 return fail(e);
         void* host = nullptr;
         // At least an inline parameter block long, so sync_inline reads no byte past it.
-        const auto staging_alloc = static_cast<std::size_t>(std::max<std::int64_t>(t.staging_bytes_, inline_delta_bytes));
+        const auto staging_alloc =
+            static_cast<std::size_t>(std::max<std::int64_t>(t.staging_bytes_, inline_delta_bytes));
         if (cudaError_t e = cudaHostAlloc(&host, staging_alloc, cudaHostAllocMapped)) return fail(e);
         t.staging_ = static_cast<std::byte*>(host);
         void* mapped = nullptr;
@@ -245,10 +247,10 @@ private:
     }
 
     cudaError_t launch_apply_emit(cudaStream_t stream, const std::byte* delta, std::byte* copy, std::int32_t bytes) {
-        detail::tables_kernel_args args{{views_[0], views_[1]}, map_, delta, copy, bytes, cap_.max_batch, pool_count_,
-                                        rejected_};
+        detail::tables_kernel_args args{{views_[0], views_[1]}, map_,        delta,    copy, bytes,
+                                        cap_.max_batch,         pool_count_, rejected_};
         detail::tables_apply_emit_kernel<><<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)),
-                                           detail::tables_block_threads, 0, stream>>>(args);
+                                             detail::tables_block_threads, 0, stream>>>(args);
         return cudaGetLastError();
     }
 
@@ -256,12 +258,12 @@ private:
     // parameters are copied at the launch call, so the staging is free again when it returns.
     template <std::int32_t Bytes>
     cudaError_t launch_inline(cudaStream_t stream, std::int32_t bytes) {
-        detail::tables_kernel_args args{{views_[0], views_[1]}, map_, nullptr, delta_, bytes, cap_.max_batch,
-                                        pool_count_, rejected_};
+        detail::tables_kernel_args args{{views_[0], views_[1]}, map_,        nullptr,  delta_, bytes,
+                                        cap_.max_batch,         pool_count_, rejected_};
         const auto& payload = *reinterpret_cast<const detail::tables_inline_delta<Bytes>*>(staging_);
         detail::tables_apply_emit_inline_kernel<Bytes>
-            <<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)), detail::tables_block_threads, 0,
-               stream>>>(args, payload);
+            <<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)), detail::tables_block_threads,
+               0, stream>>>(args, payload);
         return cudaGetLastError();
     }
 
@@ -298,14 +300,14 @@ private:
     std::int32_t grid_x_ = 0;
     pool_tables_view views_[2]{};
     std::int32_t* map_ = nullptr;
-    std::byte* delta_ = nullptr;       // device copy of the last delta
+    std::byte* delta_ = nullptr;  // device copy of the last delta
     std::int32_t* rejected_ = nullptr;
-    void* block_ = nullptr;            // the one device allocation every pointer above lives in
-    std::byte* staging_ = nullptr;     // pinned and mapped
+    void* block_ = nullptr;                      // the one device allocation every pointer above lives in
+    std::byte* staging_ = nullptr;               // pinned and mapped
     const std::byte* staging_device_ = nullptr;  // the staging's address in device code (sync_mapped)
     std::int64_t staging_bytes_ = 0;
     std::int32_t captured_bytes_ = 0;
-    cudaEvent_t copied_ = nullptr;     // recorded after each sync's copy: staging may be rewritten
+    cudaEvent_t copied_ = nullptr;  // recorded after each sync's copy: staging may be rewritten
     detail::tables_thrust_arena thrust_scratch_{};
 };
 

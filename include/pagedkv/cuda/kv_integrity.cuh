@@ -20,12 +20,23 @@ __host__ __device__ constexpr int kv_probe(std::uint32_t tag, std::int32_t pos, 
     const auto p = static_cast<std::uint32_t>(pos);
     std::uint32_t x = 0;
     switch (d) {
-        case 0: x = tag; break;
-        case 1: x = tag >> 8; break;
-        case 2: x = p; break;
-        case 3: x = p >> 8; break;
-        case 4: x = p >> 16; break;
-        default: x = tag * 131u + p * 7919u + static_cast<std::uint32_t>(head) * 31u + static_cast<std::uint32_t>(d) * 3u;
+        case 0:
+            x = tag;
+            break;
+        case 1:
+            x = tag >> 8;
+            break;
+        case 2:
+            x = p;
+            break;
+        case 3:
+            x = p >> 8;
+            break;
+        case 4:
+            x = p >> 16;
+            break;
+        default:
+            x = tag * 131u + p * 7919u + static_cast<std::uint32_t>(head) * 31u + static_cast<std::uint32_t>(d) * 3u;
     }
     x &= 0xffu;
     return static_cast<int>(is_v ? 255u - x : x);
@@ -39,9 +50,9 @@ struct kv_probe_report {
 
 /// Kinds of offence in `kv_probe_report::first & 0xff`.
 enum class kv_probe_fault : std::uint8_t {
-    wrong_row = 1,          ///< a visible token's K or V row is not the request's own row for that position
-    page_out_of_range = 2,  ///< a visible token's table entry is the null page or not below the pool size
-    length_mismatch = 3,    ///< the table's kv length disagrees with the request's
+    wrong_row = 1,                 ///< a visible token's K or V row is not the request's own row for that position
+    page_out_of_range = 2,         ///< a visible token's table entry is the null page or not below the pool size
+    length_mismatch = 3,           ///< the table's kv length disagrees with the request's
     live_entry_before_window = 4,  ///< a dense SWA row holds a non-null entry before its first live page
 };
 
@@ -91,8 +102,7 @@ __global__ void check_probes_kernel(const T* k, const T* v, page_table_view tabl
     const int lane = static_cast<int>(threadIdx.x % 32);
     const int warp = static_cast<int>(blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32);
     const int warps = static_cast<int>(gridDim.y * (blockDim.x / 32));
-    if (warp == 0 && lane == 0 && row.kv_tokens != len - row_start)
-        report(out, b, -1, kv_probe_fault::length_mismatch);
+    if (warp == 0 && lane == 0 && row.kv_tokens != len - row_start) report(out, b, -1, kv_probe_fault::length_mismatch);
     if (table.form == table_form::dense)
         for (std::int64_t i = warp * 32 + lane; i < live_page; i += warps * 32)
             if (row.pages[i] != 0) report(out, b, i * page_size, kv_probe_fault::live_entry_before_window);
@@ -109,8 +119,10 @@ __global__ void check_probes_kernel(const T* k, const T* v, page_table_view tabl
         bool good = true;
         for (std::int64_t e = lane; e < row_elems; e += 32) {
             const int h = static_cast<int>(e / head_dim), d = static_cast<int>(e % head_dim);
-            good &= static_cast<float>(k[base + e]) == static_cast<float>(kv_probe(expect.tags[b], static_cast<std::int32_t>(a), h, d, false));
-            good &= static_cast<float>(v[base + e]) == static_cast<float>(kv_probe(expect.tags[b], static_cast<std::int32_t>(a), h, d, true));
+            good &= static_cast<float>(k[base + e]) ==
+                    static_cast<float>(kv_probe(expect.tags[b], static_cast<std::int32_t>(a), h, d, false));
+            good &= static_cast<float>(v[base + e]) ==
+                    static_cast<float>(kv_probe(expect.tags[b], static_cast<std::int32_t>(a), h, d, true));
         }
         if (!__all_sync(0xffffffffu, good) && lane == 0) report(out, b, a, kv_probe_fault::wrong_row);
     }
@@ -135,8 +147,8 @@ cudaError_t write_kv_probes(T* k, T* v, int kv_heads, int head_dim, const std::i
 /// page on) has a valid page and the request's own probe row for that position, and that the table's
 /// length agrees. Adds offenders to `*report` (device memory; zero it first). Returns the launch's error.
 template <kv_element T>
-cudaError_t check_kv_probes(const T* k, const T* v, const page_table_view& table, int batch, int page_size,
-                            int window, int num_pages, int kv_heads, int head_dim, const kv_probe_expect& expect,
+cudaError_t check_kv_probes(const T* k, const T* v, const page_table_view& table, int batch, int page_size, int window,
+                            int num_pages, int kv_heads, int head_dim, const kv_probe_expect& expect,
                             kv_probe_report* report, cudaStream_t stream, int chunk_tokens = 0) {
     if (batch <= 0) return cudaSuccess;
     detail::check_probes_kernel<T><<<dim3(static_cast<unsigned>(batch), 4), 256, 0, stream>>>(

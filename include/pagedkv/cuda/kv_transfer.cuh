@@ -49,13 +49,16 @@ __global__ void copy_runs_kernel(const __grid_constant__ copy_params p) {
     std::int32_t lo = 0, hi = p.runs - 1;  // the run holding chunk page `page`
     while (lo < hi) {
         const std::int32_t mid = (lo + hi + 1) / 2;
-        if (p.run_first[mid] <= page) lo = mid;
-        else hi = mid - 1;
+        if (p.run_first[mid] <= page)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     const std::int32_t k = page - p.run_first[lo];
     const std::int64_t packed = (std::int64_t{blockIdx.y} * p.run_first[p.runs] + page) * p.page_bytes;
-    const char* from = p.mode == packing::scatter ? p.src[0] + packed
-                                                  : p.src[blockIdx.y] + (std::int64_t{p.run_src[lo]} + k) * p.page_bytes;
+    const char* from = p.mode == packing::scatter
+                           ? p.src[0] + packed
+                           : p.src[blockIdx.y] + (std::int64_t{p.run_src[lo]} + k) * p.page_bytes;
     char* to = p.mode == packing::gather ? p.dst[0] + packed
                                          : p.dst[blockIdx.y] + (std::int64_t{p.run_dst[lo]} + k) * p.page_bytes;
     if (p.page_bytes % 16 == 0) {  // 16-byte vectors: cudaMalloc'd buffers are 256-byte aligned
@@ -76,8 +79,8 @@ inline void set_buffers(char** out, const kv_layout& layout, const kv_buffers& b
 
 // Launches the copy over `runs`, 512 runs per launch; for gather/scatter each launch's packed
 // chunk follows the previous one in `staging`.
-inline cudaError_t launch_copy(copy_params& p, const kv_layout& layout, std::span<const page_run> runs,
-                               char* staging, cudaStream_t stream) {
+inline cudaError_t launch_copy(copy_params& p, const kv_layout& layout, std::span<const page_run> runs, char* staging,
+                               cudaStream_t stream) {
     p.page_bytes = layout.page_bytes();
     for (std::size_t at = 0; at < runs.size(); at += max_runs) {
         const std::size_t n = std::min<std::size_t>(max_runs, runs.size() - at);
@@ -91,8 +94,9 @@ inline cudaError_t launch_copy(copy_params& p, const kv_layout& layout, std::spa
         if (p.run_first[n] == 0 || layout.layers == 0) continue;
         if (p.mode == packing::gather) p.dst[0] = staging;
         if (p.mode == packing::scatter) p.src[0] = staging;
-        copy_runs_kernel<><<<dim3(static_cast<unsigned>(p.run_first[n]), static_cast<unsigned>(2 * layout.layers)), 256, 0,
-                           stream>>>(p);
+        copy_runs_kernel<>
+            <<<dim3(static_cast<unsigned>(p.run_first[n]), static_cast<unsigned>(2 * layout.layers)), 256, 0, stream>>>(
+                p);
         if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
         staging += std::int64_t{2} * layout.layers * p.run_first[n] * p.page_bytes;
     }

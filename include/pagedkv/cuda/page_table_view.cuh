@@ -53,7 +53,8 @@ __device__ inline page_row row_of(const page_table_view& t, int b, int page_size
     const std::int32_t begin = t.indptr[b];
     const std::int32_t n = t.indptr[b + 1] - begin;
     const std::int32_t last = t.row_info[b];
-    return {t.entries + begin, n <= 0 ? 0 : (n - 1) * page_size + (last < 0 ? 0 : (last > page_size ? page_size : last))};
+    return {t.entries + begin,
+            n <= 0 ? 0 : (n - 1) * page_size + (last < 0 ? 0 : (last > page_size ? page_size : last))};
 }
 #endif
 

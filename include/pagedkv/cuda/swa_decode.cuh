@@ -27,7 +27,7 @@ enum class decode_errc : std::uint8_t {
     plan_mismatch,             ///< the plan was made for another shape
     workspace_too_small,       ///< the plan's workspace_bytes exceed the buffer passed
     launch_failed,             ///< CUDA refused the launch (see `decode_status::cuda`)
-    invalid_chunk,             ///< chunk below 0, a window and a chunk both set, or a CSR table whose chunk is not a multiple of P
+    invalid_chunk,  ///< chunk below 0, a window and a chunk both set, or a CSR table whose chunk is not a multiple of P
 };
 
 /// Success, or the named reason nothing was launched.
@@ -46,14 +46,14 @@ struct [[nodiscard]] decode_status {
 /// chunked pool's row is its chunk start when C % P == 0 (for other C, pass dense rows).
 /// queries_per_request = 1 is plain decode; 1 + k verifies k speculative tokens (causal among them).
 struct decode_shape {
-    std::int32_t batch = 0;                ///< table rows
+    std::int32_t batch = 0;  ///< table rows
     std::int32_t queries_per_request = 1;
     std::int32_t num_q_heads = 0;
-    std::int32_t num_kv_heads = 0;         ///< GQA: num_q_heads is a multiple of it
-    std::int32_t head_dim = 0;             ///< 64, 128 or 256
-    std::int32_t page_size_tokens = 0;     ///< a power of two
-    std::int32_t window_tokens = 0;        ///< W; 0 = full attention
-    std::int32_t max_kv_tokens = 0;        ///< an upper bound on any row's kv length; sizes the split only
+    std::int32_t num_kv_heads = 0;      ///< GQA: num_q_heads is a multiple of it
+    std::int32_t head_dim = 0;          ///< 64, 128 or 256
+    std::int32_t page_size_tokens = 0;  ///< a power of two
+    std::int32_t window_tokens = 0;     ///< W; 0 = full attention
+    std::int32_t max_kv_tokens = 0;     ///< an upper bound on any row's kv length; sizes the split only
     /// C; 0 = not chunked (at most one of W and C is set). Chunked local attention (Llama-4): a
     /// query at p sees [floor(p / C) * C, p]. Positions count from the row's first entry, so a CSR
     /// row must start at a chunk boundary, as a chunked pool's CSR rows do when C is a multiple of P
@@ -66,20 +66,20 @@ struct decode_shape {
 /// capture), reuse it every step. `workspace_bytes` of device memory must be passed to the launch.
 struct decode_plan {
     decode_shape shape;
-    std::int32_t num_splits = 1;   ///< blocks sharing one row's keys (flash-decoding); 1 = no merge pass
-    std::int32_t row_chunks = 1;   ///< blocks sharing one KV head's query rows (GQA group x queries)
+    std::int32_t num_splits = 1;  ///< blocks sharing one row's keys (flash-decoding); 1 = no merge pass
+    std::int32_t row_chunks = 1;  ///< blocks sharing one KV head's query rows (GQA group x queries)
     std::size_t workspace_bytes = 0;
 };
 
 /// The tensors of one call; all device pointers, 16-byte aligned.
 template <kv_element T>
 struct decode_tensors {
-    const T* q = nullptr;       ///< [batch, queries_per_request, num_q_heads, head_dim]
-    T* out = nullptr;           ///< same shape as q; every element is written
-    const T* k_cache = nullptr; ///< [pages, page_size, num_kv_heads, head_dim] (NHD)
-    const T* v_cache = nullptr; ///< same
-    page_table_view table;      ///< the emitted table of this layer's pool, batch rows
-    float softmax_scale = 0.f;  ///< usually 1 / sqrt(head_dim)
+    const T* q = nullptr;        ///< [batch, queries_per_request, num_q_heads, head_dim]
+    T* out = nullptr;            ///< same shape as q; every element is written
+    const T* k_cache = nullptr;  ///< [pages, page_size, num_kv_heads, head_dim] (NHD)
+    const T* v_cache = nullptr;  ///< same
+    page_table_view table;       ///< the emitted table of this layer's pool, batch rows
+    float softmax_scale = 0.f;   ///< usually 1 / sqrt(head_dim)
 };
 
 /// Checks a shape; the same checks `plan_decode` and `swa_decode` make.
@@ -205,9 +205,15 @@ decode_status swa_decode(const decode_plan& plan, const decode_tensors<T>& t, vo
     while ((1 << p.page_shift) < s.page_size_tokens) ++p.page_shift;
     cudaError_t e = cudaSuccess;
     switch (s.head_dim) {
-        case 64: e = detail::launch<T, 64>(p, s.batch, q_rows, stream); break;
-        case 128: e = detail::launch<T, 128>(p, s.batch, q_rows, stream); break;
-        default: e = detail::launch<T, 256>(p, s.batch, q_rows, stream); break;
+        case 64:
+            e = detail::launch<T, 64>(p, s.batch, q_rows, stream);
+            break;
+        case 128:
+            e = detail::launch<T, 128>(p, s.batch, q_rows, stream);
+            break;
+        default:
+            e = detail::launch<T, 256>(p, s.batch, q_rows, stream);
+            break;
     }
     if (e != cudaSuccess) return {decode_errc::launch_failed, e};
     return {};

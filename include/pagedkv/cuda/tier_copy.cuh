@@ -36,7 +36,8 @@ inline cudaError_t dma_runs(const kv_layout& layout, const kv_buffers& src, cons
     for (const copy_run& r : runs)
         for (std::int32_t l = 0; l < layout.layers; ++l)
             for (const auto& [from, to] : {std::pair{src.k, dst.k}, std::pair{src.v, dst.v}}) {
-                const auto* s = static_cast<const char*>(from[static_cast<std::size_t>(l)]) + std::int64_t{r.src} * page;
+                const auto* s =
+                    static_cast<const char*>(from[static_cast<std::size_t>(l)]) + std::int64_t{r.src} * page;
                 auto* d = static_cast<char*>(to[static_cast<std::size_t>(l)]) + std::int64_t{r.dst} * page;
                 if (const cudaError_t e = cudaMemcpyAsync(d, s, static_cast<std::size_t>(std::int64_t{r.count} * page),
                                                           cudaMemcpyDefault, stream);
@@ -61,7 +62,8 @@ inline cudaError_t execute_copy_plan(const kv_layout& layout, const kv_buffers& 
                                      const copy_plan& plan, cudaStream_t stream,
                                      copy_engine engine = copy_engine::kernel) {
     if (engine == copy_engine::dma) {
-        if (const cudaError_t e = detail::dma_runs(layout, device, host, plan.write_backs, stream); e != cudaSuccess) return e;
+        if (const cudaError_t e = detail::dma_runs(layout, device, host, plan.write_backs, stream); e != cudaSuccess)
+            return e;
         return detail::dma_runs(layout, host, device, plan.loads, stream);
     }
     if (const cudaError_t e = copy_pages(layout, device, host, plan.write_backs, stream); e != cudaSuccess) return e;

@@ -47,11 +47,17 @@ public:
     /// Checks the tables of the last `sync` of `t` on `stream` (one kernel; capturable).
     /// @pre launches of one validator are ordered (same stream): they share the result buffer.
     cudaError_t launch(const device_tables& t, cudaStream_t stream, validate_options opt = {}) const {
-        detail::tables_validate_args a{{t.tables(0), t.tables(t.pool_count() - 1)}, t.full_to_swa(),
-                                       t.full_to_swa_size(), t.pool_count(), t.device_delta(), state_,
-                                       opt.check_owners, opt.check_mapping};
-        detail::tables_validate_kernel<><<<dim3(static_cast<unsigned>(t.grid_x()), static_cast<unsigned>(t.pool_count())),
-                                         detail::tables_block_threads, 0, stream>>>(a);
+        detail::tables_validate_args a{{t.tables(0), t.tables(t.pool_count() - 1)},
+                                       t.full_to_swa(),
+                                       t.full_to_swa_size(),
+                                       t.pool_count(),
+                                       t.device_delta(),
+                                       state_,
+                                       opt.check_owners,
+                                       opt.check_mapping};
+        detail::tables_validate_kernel<>
+            <<<dim3(static_cast<unsigned>(t.grid_x()), static_cast<unsigned>(t.pool_count())),
+               detail::tables_block_threads, 0, stream>>>(a);
         return cudaGetLastError();
     }
 
@@ -60,7 +66,8 @@ public:
 
     /// Copies the last report to the host and waits for it (not for the hot path).
     cudaError_t read(validation_report& out, cudaStream_t stream) const {
-        if (cudaError_t e = cudaMemcpyAsync(&out, device_report(), sizeof out, cudaMemcpyDeviceToHost, stream)) return e;
+        if (cudaError_t e = cudaMemcpyAsync(&out, device_report(), sizeof out, cudaMemcpyDeviceToHost, stream))
+            return e;
         return cudaStreamSynchronize(stream);
     }
 

@@ -37,20 +37,20 @@ namespace detail {
 // What the two overloads below read: a full or SWA pool, and a hybrid pool, whatever policies
 // they are instantiated with.
 template <class P>
-concept single_pool = page_table_source<P> && requires(const P& p, void (*visit_page)(page_id),
-                                                       void (*visit_request)(request_id)) {
-    p.allocator().for_each_free(visit_page);
-    p.for_each_request(visit_request);
-    { p.window_tokens() } -> std::same_as<std::int64_t>;
-    { p.live_requests() } -> std::same_as<std::int64_t>;
-    { p.free_pages() } -> std::same_as<std::int32_t>;
-};
+concept single_pool =
+    page_table_source<P> && requires(const P& p, void (*visit_page)(page_id), void (*visit_request)(request_id)) {
+        p.allocator().for_each_free(visit_page);
+        p.for_each_request(visit_request);
+        { p.window_tokens() } -> std::same_as<std::int64_t>;
+        { p.live_requests() } -> std::same_as<std::int64_t>;
+        { p.free_pages() } -> std::same_as<std::int32_t>;
+    };
 template <class H>
-concept paired_pool = single_pool<std::remove_cvref_t<decltype(std::declval<const H&>().full())>> &&
-                      single_pool<std::remove_cvref_t<decltype(std::declval<const H&>().swa())>> &&
-                      requires(const H& h) {
-                          { h.full_to_swa() } -> std::same_as<std::span<const page_id>>;
-                      };
+concept paired_pool =
+    single_pool<std::remove_cvref_t<decltype(std::declval<const H&>().full())>> &&
+    single_pool<std::remove_cvref_t<decltype(std::declval<const H&>().swa())>> && requires(const H& h) {
+        { h.full_to_swa() } -> std::same_as<std::span<const page_id>>;
+    };
 }  // namespace detail
 
 /// The prefix cache of a caching pool: every page's reference count and cache membership, the
@@ -62,7 +62,8 @@ void hash_cache(state_hasher& h, const P& pool) {
     if constexpr (P::caching) {
         h.add(pool.cached_pages());
         const cache_stats& st = pool.stats();
-        for (std::int64_t v : {st.lookups, st.queried_tokens, st.hit_tokens, st.stored_pages, st.evicted_pages}) h.add(v);
+        for (std::int64_t v : {st.lookups, st.queried_tokens, st.hit_tokens, st.stored_pages, st.evicted_pages})
+            h.add(v);
         for (std::int32_t i = 1; i < pool.size().pages; ++i) {
             const page_id p{i};
             h.add(pool.ref_count(p));
@@ -131,7 +132,9 @@ void hash_state(state_hasher& h, const multi_hybrid_pool<FullPool, GroupPools...
     [&]<std::size_t... K>(std::index_sequence<K...>) {
         ((hash_state(h, pool.template group<K>()),
           h.add(static_cast<std::int64_t>(pool.template full_to_group<K>().size())),
-          [&] { for (page_id p : pool.template full_to_group<K>()) h.add(p.value); }()),
+          [&] {
+              for (page_id p : pool.template full_to_group<K>()) h.add(p.value);
+          }()),
          ...);
     }(std::make_index_sequence<sizeof...(GroupPools)>{});
 }
@@ -154,7 +157,8 @@ void hash_state(state_hasher& h, const tiered_pool<Pool, HostEvict>& pool) {
     h.add(pool.planned_copies());
     h.add(pool.plans_in_flight());
     const tier_stats& st = pool.stats();
-    for (std::int64_t v : {st.host_hit_tokens, st.loaded_pages, st.written_back_pages, st.already_on_host, st.lost_pages})
+    for (std::int64_t v :
+         {st.host_hit_tokens, st.loaded_pages, st.written_back_pages, st.already_on_host, st.lost_pages})
         h.add(v);
 }
 

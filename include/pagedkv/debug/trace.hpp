@@ -24,7 +24,6 @@ struct replay_report {
     bool ok() const noexcept { return divergent_step == 0; }
 };
 
-
 namespace detail {
 
 inline constexpr std::int64_t replay_max_capacity = std::int64_t{1} << 24;  // pools and buffers replayed
@@ -39,7 +38,10 @@ std::string replay_emission(Rec& rec, trace_op op, std::span<const std::string_v
     std::vector<request_id> batch;
     if ((args[0] != "f" && args[0] != "s") || !parse_list(args[1], items)) return malformed;
     for (std::string_view it : items)
-        if (request_id r; parse_id(it, r)) batch.push_back(r); else return malformed;
+        if (request_id r; parse_id(it, r))
+            batch.push_back(r);
+        else
+            return malformed;
     const bool full = args[0] == "f";
     const auto untouched = [](const auto& buf) {
         return std::all_of(buf.begin(), buf.end(), [](auto v) { return v == replay_sentinel; });
@@ -105,10 +107,14 @@ std::string replay_cache_call(Rec& rec, trace_op op, std::span<const std::string
     if (!parse_id(args[0], r) || !parse_tokens(args.back(), tokens, replay_max_capacity) ||
         (op == trace_op::commit_keyed && !parse_int(args[1], n)))
         return malformed;
-    if (op == trace_op::attach) (void)rec.attach_prefix(r, tokens);
-    else if (op == trace_op::commit_keyed) (void)rec.commit(r, n, tokens);
-    else if (op == trace_op::cache) (void)rec.cache_committed(r, tokens);
-    else (void)rec.preempt(r, tokens);
+    if (op == trace_op::attach)
+        (void)rec.attach_prefix(r, tokens);
+    else if (op == trace_op::commit_keyed)
+        (void)rec.commit(r, n, tokens);
+    else if (op == trace_op::cache)
+        (void)rec.cache_committed(r, tokens);
+    else
+        (void)rec.preempt(r, tokens);
     return "";
 }
 
@@ -144,7 +150,8 @@ replay_report replay_trace_as(std::istream& in) {
             if (words.size() < 2 || words.size() > 3 || words[0] != "pagedkv-trace" || words[1] != "1" ||
                 tag != trace_pool_tag<Hybrid>)
                 return diverge("not a version-1 trace of this pool type (first line must be `pagedkv-trace 1" +
-                               std::string(trace_pool_tag<Hybrid>.empty() ? "" : " ") + std::string(trace_pool_tag<Hybrid>) + "`)");
+                               std::string(trace_pool_tag<Hybrid>.empty() ? "" : " ") +
+                               std::string(trace_pool_tag<Hybrid>) + "`)");
             header = true;
             continue;
         }
@@ -161,7 +168,8 @@ replay_report replay_trace_as(std::istream& in) {
         };
         auto fits_int32 = [](std::int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; };
         auto malformed = [&] { return diverge("malformed " + std::string(word)); };
-        if (word != spec_of(trace_op::create).word && !rec.has_pool()) return diverge("call before a successful create");
+        if (word != spec_of(trace_op::create).word && !rec.has_pool())
+            return diverge("call before a successful create");
         const std::optional<trace_op> found = find_trace_op(word, args.size());
         if (!found) return is_trace_word(word) ? malformed() : diverge("unknown call `" + std::string(word) + "`");
         const trace_op op = *found;
@@ -172,18 +180,23 @@ replay_report replay_trace_as(std::istream& in) {
         replayed.str({});
         switch (op) {
             case trace_op::create:
-                if (!ints(0, 4) || !fits_int32(num[0]) || !fits_int32(num[1]) || !fits_int32(num[2])) return malformed();
+                if (!ints(0, 4) || !fits_int32(num[0]) || !fits_int32(num[1]) || !fits_int32(num[2]))
+                    return malformed();
                 if (num[0] > max_capacity || num[1] > max_capacity) return diverge("pool too large to replay");
-                (void)rec.create(pool_size{static_cast<std::int32_t>(num[0])}, pool_size{static_cast<std::int32_t>(num[1])},
-                                 static_cast<std::int32_t>(num[2]), num[3]);
+                (void)rec.create(pool_size{static_cast<std::int32_t>(num[0])},
+                                 pool_size{static_cast<std::int32_t>(num[1])}, static_cast<std::int32_t>(num[2]),
+                                 num[3]);
                 break;
             case trace_op::extend:
             case trace_op::commit:
             case trace_op::truncate:
                 if (!detail::parse_id(args[0], r) || !detail::parse_int(args[1], num[0])) return malformed();
-                if (op == trace_op::extend) (void)rec.extend(r, num[0]);
-                else if (op == trace_op::commit) (void)rec.commit(r, num[0]);
-                else (void)rec.truncate(r, num[0]);
+                if (op == trace_op::extend)
+                    (void)rec.extend(r, num[0]);
+                else if (op == trace_op::commit)
+                    (void)rec.commit(r, num[0]);
+                else
+                    (void)rec.truncate(r, num[0]);
                 break;
             case trace_op::free:
                 if (!detail::parse_id(args[0], r)) return malformed();
@@ -196,7 +209,8 @@ replay_report replay_trace_as(std::istream& in) {
                 break;
             default:
                 if constexpr (Hybrid::caching) {
-                    if (auto why = detail::replay_cache_call(rec, op, args, tokens); !why.empty()) return diverge(std::move(why));
+                    if (auto why = detail::replay_cache_call(rec, op, args, tokens); !why.empty())
+                        return diverge(std::move(why));
                 } else if (op == trace_op::add) {
                     (void)rec.add_request();
                 }

@@ -18,8 +18,20 @@ namespace pagedkv {
 
 /// One kind of recorded call (trace format: debug/trace_recorder.hpp).
 enum class trace_op : std::uint8_t {
-    create, add, extend, commit, truncate, free, dense, csr, slots,  // every hybrid pool
-    attach, commit_keyed, cache, preempt, reset,                   // caching pools: prefix reuse
+    create,
+    add,
+    extend,
+    commit,
+    truncate,
+    free,
+    dense,
+    csr,
+    slots,  // every hybrid pool
+    attach,
+    commit_keyed,
+    cache,
+    preempt,
+    reset,  // caching pools: prefix reuse
 };
 
 /// A row of the table: the word in a trace, the op's own name (two ops share the word `commit`),
@@ -48,11 +60,13 @@ inline constexpr std::array<trace_op_spec, 14> trace_ops{{
     {trace_op::preempt, "preempt", "preempt", 2, 2, true},
     {trace_op::reset, "reset", "reset", 0, 0, true},
 }};
-static_assert([] {
-    for (std::size_t i = 0; i < trace_ops.size(); ++i)
-        if (static_cast<std::size_t>(trace_ops[i].op) != i) return false;
-    return true;
-}(), "trace_ops is indexed by trace_op");
+static_assert(
+    [] {
+        for (std::size_t i = 0; i < trace_ops.size(); ++i)
+            if (static_cast<std::size_t>(trace_ops[i].op) != i) return false;
+        return true;
+    }(),
+    "trace_ops is indexed by trace_op");
 
 constexpr const trace_op_spec& spec_of(trace_op op) noexcept { return trace_ops[static_cast<std::size_t>(op)]; }
 
@@ -106,8 +120,9 @@ inline bool parse_tokens(std::string_view s, std::vector<token_id>& tokens, std:
         const std::string_view run = s.substr(0, comma);
         const auto plus = run.find('+');
         std::int64_t v = 0, n = 0;
-        if (plus == std::string_view::npos || !parse_int(run.substr(0, plus), v) || !parse_int(run.substr(plus + 1), n) ||
-            n < 1 || n > max_tokens - static_cast<std::int64_t>(tokens.size()) || v < INT32_MIN || v + n - 1 > INT32_MAX)
+        if (plus == std::string_view::npos || !parse_int(run.substr(0, plus), v) ||
+            !parse_int(run.substr(plus + 1), n) || n < 1 || n > max_tokens - static_cast<std::int64_t>(tokens.size()) ||
+            v < INT32_MIN || v + n - 1 > INT32_MAX)
             return false;
         for (std::int64_t i = 0; i < n; ++i) tokens.push_back(static_cast<token_id>(v + i));
         if (comma == s.size()) return true;

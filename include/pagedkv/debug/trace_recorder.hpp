@@ -67,7 +67,8 @@ template <class Hybrid = hybrid_pool<>>
 class trace_recorder {
 public:
     explicit trace_recorder(std::ostream* out, trace_options opts = {}) : out_(out), opts_(opts) {
-        if (out_) *out_ << "pagedkv-trace 1" << (trace_pool_tag<Hybrid>.empty() ? "" : " ") << trace_pool_tag<Hybrid> << '\n';
+        if (out_)
+            *out_ << "pagedkv-trace 1" << (trace_pool_tag<Hybrid>.empty() ? "" : " ") << trace_pool_tag<Hybrid> << '\n';
     }
 
     /// Replaces the wrapped pool on success; a failing create keeps the previous one.
@@ -92,7 +93,10 @@ public:
         auto r = pool_->add_request();
         if (begin(trace_op::add)) {
             sep(), line_ += '=';
-            if (r) put_str("ok"), put(r.value()); else put_str(to_string(r.code()));
+            if (r)
+                put_str("ok"), put(r.value());
+            else
+                put_str(to_string(r.code()));
             end_digest();
         }
         return r;
@@ -115,7 +119,10 @@ public:
             sep(), append(static_cast<std::int64_t>(scope.tenant_salt)), line_ += ':';
             append(static_cast<std::int64_t>(scope.extra_key));
             sep(), line_ += '=';
-            if (r) put_str("ok"), put(r.value()); else put_str(to_string(r.code()));
+            if (r)
+                put_str("ok"), put(r.value());
+            else
+                put_str(to_string(r.code()));
             end_digest();
         }
         return r;
@@ -126,7 +133,10 @@ public:
         auto hit = pool_->attach_prefix(r, tokens);
         if (begin(trace_op::attach)) {
             put(r), put(tokens), sep(), line_ += '=';
-            if (hit) put_str("ok"), put(hit.value()); else put_str(to_string(hit.code()));
+            if (hit)
+                put_str("ok"), put(hit.value());
+            else
+                put_str(to_string(hit.code()));
             end_digest();
         }
         return hit;
@@ -162,8 +172,7 @@ public:
 
     // ---- emission through the view of kind View: @pre has_pool() --------------------------------
     template <attention_kind View>
-    status emit_dense_table(std::span<const request_id> batch, std::span<std::int32_t> out,
-                            std::int64_t row_pages) {
+    status emit_dense_table(std::span<const request_id> batch, std::span<std::int32_t> out, std::int64_t row_pages) {
         const status s = pagedkv::emit_dense_table(view<View>(), batch, out, row_pages);
         if (begin(trace_op::dense)) {
             put_view<View>(), put(batch), put(row_pages), put(static_cast<std::int64_t>(out.size()));
@@ -206,8 +215,10 @@ public:
 private:
     template <attention_kind View>
     const auto& view() const noexcept {
-        if constexpr (View == attention_kind::full) return pool_->full();
-        else return pool_->swa();
+        if constexpr (View == attention_kind::full)
+            return pool_->full();
+        else
+            return pool_->swa();
     }
     template <class T>
     static std::uint64_t hash_of(std::span<T> values) {
@@ -244,14 +255,18 @@ private:
         if (tokens.empty()) line_ += '-';
         for (std::size_t i = 0; i < tokens.size();) {
             std::size_t n = 1;
-            while (i + n < tokens.size() && std::int64_t{tokens[i + n]} == std::int64_t{tokens[i]} + static_cast<std::int64_t>(n)) ++n;
+            while (i + n < tokens.size() &&
+                   std::int64_t{tokens[i + n]} == std::int64_t{tokens[i]} + static_cast<std::int64_t>(n))
+                ++n;
             if (i) line_ += ',';
             append(tokens[i]), line_ += '+', append(static_cast<std::int64_t>(n));
             i += n;
         }
     }
     template <attention_kind View>
-    void put_view() { put_str(View == attention_kind::full ? "f" : "s"); }
+    void put_view() {
+        put_str(View == attention_kind::full ? "f" : "s");
+    }
     void put_hash(std::uint64_t h) {
         char buf[16];
         for (int i = 15; i >= 0; --i, h >>= 4) buf[i] = "0123456789abcdef"[h & 15];

@@ -29,8 +29,12 @@ result<request_export> export_request(const Hybrid& pool, request_id r) {
     const auto full = pool.full().pages(r);
     const auto first_live = pool.swa().first_live_page(r);
     const auto swa = pool.swa().pages(r).subspan(static_cast<std::size_t>(first_live));
-    return request_export{pool.full().page_size_tokens(), pool.swa().window_tokens(), pool.full().length_tokens(r),
-                          {full.begin(), full.end()}, first_live, {swa.begin(), swa.end()}};
+    return request_export{pool.full().page_size_tokens(),
+                          pool.swa().window_tokens(),
+                          pool.full().length_tokens(r),
+                          {full.begin(), full.end()},
+                          first_live,
+                          {swa.begin(), swa.end()}};
 }
 
 /// A new request in `pool` holding `e.length_tokens` committed tokens, with its own pages in both

@@ -28,17 +28,21 @@ class adaptive_s3fifo {
     static constexpr std::uint8_t max_hits = 3;
     static constexpr std::uint64_t from_main = 1;  // ghost tag: the key's low bit
     page_lists lists_;
-    std::vector<std::uint8_t> hits_;   // per page: hits since its content was stored, capped
-    std::vector<std::uint64_t> key_;   // per page: content key given at insert (for the ghost)
+    std::vector<std::uint8_t> hits_;  // per page: hits since its content was stored, capped
+    std::vector<std::uint64_t> key_;  // per page: content key given at insert (for the ghost)
     std::vector<std::uint64_t> ghost_;
     std::uint64_t ghost_mask_;
     std::int32_t target_, pages_;
 
 public:
     explicit adaptive_s3fifo(pool_size n)
-        : lists_(n, 2), hits_(static_cast<std::size_t>(n.pages), 0), key_(static_cast<std::size_t>(n.pages), 0),
-          ghost_(std::bit_ceil(static_cast<std::size_t>(n.pages)), 0), ghost_mask_(ghost_.size() - 1),
-          target_(n.pages / 10), pages_(n.pages) {}
+        : lists_(n, 2),
+          hits_(static_cast<std::size_t>(n.pages), 0),
+          key_(static_cast<std::size_t>(n.pages), 0),
+          ghost_(std::bit_ceil(static_cast<std::size_t>(n.pages)), 0),
+          ghost_mask_(ghost_.size() - 1),
+          target_(n.pages / 10),
+          pages_(n.pages) {}
 
     void insert(page_id p, eviction_hint h) noexcept {
         // New content (a page can be unkeyed and freed without erase): its old hits do not count.
@@ -47,8 +51,10 @@ public:
         std::uint64_t& g = ghost_[slot(h.key)];
         const bool ghost_hit = g != 0 && (g | from_main) == (h.key | from_main);
         if (ghost_hit) {
-            if (g & from_main) target_ -= target_ > 0;
-            else target_ += target_ < pages_;
+            if (g & from_main)
+                target_ -= target_ > 0;
+            else
+                target_ += target_ < pages_;
             g = 0;
         }
         lists_.push_back(hits_[at(p)] > 0 || ghost_hit ? main : small, p);

@@ -32,8 +32,8 @@ struct eviction_hint {
 /// Every operation is O(1) (amortized) and allocation-free after construction. A policy may keep
 /// per-page history across revive/insert cycles; `erase` and `evict` end that page's history.
 template <class E>
-concept eviction_policy = std::constructible_from<E, pool_size> &&
-    requires(E e, const E ce, page_id p, eviction_hint h) {
+concept eviction_policy =
+    std::constructible_from<E, pool_size> && requires(E e, const E ce, page_id p, eviction_hint h) {
         { e.insert(p, h) } -> std::same_as<void>;
         { e.revive(p) } -> std::same_as<void>;
         { e.erase(p) } -> std::same_as<void>;

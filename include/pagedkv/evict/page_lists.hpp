@@ -23,8 +23,11 @@ class page_lists {
 public:
     /// `lists` empty lists for a pool of `n` pages.
     page_lists(pool_size n, std::int32_t lists)
-        : prev_(static_cast<std::size_t>(n.pages + lists)), next_(prev_.size()),
-          list_(static_cast<std::size_t>(n.pages), npos), size_(static_cast<std::size_t>(lists), 0), pages_(n.pages) {
+        : prev_(static_cast<std::size_t>(n.pages + lists)),
+          next_(prev_.size()),
+          list_(static_cast<std::size_t>(n.pages), npos),
+          size_(static_cast<std::size_t>(lists), 0),
+          pages_(n.pages) {
         for (std::int32_t l = 0; l < lists; ++l) prev_[at(pages_ + l)] = next_[at(pages_ + l)] = pages_ + l;
     }
 

@@ -97,7 +97,7 @@ inline constexpr std::int64_t max_pool_bytes = INT64_MAX / 4;
 /// Rejects model shapes whose byte counts would overflow: negative counts (negative_length), or a
 /// count above 2^16 (dtype above 64 bytes), far beyond any real model (length_overflow).
 constexpr status check_model(const model_config& m) noexcept {
-    const std::int64_t counts[] = {m.full_layers, m.sliding_layers, m.full.kv_heads, m.full.head_dim,
+    const std::int64_t counts[] = {m.full_layers,      m.sliding_layers,   m.full.kv_heads, m.full.head_dim,
                                    m.sliding.kv_heads, m.sliding.head_dim, m.kv_dtype_bytes};
     for (std::int64_t c : counts) {
         if (c < 0) return errc::negative_length;
@@ -110,14 +110,14 @@ constexpr status check_model(const model_config& m) noexcept {
 /// The plan: pool sizes, what a page and a token cost, and the concurrency each layout reaches.
 struct capacity_plan {
     request_demand demand{};
-    pool_size full_pages{};             ///< full pool size, null page included
-    pool_size swa_pages{};              ///< SWA pool size, null page included
+    pool_size full_pages{};  ///< full pool size, null page included
+    pool_size swa_pages{};   ///< SWA pool size, null page included
     std::int64_t full_bytes_per_token = 0;
     std::int64_t swa_bytes_per_token = 0;
-    std::int64_t full_page_bytes = 0;   ///< P * full_bytes_per_token
-    std::int64_t swa_page_bytes = 0;    ///< P * swa_bytes_per_token
-    std::int64_t bytes = 0;             ///< full_pages * full_page_bytes + swa_pages * swa_page_bytes
-    std::int32_t concurrency = 0;       ///< requests that fit at their peak in both pools at once
+    std::int64_t full_page_bytes = 0;  ///< P * full_bytes_per_token
+    std::int64_t swa_page_bytes = 0;   ///< P * swa_bytes_per_token
+    std::int64_t bytes = 0;            ///< full_pages * full_page_bytes + swa_pages * swa_page_bytes
+    std::int32_t concurrency = 0;      ///< requests that fit at their peak in both pools at once
     /// The same budget as one full pool holding every layer (an engine without an SWA pool).
     pool_size full_only_pages{};
     std::int64_t full_only_page_bytes = 0;
@@ -125,7 +125,8 @@ struct capacity_plan {
 };
 
 /// Bytes a hybrid layout needs so that n requests of `d` fit at their peak (null pages included).
-constexpr std::int64_t hybrid_bytes_for(const request_demand& d, const model_config& m, std::int64_t n_requests) noexcept {
+constexpr std::int64_t hybrid_bytes_for(const request_demand& d, const model_config& m,
+                                        std::int64_t n_requests) noexcept {
     const std::int64_t p = d.page_size_tokens;
     return d.full_pool_pages(n_requests) * p * m.full_bytes_per_token() +
            d.swa_pool_pages(n_requests) * p * m.sliding_bytes_per_token();
@@ -141,8 +142,8 @@ constexpr std::int64_t hybrid_bytes_for(const request_demand& d, const model_con
 /// Errors: those of `demand_of` and `check_model`; length_overflow (a page of P tokens would exceed
 /// `max_pool_bytes / INT32_MAX`); invalid_pool_size (the model has no KV bytes, a request holds no
 /// token, or the budget holds no request at its peak).
-constexpr result<capacity_plan> plan_capacity(std::int64_t budget_bytes, const model_config& m,
-                                              const workload_shape& w, std::int32_t page_size_tokens) noexcept {
+constexpr result<capacity_plan> plan_capacity(std::int64_t budget_bytes, const model_config& m, const workload_shape& w,
+                                              std::int32_t page_size_tokens) noexcept {
     auto dr = demand_of(m, w, page_size_tokens);
     if (!dr) return dr.err();
     const request_demand& d = dr.value();
@@ -167,8 +168,10 @@ constexpr result<capacity_plan> plan_capacity(std::int64_t budget_bytes, const m
     std::int64_t lo = 0, hi = INT32_MAX;  // fits(lo) or lo == 0; !fits(hi + 1) by the page limit
     while (lo < hi) {
         const std::int64_t mid = lo + (hi - lo + 1) / 2;
-        if (fits(mid)) lo = mid;
-        else hi = mid - 1;
+        if (fits(mid))
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     if (lo == 0 || !fits(lo)) return error{errc::invalid_pool_size, "the budget holds no request at its peak"};
     plan.concurrency = static_cast<std::int32_t>(lo);
@@ -178,7 +181,8 @@ constexpr result<capacity_plan> plan_capacity(std::int64_t budget_bytes, const m
     const std::int64_t left = budget_bytes - hybrid_bytes_for(d, m, lo);
     const std::int64_t per_request = d.full_pages * plan.full_page_bytes + d.swa_pages * plan.swa_page_bytes;
     if (plan.full_page_bytes > 0 && per_request > 0) {
-        const auto share = static_cast<long double>(left) * static_cast<long double>(d.full_pages * plan.full_page_bytes) /
+        const auto share = static_cast<long double>(left) *
+                           static_cast<long double>(d.full_pages * plan.full_page_bytes) /
                            static_cast<long double>(per_request);
         full += std::min<std::int64_t>(static_cast<std::int64_t>(share) / plan.full_page_bytes, INT32_MAX - full);
     }

@@ -54,23 +54,27 @@ struct grouped_model {
 /// The most consecutive tokens a rule keeps for the next query: W for a window ([p - W + 1, p]),
 /// C for a chunk (at most [floor(p / C) * C, p], C tokens). A decode step adds its drafts to it.
 constexpr std::int64_t kept_span_tokens(const group_rule& rule) noexcept {
-    return std::visit([](const auto& r) -> std::int64_t {
-        if constexpr (std::is_same_v<std::remove_cvref_t<decltype(r)>, sliding_window>) return r.window_tokens;
-        else return r.chunk_tokens;
-    }, rule);
+    return std::visit(
+        [](const auto& r) -> std::int64_t {
+            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(r)>, sliding_window>)
+                return r.window_tokens;
+            else
+                return r.chunk_tokens;
+        },
+        rule);
 }
 
 /// The plan: one pool per group beside the full pool, and the same budget as one full pool.
 struct group_capacity_plan {
-    request_demand full_demand{};             ///< the full pool's per-request demand (full_pages, peak)
-    std::vector<request_demand> group_demand; ///< per group: `swa_pages` is the group's pages per request
-    pool_size full_pages{};                   ///< null page included
-    std::vector<pool_size> group_pages;       ///< per group, null page included
+    request_demand full_demand{};              ///< the full pool's per-request demand (full_pages, peak)
+    std::vector<request_demand> group_demand;  ///< per group: `swa_pages` is the group's pages per request
+    pool_size full_pages{};                    ///< null page included
+    std::vector<pool_size> group_pages;        ///< per group, null page included
     std::int64_t full_page_bytes = 0;
     std::vector<std::int64_t> group_page_bytes;
-    std::int64_t bytes = 0;                   ///< every pool's pages times its page bytes
-    std::int32_t concurrency = 0;             ///< requests that fit at their peak in every pool at once
-    pool_size full_only_pages{};              ///< the budget as one full pool holding every layer
+    std::int64_t bytes = 0;        ///< every pool's pages times its page bytes
+    std::int32_t concurrency = 0;  ///< requests that fit at their peak in every pool at once
+    pool_size full_only_pages{};   ///< the budget as one full pool holding every layer
     std::int64_t full_only_page_bytes = 0;
     std::int32_t full_only_concurrency = 0;
 };
@@ -89,8 +93,9 @@ inline result<std::int64_t> group_bytes_for(const grouped_model& m, const worklo
     std::int64_t bytes = fd.value().full_pool_pages(n_requests) * page_size_tokens * m.full_bytes_per_token();
     for (std::size_t g = 0; g < m.groups.size(); ++g) {
         const layer_group& l = m.groups[g];
-        auto d = demand_of(model_config{m.full_layers, l.layers, kept_span_tokens(l.rule), m.full, l.geometry, m.kv_dtype_bytes},
-                           w, page_size_tokens);
+        auto d = demand_of(
+            model_config{m.full_layers, l.layers, kept_span_tokens(l.rule), m.full, l.geometry, m.kv_dtype_bytes}, w,
+            page_size_tokens);
         if (!d) return d.err();
         bytes += d.value().swa_pool_pages(n_requests) * page_size_tokens * m.group_bytes_per_token(g);
     }
@@ -134,7 +139,8 @@ inline result<group_capacity_plan> plan_group_capacity(std::int64_t budget_bytes
     if (page_size_tokens > max_pool_bytes / INT32_MAX / all) return errc::length_overflow;
     const std::size_t groups = m.groups.size();
     plan.full_page_bytes = page_size_tokens * m.full_bytes_per_token();
-    for (std::size_t g = 0; g < groups; ++g) plan.group_page_bytes.push_back(page_size_tokens * m.group_bytes_per_token(g));
+    for (std::size_t g = 0; g < groups; ++g)
+        plan.group_page_bytes.push_back(page_size_tokens * m.group_bytes_per_token(g));
 
     const auto bytes_for = [&](std::int64_t n) {
         std::int64_t b = fd.full_pool_pages(n) * plan.full_page_bytes;
@@ -150,8 +156,10 @@ inline result<group_capacity_plan> plan_group_capacity(std::int64_t budget_bytes
     std::int64_t lo = 0, hi = INT32_MAX;  // pages per request >= 1, so INT32_MAX + 1 requests never fit
     while (lo < hi) {
         const std::int64_t mid = lo + (hi - lo + 1) / 2;
-        if (fits(mid)) lo = mid;
-        else hi = mid - 1;
+        if (fits(mid))
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     if (lo == 0 || !fits(lo)) return error{errc::invalid_pool_size, "the budget holds no request at its peak"};
     plan.concurrency = static_cast<std::int32_t>(lo);
@@ -184,12 +192,13 @@ inline result<group_capacity_plan> plan_group_capacity(std::int64_t budget_bytes
         pages[i] += add < INT32_MAX - pages[i] ? add : INT32_MAX - pages[i];
     }
     plan.full_pages = pool_size{static_cast<std::int32_t>(pages[0])};
-    for (std::size_t g = 0; g < groups; ++g) plan.group_pages.push_back(pool_size{static_cast<std::int32_t>(pages[g + 1])});
+    for (std::size_t g = 0; g < groups; ++g)
+        plan.group_pages.push_back(pool_size{static_cast<std::int32_t>(pages[g + 1])});
     for (std::size_t i = 0; i < pages.size(); ++i) plan.bytes += pages[i] * page_bytes[i];
 
     plan.full_only_page_bytes = page_size_tokens * all;
-    const std::int64_t fo = budget_bytes / plan.full_only_page_bytes < INT32_MAX ? budget_bytes / plan.full_only_page_bytes
-                                                                                 : INT32_MAX;
+    const std::int64_t fo =
+        budget_bytes / plan.full_only_page_bytes < INT32_MAX ? budget_bytes / plan.full_only_page_bytes : INT32_MAX;
     plan.full_only_pages = pool_size{static_cast<std::int32_t>(fo)};
     plan.full_only_concurrency = fo >= 1 ? static_cast<std::int32_t>((fo - 1) / fd.full_pages) : 0;
     return plan;

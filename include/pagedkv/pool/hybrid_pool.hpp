@@ -138,7 +138,8 @@ public:
         if (auto need = full_.pages_to_hold(length); !need) return need.err();
         if (auto need = swa_.pages_to_hold(length); !need) return need.err();
         const request_id r = full_.add_committed_request(length, full_with(no_outer_)).value();  // checked above
-        [[maybe_unused]] const request_id same = swa_.add_committed_request(length, swa_with(swa_evictions::reported, no_outer_)).value();
+        [[maybe_unused]] const request_id same =
+            swa_.add_committed_request(length, swa_with(swa_evictions::reported, no_outer_)).value();
         const auto f = full_.pages(r);
         const auto s = swa_.pages(r);
         for (auto i = static_cast<std::size_t>(swa_.first_live_page(r)); i < f.size(); ++i) link(f[i], s[i]);
@@ -159,8 +160,8 @@ public:
         if (!full_.contains(r)) return errc::unknown_request;
         if (full_.length_tokens(r) != 0) return errc::request_not_empty;
         hit_full_.clear();
-        const std::int64_t hit = hit_pages(tokens, full_.scope(r), page_extra_keys,
-                                           [&](page_id f) { hit_full_.push_back(f); });
+        const std::int64_t hit =
+            hit_pages(tokens, full_.scope(r), page_extra_keys, [&](page_id f) { hit_full_.push_back(f); });
         const std::int64_t hit_tokens = hit * full_.page_size_tokens();
         hit_swa_.assign(static_cast<std::size_t>(hit), null_page);
         for (auto i = static_cast<std::size_t>(swa_.live_from(hit_tokens)); i < hit_swa_.size(); ++i)
@@ -343,12 +344,17 @@ private:
     // The hooks with a listener, its type spelled out (nvcc's front end does not deduce a member
     // template's arguments from a braced initializer).
     template <class Outer>
-    full_hooks<Outer> full_with(Outer& outer) noexcept { return full_hooks<Outer>(*this, outer); }
+    full_hooks<Outer> full_with(Outer& outer) noexcept {
+        return full_hooks<Outer>(*this, outer);
+    }
     template <class Outer>
-    swa_hooks<Outer> swa_with(swa_evictions e, Outer& outer) noexcept { return swa_hooks<Outer>(*this, e, outer); }
+    swa_hooks<Outer> swa_with(swa_evictions e, Outer& outer) noexcept {
+        return swa_hooks<Outer>(*this, e, outer);
+    }
 
     hybrid_pool(FullPool f, SwaPool s)
-        : full_(std::move(f)), swa_(std::move(s)),
+        : full_(std::move(f)),
+          swa_(std::move(s)),
           full_to_swa_(static_cast<std::size_t>(full_.size().pages), null_page),
           swa_to_full_(static_cast<std::size_t>(swa_.size().pages), null_page) {}
 
@@ -404,7 +410,7 @@ private:
     std::vector<page_id> full_to_swa_;
     std::vector<page_id> swa_to_full_;
     std::vector<page_id> hit_full_, hit_swa_;  // attach_prefix scratch, reused (no per-call allocation)
-    no_hooks no_outer_;  // the listener of calls made without one
+    no_hooks no_outer_;                        // the listener of calls made without one
 };
 
 /// A hybrid pool whose full and SWA pools cache released pages under eviction policy `Evict`.

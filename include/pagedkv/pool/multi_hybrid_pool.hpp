@@ -175,12 +175,14 @@ public:
     /// out_of_full_pages, then the first short group's out_of_*_pages.
     result<request_id> add_committed_request(std::int64_t length) {
         if (auto need = full_.pages_to_hold(length); !need) return need.err();
-        if (status s = first_refusal([&](auto k) { return group<k>().pages_to_hold(length).code(); }); !s) return s.err();
+        if (status s = first_refusal([&](auto k) { return group<k>().pages_to_hold(length).code(); }); !s)
+            return s.err();
         const auto added = full_.add_committed_request(length, full_hooks{*this});
         if (!added) return added;  // too_many_requests: nothing was taken
         const request_id r = added.value();
         each_index([&](auto k) {
-            (void)group_mut<k>().add_committed_request(length, group_hooks<k>{*this, evictions::reported});  // checked above
+            (void)group_mut<k>().add_committed_request(length,
+                                                       group_hooks<k>{*this, evictions::reported});  // checked above
             link_from<k>(r, 0);
         });
         return r;
@@ -200,12 +202,12 @@ public:
         if (!full_.contains(r)) return errc::unknown_request;
         if (full_.length_tokens(r) != 0) return errc::request_not_empty;
         hit_full_.clear();
-        const std::int64_t hit = hit_pages(tokens, full_.scope(r), page_extra_keys,
-                                           [&](page_id f) { hit_full_.push_back(f); });
+        const std::int64_t hit =
+            hit_pages(tokens, full_.scope(r), page_extra_keys, [&](page_id f) { hit_full_.push_back(f); });
         const std::int64_t hit_tokens = hit * full_.page_size_tokens();
         const auto queried = static_cast<std::int64_t>(tokens.size());
-        (void)full_.attach_pages(r, std::span<const page_id>(hit_full_).first(static_cast<std::size_t>(hit)), hit_tokens,
-                                 queried);
+        (void)full_.attach_pages(r, std::span<const page_id>(hit_full_).first(static_cast<std::size_t>(hit)),
+                                 hit_tokens, queried);
         each_index([&](auto k) {
             hit_group_.assign(static_cast<std::size_t>(hit), null_page);
             for (auto i = static_cast<std::size_t>(group<k>().live_from(hit_tokens)); i < hit_group_.size(); ++i)
@@ -470,7 +472,10 @@ private:
         status bad{};
         full_.for_each_request([&](request_id r) {
             if (!bad.ok()) return;
-            if (!g.contains(r)) { bad = error{errc::invariant_violated, "request missing from a group pool"}; return; }
+            if (!g.contains(r)) {
+                bad = error{errc::invariant_violated, "request missing from a group pool"};
+                return;
+            }
             if (full_.length_tokens(r) != g.length_tokens(r) || full_.committed_tokens(r) != g.committed_tokens(r)) {
                 bad = error{errc::invariant_violated, "pools disagree on a request's length"};
                 return;

@@ -62,7 +62,11 @@ public:
     /// One owner fewer; true when p has none left (the caller then caches or frees it).
     bool drop_owner(page_id p) noexcept { return --refs_[at(p)] == 0; }
     /// p, owned by nobody, becomes evictable. @pre refs(p) == 0, not cached
-    void cache(page_id p, eviction_hint hint) requires caching { evict_.insert(p, hint); }
+    void cache(page_id p, eviction_hint hint)
+        requires caching
+    {
+        evict_.insert(p, hint);
+    }
     /// p, owned by nobody and not cached, goes to the free list.
     template <class Hooks>
     void free(page_id p, Hooks& hooks) {
@@ -73,14 +77,18 @@ public:
     /// The one place a cached page leaves the cache other than by a hit: counted when its content is
     /// lost, reported as `dropped` (before the page is reused), then freed. @pre is_cached(p)
     template <class Hooks>
-    void discard(page_id p, Hooks& hooks, cached_content what = cached_content::lost) requires caching {
+    void discard(page_id p, Hooks& hooks, cached_content what = cached_content::lost)
+        requires caching
+    {
         evict_.erase(p);
         lose(p, hooks, what);
         free_.push(p);
     }
     /// Discards every cached page, in the policy's eviction order.
     template <class Hooks>
-    void discard_all(Hooks& hooks) requires caching {
+    void discard_all(Hooks& hooks)
+        requires caching
+    {
         while (evict_.size() > 0) {
             const page_id p = evict_.evict();
             lose(p, hooks, cached_content::lost);

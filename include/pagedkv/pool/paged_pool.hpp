@@ -40,8 +40,7 @@ class paged_pool : public pool_state<Alloc, Kind, Evict> {
         state::release, state::resize, state::take_pages;
 
 public:
-    using state::caching, state::indexed, state::contains, state::live_from, state::available_pages,
-        state::used_pages;
+    using state::caching, state::indexed, state::contains, state::live_from, state::available_pages, state::used_pages;
 
     /// A full-attention pool. Errors: invalid_pool_size (also: an indexed pool of more than
     /// INT32_MAX tokens, N x P, whose index could not store them), invalid_page_size.
@@ -197,10 +196,11 @@ public:
     {
         if (!contains(r)) return errc::unknown_request;
         if (requests_.row(r).length_tokens != 0) return errc::request_not_empty;
-        const std::int64_t hit = keying_.match(tokens, requests_.row(r).scope, page_extra_keys, [&](std::int64_t, page_id p) {
-            lists_[r.slot].pages.push_back(p);
-            own_.acquire(p);
-        });
+        const std::int64_t hit =
+            keying_.match(tokens, requests_.row(r).scope, page_extra_keys, [&](std::int64_t, page_id p) {
+                lists_[r.slot].pages.push_back(p);
+                own_.acquire(p);
+            });
         attached(r, hit, static_cast<std::int64_t>(tokens.size()));
         return hit * page_size_;
     }
@@ -246,8 +246,8 @@ public:
     /// Preemption: keys the request's committed whole pages, then frees it; they stay cached, so a
     /// resumed request (same tokens, same scope) hits them. Errors: those of cache_committed.
     template <pool_hooks Hooks = no_hooks>
-    status preempt(request_id r, std::span<const token_id> tokens,
-                   std::span<const std::uint64_t> page_extra_keys = {}, Hooks&& hooks = {})
+    status preempt(request_id r, std::span<const token_id> tokens, std::span<const std::uint64_t> page_extra_keys = {},
+                   Hooks&& hooks = {})
         requires indexed
     {
         if (auto s = cache_committed(r, tokens, page_extra_keys, hooks); !s) return s;
@@ -280,7 +280,11 @@ public:
     }
 
     /// Events (stored / removed / cleared) go to `sink` from now on; an empty sink stops them.
-    void set_event_sink(kv_event_sink sink) requires indexed { keying_.set_sink(std::move(sink)); }
+    void set_event_sink(kv_event_sink sink)
+        requires indexed
+    {
+        keying_.set_sink(std::move(sink));
+    }
 
     // ---- planning (pure; lets a hybrid pool check both pools before touching either) ------------
 

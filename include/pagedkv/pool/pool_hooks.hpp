@@ -49,8 +49,10 @@ void hook_unkeyed(H& h, page_id p) {
 }
 template <class H>
 bool hook_prefer_copy(H& h, page_id cached, page_id copy) {
-    if constexpr (requires { h.prefer_copy(cached, copy); }) return h.prefer_copy(cached, copy);
-    else return false;
+    if constexpr (requires { h.prefer_copy(cached, copy); })
+        return h.prefer_copy(cached, copy);
+    else
+        return false;
 }
 template <class H>
 void hook_replaced(H& h, page_id cached, page_id copy) {

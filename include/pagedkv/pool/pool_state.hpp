@@ -80,13 +80,17 @@ public:
     std::int32_t page_size_tokens() const noexcept { return page_size_; }
     /// Window W in tokens; 0 for full and chunked pools (no window).
     std::int64_t window_tokens() const noexcept {
-        if constexpr (Kind == attention_kind::sliding) return rule_.window_tokens;
-        else return 0;
+        if constexpr (Kind == attention_kind::sliding)
+            return rule_.window_tokens;
+        else
+            return 0;
     }
     /// Chunk C in tokens; 0 for full and sliding pools (no chunks).
     std::int64_t chunk_tokens() const noexcept {
-        if constexpr (Kind == attention_kind::chunked) return rule_.chunk_tokens;
-        else return 0;
+        if constexpr (Kind == attention_kind::chunked)
+            return rule_.chunk_tokens;
+        else
+            return 0;
     }
     const rule_type& rule() const noexcept { return rule_; }
     pool_size size() const noexcept { return size_; }
@@ -118,7 +122,11 @@ public:
     std::optional<std::uint64_t> key_of(page_id p) const noexcept { return keying_.key_of(p); }
     const Alloc& allocator() const noexcept { return own_.allocator(); }
     const Evict& evictor() const noexcept { return own_.evictor(); }
-    const prefix_index& index() const noexcept requires indexed { return keying_.index(); }
+    const prefix_index& index() const noexcept
+        requires indexed
+    {
+        return keying_.index();
+    }
     /// The prefix keying, for composites that report events about its keys (hybrid_pool).
     const keying_type& keying() const noexcept { return keying_; }
     cache_stats stats() const noexcept {
@@ -128,7 +136,9 @@ public:
 
     /// Calls f(request_id) for every live request, in slot order.
     template <class F>
-    void for_each_request(F&& f) const { requests_.for_each(f); }
+    void for_each_request(F&& f) const {
+        requests_.for_each(f);
+    }
 
     /// Checks every invariant of the pool and its mechanisms; returns the first violation.
     /// O(N * P + total pages); for tests and debug builds.
@@ -149,7 +159,8 @@ public:
         if constexpr (indexed) {
             for (std::int32_t i = 1; i < size_.pages; ++i) {
                 const page_id p{i};
-                if (own_.is_cached(p) && !key_of(p)) return error{errc::invariant_violated, "cached page without a key"};
+                if (own_.is_cached(p) && !key_of(p))
+                    return error{errc::invariant_violated, "cached page without a key"};
                 if (own_.is_free(p) && key_of(p)) return error{errc::invariant_violated, "free page keeps a key"};
             }
         }
@@ -197,7 +208,9 @@ protected:
         }
     };
     template <class Hooks>
-    keyed_hooks<Hooks> keyed(Hooks& outer) noexcept { return {{}, *this, outer}; }
+    keyed_hooks<Hooks> keyed(Hooks& outer) noexcept {
+        return {{}, *this, outer};
+    }
 
     static constexpr errc out_of_pages = Kind == attention_kind::full      ? errc::out_of_full_pages
                                          : Kind == attention_kind::sliding ? errc::out_of_swa_pages
@@ -243,8 +256,10 @@ protected:
 
     template <class Hooks>
     std::optional<std::uint64_t> retain_key(Hooks& hooks, page_id p) const {
-        if constexpr (detail::overrides_retain<Hooks>) return hooks.retain_key(p);
-        else return key_of(p);
+        if constexpr (detail::overrides_retain<Hooks>)
+            return hooks.retain_key(p);
+        else
+            return key_of(p);
     }
 
     // Drops the request's ownership of entries [first, last). Pages left without owners go to the

@@ -71,8 +71,8 @@ public:
     /// @pre those pages hold committed (or committing) tokens and `tokens` covers them.
     template <class Hooks>
     void key_pages(std::uint32_t slot, std::span<const page_id> pages, std::int64_t whole,
-                   std::span<const token_id> tokens, cache_scope scope, std::span<const std::uint64_t> extra,
-                   Own& own, Hooks& hooks) {
+                   std::span<const token_id> tokens, cache_scope scope, std::span<const std::uint64_t> extra, Own& own,
+                   Hooks& hooks) {
         chain_state& ch = chains_[slot];
         if (ch.keyed > 0 && (ch.chain == null_page || !index_.keyed(ch.chain) || index_.epoch(ch.chain) != ch.epoch))
             restart_chain(slot, pages, ch.keyed);  // the cached page the chain ran through was evicted
@@ -173,8 +173,10 @@ private:
     template <class Hooks>
     void take_over(page_id held, page_id copy, Own& own, Hooks& hooks) {
         index_.replace(held, copy);
-        if (own.refs(held) == 0) own.discard(held, hooks, cached_content::kept_elsewhere);
-        else detail::hook_unkeyed(hooks, held);
+        if (own.refs(held) == 0)
+            own.discard(held, hooks, cached_content::kept_elsewhere);
+        else
+            detail::hook_unkeyed(hooks, held);
         detail::hook_replaced(hooks, held, copy);
     }
 
@@ -185,8 +187,10 @@ private:
         index_.unkey_subtree(p, [&](page_id u) {
             if (sink_) sink_(event(kv_event_kind::removed, attention_kind::full, u, u));
             if (u == gone) return;
-            if (own.refs(u) > 0) detail::hook_unkeyed(hooks, u);
-            else own.discard(u, hooks);
+            if (own.refs(u) > 0)
+                detail::hook_unkeyed(hooks, u);
+            else
+                own.discard(u, hooks);
         });
     }
 

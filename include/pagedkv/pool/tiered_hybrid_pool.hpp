@@ -82,7 +82,9 @@ public:
 
     // ---- the pool's calls, heard through its listener ---------------------------------------------
 
-    result<request_id> add_request(cache_scope scope = {}, retention keep = {}) { return pool_.add_request(scope, keep); }
+    result<request_id> add_request(cache_scope scope = {}, retention keep = {}) {
+        return pool_.add_request(scope, keep);
+    }
     status extend(request_id r, std::int64_t n) { return pool_.extend(r, n, listener{*this}); }
     status commit(request_id r, std::int64_t n) { return pool_.commit(r, n, listener{*this}); }
     status commit(request_id r, std::int64_t n, std::span<const token_id> tokens,
@@ -95,7 +97,8 @@ public:
                            std::span<const std::uint64_t> page_extra_keys = {}) {
         return pool_.cache_committed(r, tokens, page_extra_keys, listener{*this});
     }
-    status preempt(request_id r, std::span<const token_id> tokens, std::span<const std::uint64_t> page_extra_keys = {}) {
+    status preempt(request_id r, std::span<const token_id> tokens,
+                   std::span<const std::uint64_t> page_extra_keys = {}) {
         return pool_.preempt(r, tokens, page_extra_keys, listener{*this});
     }
 
@@ -124,10 +127,11 @@ public:
         // The pages the load takes: the fewer of the two pools' (the extend below takes both).
         const std::int64_t room = std::min<std::int64_t>(pool_.full().available_pages(), pool_.swa().available_pages());
         hit_host_.clear();
-        const std::int64_t n = host_hit(tokens, scope, page_extra_keys, g, room, [&](page_id h) { hit_host_.push_back(h); });
+        const std::int64_t n =
+            host_hit(tokens, scope, page_extra_keys, g, room, [&](page_id h) { hit_host_.push_back(h); });
         if (n == 0) return tier_hit{g * page_size(), 0};
         for (std::int64_t i = 0; i < n; ++i) host_.pin(hit_host_[static_cast<std::size_t>(i)]);  // before any eviction
-        (void)pool_.extend(r, n * page_size(), listener{*this});  // fits: counted above
+        (void)pool_.extend(r, n * page_size(), listener{*this});                                 // fits: counted above
         // Unkeyed, so the SWA pages sliding out of the window go to the free list, not the cache:
         // their content is never loaded. Then the full pages are keyed as a keyed commit would.
         (void)pool_.commit(r, n * page_size(), listener{*this});
@@ -203,7 +207,7 @@ public:
     status reset_cache() {
         if (!flights_.empty() || planned_copies() != 0) return errc::cache_in_use;
         if (auto s = pool_.reset_cache(); !s) return s;  // no listener: nothing is written back
-        pending_full_loads_.clear();  // cancelled loads only
+        pending_full_loads_.clear();                     // cancelled loads only
         pending_swa_loads_.clear();
         host_.reset();
         for (std::int32_t h = 1; h < host_.size().pages; ++h)
@@ -230,7 +234,8 @@ public:
             ++linked;
             if (owner_of_[at(hs)] != h || swa_free_.is_free(hs))
                 return error{errc::invariant_violated, "host SWA link and its inverse disagree"};
-            if (host_.state(h) == host_page_state::free) return error{errc::invariant_violated, "free host page keeps a SWA copy"};
+            if (host_.state(h) == host_page_state::free)
+                return error{errc::invariant_violated, "free host page keeps a SWA copy"};
         }
         if (linked + swa_free_.free_count() + 1 != static_cast<std::int32_t>(owner_of_.size()))
             return error{errc::invariant_violated, "host SWA free + linked + null != M"};
@@ -244,13 +249,15 @@ public:
             if (!is_load && is_swa) {
                 ++swa_writes[at(c.dst)];
                 if (host_.state(owner_of_[at(c.dst)]) != host_page_state::writing)
-                    bad = error{errc::invariant_violated, "SWA write-back into a host SWA page whose host page is not writing"};
+                    bad = error{errc::invariant_violated,
+                                "SWA write-back into a host SWA page whose host page is not writing"};
             }
             if (is_load && !is_swa) ++pins[at(c.src)], ++full_loads[at(c.dst)];
             if (is_load && is_swa) {
                 ++swa_loads[at(c.dst)];
                 if (host_.state(owner_of_[at(c.src)]) != host_page_state::reading)
-                    bad = error{errc::invariant_violated, "SWA load out of a host SWA page whose host page is not pinned"};
+                    bad = error{errc::invariant_violated,
+                                "SWA load out of a host SWA page whose host page is not pinned"};
             }
         };
         for (const copy_pair& c : pending_full_wb_) visit(c, false, false);
@@ -260,7 +267,8 @@ public:
         for (const hybrid_copy_plan& plan : flights_) {
             const auto runs = [&](const std::vector<copy_run>& list, bool is_swa, bool is_load) {
                 for (const copy_run& run : list)
-                    for (std::int32_t i = 0; i < run.count; ++i) visit({page_id{run.src + i}, page_id{run.dst + i}}, is_swa, is_load);
+                    for (std::int32_t i = 0; i < run.count; ++i)
+                        visit({page_id{run.src + i}, page_id{run.dst + i}}, is_swa, is_load);
             };
             runs(plan.full.write_backs, false, false);
             runs(plan.swa.write_backs, true, false);
@@ -272,13 +280,15 @@ public:
             const page_id h{i};
             if ((host_.state(h) == host_page_state::writing ? 1 : 0) != writes[at(h)])
                 return error{errc::invariant_violated, "host page writing without exactly one write-back"};
-            if (host_.pins(h) != pins[at(h)]) return error{errc::invariant_violated, "host page pins != loads out of it"};
+            if (host_.pins(h) != pins[at(h)])
+                return error{errc::invariant_violated, "host page pins != loads out of it"};
         }
         for (std::size_t i = 0; i < swa_writes.size(); ++i)
             if (swa_writes[i] > 1) return error{errc::invariant_violated, "host SWA page written twice"};
         if (full_loads != full_loading_ || swa_loads != swa_loading_)
             return error{errc::invariant_violated, "GPU page loading count drift"};
-        for (const auto& [loads, pool_owns] : {std::pair{&pending_full_loads_, true}, std::pair{&pending_swa_loads_, false}})
+        for (const auto& [loads, pool_owns] :
+             {std::pair{&pending_full_loads_, true}, std::pair{&pending_swa_loads_, false}})
             for (const copy_pair& c : *loads) {
                 if (c.src == null_page) continue;
                 const bool held = pool_owns ? pool_.full().ref_count(c.dst) > 0 || pool_.full().is_cached(c.dst)
@@ -306,11 +316,15 @@ private:
     };
 
     tiered_hybrid_pool(pool_type pool, pool_size host_pages, pool_size host_swa_pages)
-        : pool_(std::move(pool)), host_(host_pages, pool_.full().page_size_tokens()),
+        : pool_(std::move(pool)),
+          host_(host_pages, pool_.full().page_size_tokens()),
           swa_of_(static_cast<std::size_t>(host_pages.pages), null_page),
-          owner_of_(static_cast<std::size_t>(host_swa_pages.pages), null_page), swa_free_(host_swa_pages),
-          full_load_of_(static_cast<std::size_t>(pool_.full().size().pages), 0), full_loading_(full_load_of_.size(), 0),
-          swa_load_of_(static_cast<std::size_t>(pool_.swa().size().pages), 0), swa_loading_(swa_load_of_.size(), 0) {}
+          owner_of_(static_cast<std::size_t>(host_swa_pages.pages), null_page),
+          swa_free_(host_swa_pages),
+          full_load_of_(static_cast<std::size_t>(pool_.full().size().pages), 0),
+          full_loading_(full_load_of_.size(), 0),
+          swa_load_of_(static_cast<std::size_t>(pool_.swa().size().pages), 0),
+          swa_loading_(swa_load_of_.size(), 0) {}
 
     static std::size_t at(page_id p) noexcept { return static_cast<std::size_t>(p.value); }
     std::int32_t page_size() const noexcept { return pool_.full().page_size_tokens(); }
@@ -331,7 +345,8 @@ private:
     template <class Visit>
     std::int64_t host_hit(std::span<const token_id> tokens, cache_scope scope, std::span<const std::uint64_t> extra,
                           std::int64_t g, std::int64_t room, Visit&& visit) const {
-        const std::int64_t max_pages = tokens.empty() ? 0 : (static_cast<std::int64_t>(tokens.size()) - 1) / page_size();
+        const std::int64_t max_pages =
+            tokens.empty() ? 0 : (static_cast<std::int64_t>(tokens.size()) - 1) / page_size();
         std::uint64_t parent_key = 0;
         if (g > 0) {  // the key of the GPU hit's last page (its full chain may run further)
             page_id last = null_page;
@@ -394,8 +409,8 @@ private:
         ++swa_stats_.written_back_pages;
     }
 
-    void plan_load(std::vector<copy_pair>& pending, std::vector<std::int32_t>& load_of, std::vector<std::int32_t>& loading,
-                   page_id src, page_id dst) {
+    void plan_load(std::vector<copy_pair>& pending, std::vector<std::int32_t>& load_of,
+                   std::vector<std::int32_t>& loading, page_id src, page_id dst) {
         load_of[at(dst)] = static_cast<std::int32_t>(pending.size()) + 1;
         ++loading[at(dst)];
         pending.push_back({src, dst});

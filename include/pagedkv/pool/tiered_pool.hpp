@@ -26,11 +26,11 @@ struct tier_hit {
 
 /// What the host tier has done since creation, in pages.
 struct tier_stats {
-    std::int64_t host_hit_tokens = 0;   ///< tokens attached from host pages
-    std::int64_t loaded_pages = 0;      ///< loads planned (cancelled ones included)
-    std::int64_t written_back_pages = 0;///< write-backs planned
-    std::int64_t already_on_host = 0;   ///< evicted pages whose content a host page already held
-    std::int64_t lost_pages = 0;        ///< evicted pages no host page could take (all pinned)
+    std::int64_t host_hit_tokens = 0;     ///< tokens attached from host pages
+    std::int64_t loaded_pages = 0;        ///< loads planned (cancelled ones included)
+    std::int64_t written_back_pages = 0;  ///< write-backs planned
+    std::int64_t already_on_host = 0;     ///< evicted pages whose content a host page already held
+    std::int64_t lost_pages = 0;          ///< evicted pages no host page could take (all pinned)
 };
 
 /// A full caching pool (`full_pool<Alloc, Evict>`) and a host tier of N pages under `HostEvict`.
@@ -75,7 +75,9 @@ public:
 
     // ---- the pool's calls, heard through the tier's hooks ---------------------------------------
 
-    result<request_id> add_request(cache_scope scope = {}, retention keep = {}) { return pool_.add_request(scope, keep); }
+    result<request_id> add_request(cache_scope scope = {}, retention keep = {}) {
+        return pool_.add_request(scope, keep);
+    }
     /// paged_pool::extend; evicted cached pages are written back. Errors: those of extend.
     status extend(request_id r, std::int64_t n) { return pool_.extend(r, n, hooks{*this}); }
     status commit(request_id r, std::int64_t n) { return pool_.commit(r, n, hooks{*this}); }
@@ -89,7 +91,8 @@ public:
                            std::span<const std::uint64_t> page_extra_keys = {}) {
         return pool_.cache_committed(r, tokens, page_extra_keys, hooks{*this});
     }
-    status preempt(request_id r, std::span<const token_id> tokens, std::span<const std::uint64_t> page_extra_keys = {}) {
+    status preempt(request_id r, std::span<const token_id> tokens,
+                   std::span<const std::uint64_t> page_extra_keys = {}) {
         return pool_.preempt(r, tokens, page_extra_keys, hooks{*this});
     }
 
@@ -123,7 +126,8 @@ public:
         // Pages it takes from the cache are its own now; the rest bound what the host hit can load.
         const auto load = std::min<std::int64_t>(static_cast<std::int64_t>(hit_host_.size()), pool_.available_pages());
         if (load > 0) {
-            for (std::int64_t i = 0; i < load; ++i) host_.pin(hit_host_[static_cast<std::size_t>(i)]);  // before any eviction
+            for (std::int64_t i = 0; i < load; ++i)
+                host_.pin(hit_host_[static_cast<std::size_t>(i)]);    // before any eviction
             (void)pool_.extend(r, load * page_size(), hooks{*this});  // fits: counted above
             const auto pages = pool_.pages(r);
             for (std::int64_t i = 0; i < load; ++i) {
@@ -185,7 +189,8 @@ public:
     /// Copies planned and not yet taken (cancelled loads excluded).
     std::int64_t planned_copies() const noexcept {
         return static_cast<std::int64_t>(pending_write_backs_.size()) +
-               std::count_if(pending_loads_.begin(), pending_loads_.end(), [](const copy_pair& c) { return c.src != null_page; });
+               std::count_if(pending_loads_.begin(), pending_loads_.end(),
+                             [](const copy_pair& c) { return c.src != null_page; });
     }
 
     /// Empties both tiers. Errors: cache_in_use (a request owns a page, or a copy is planned or in
@@ -268,8 +273,10 @@ private:
     };
 
     tiered_pool(Pool pool, pool_size host_pages)
-        : pool_(std::move(pool)), host_(host_pages, pool_.page_size_tokens()),
-          load_of_(static_cast<std::size_t>(pool_.size().pages), 0), loading_(load_of_.size(), 0) {}
+        : pool_(std::move(pool)),
+          host_(host_pages, pool_.page_size_tokens()),
+          load_of_(static_cast<std::size_t>(pool_.size().pages), 0),
+          loading_(load_of_.size(), 0) {}
 
     static std::size_t at(page_id p) noexcept { return static_cast<std::size_t>(p.value); }
     std::int32_t page_size() const noexcept { return pool_.page_size_tokens(); }
@@ -291,7 +298,8 @@ private:
     template <class Visit>
     std::int64_t walk_host(std::span<const token_id> tokens, cache_scope scope, std::span<const std::uint64_t> extra,
                            gpu_walk g, Visit&& visit) const {
-        const std::int64_t max_pages = tokens.empty() ? 0 : (static_cast<std::int64_t>(tokens.size()) - 1) / page_size();
+        const std::int64_t max_pages =
+            tokens.empty() ? 0 : (static_cast<std::int64_t>(tokens.size()) - 1) / page_size();
         std::uint64_t parent_key = g.last_key;
         for (std::int64_t i = g.pages; i < max_pages; ++i) {
             const page_content c = content_at(tokens, scope, extra, i);
@@ -342,11 +350,11 @@ private:
     // Planned copies not taken yet; a cancelled load keeps its slot with src == null_page.
     std::vector<copy_pair> pending_write_backs_;  // src: GPU page, dst: host page
     std::vector<copy_pair> pending_loads_;        // src: host page, dst: GPU page
-    std::vector<std::int32_t> load_of_;   // by GPU page: 1 + its entry in pending_loads_, 0 if none
-    std::vector<std::int32_t> loading_;   // by GPU page: planned plus in-flight loads into it
-    std::deque<copy_plan> flights_;       // taken, not completed, oldest first
+    std::vector<std::int32_t> load_of_;           // by GPU page: 1 + its entry in pending_loads_, 0 if none
+    std::vector<std::int32_t> loading_;           // by GPU page: planned plus in-flight loads into it
+    std::deque<copy_plan> flights_;               // taken, not completed, oldest first
     std::uint64_t taken_ = 0;
-    std::vector<page_id> hit_host_;       // attach_prefix scratch
+    std::vector<page_id> hit_host_;  // attach_prefix scratch
     tier_stats stats_;
 };
 

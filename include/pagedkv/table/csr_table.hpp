@@ -11,9 +11,9 @@ namespace pagedkv {
 
 /// Caller-owned output buffers for `emit_csr_table`.
 struct csr_table_out {
-    std::span<std::int32_t> indptr;          ///< batch + 1 entries
-    std::span<std::int32_t> indices;         ///< capacity for every emitted page
-    std::span<std::int32_t> last_page_len;   ///< batch entries
+    std::span<std::int32_t> indptr;         ///< batch + 1 entries
+    std::span<std::int32_t> indices;        ///< capacity for every emitted page
+    std::span<std::int32_t> last_page_len;  ///< batch entries
 };
 
 /// The pages a CSR row lists for request r: all of them for full views; for SWA views only the
@@ -24,14 +24,13 @@ std::span<const page_id> csr_row(const S& src, request_id r) noexcept {
 }
 
 /// Row b lists `csr_row(src, batch[b])`; last_page_len[b] is the tokens in the row's last page
-/// (`table_row::last_page_len`: 0 for a row that lists no page). The kv length a kernel derives, (pages - 1) * P + last_page_len, counts
-/// tokens from the first listed page; for SWA rows it starts at first_live_page * P, which leaves
+/// (`table_row::last_page_len`: 0 for a row that lists no page). The kv length a kernel derives, (pages - 1) * P +
+/// last_page_len, counts tokens from the first listed page; for SWA rows it starts at first_live_page * P, which leaves
 /// every query-key distance unchanged, so `window_left = W - 1` masks exactly the same keys.
 /// Returns nnz. Errors (nothing written): unknown_request, buffer_too_small.
 template <page_table_source S>
 result<std::int32_t> emit_csr_table(const S& src, std::span<const request_id> batch, csr_table_out out) {
-    if (out.indptr.size() < batch.size() + 1 || out.last_page_len.size() < batch.size())
-        return errc::buffer_too_small;
+    if (out.indptr.size() < batch.size() + 1 || out.last_page_len.size() < batch.size()) return errc::buffer_too_small;
     std::int64_t nnz = 0;
     for (request_id r : batch) {
         if (!src.contains(r)) return errc::unknown_request;
@@ -48,7 +47,8 @@ result<std::int32_t> emit_csr_table(const S& src, std::span<const request_id> ba
             std::memcpy(out.indices.data() + at, row.data(), row.size() * sizeof(std::int32_t));
         at += static_cast<std::int32_t>(row.size());
         out.indptr[b + 1] = at;
-        out.last_page_len[b] = table_row{src.length_tokens(r), src.first_live_page(r), src.page_size_tokens()}.last_page_len();
+        out.last_page_len[b] =
+            table_row{src.length_tokens(r), src.first_live_page(r), src.page_size_tokens()}.last_page_len();
     }
     return static_cast<std::int32_t>(nnz);
 }

@@ -79,8 +79,8 @@ constexpr status check_capacity(const table_capacity& c) noexcept {
     if (c.max_requests < 1 || c.max_batch < 1 || c.max_pages_per_request < 1 || c.max_new_tokens < 1 ||
         c.max_writes < 1)
         return errc::invalid_capacity;
-    const std::int64_t cells = std::int64_t{c.max_pages_per_request} *
-                               (c.max_requests > c.max_batch ? c.max_requests : c.max_batch);
+    const std::int64_t cells =
+        std::int64_t{c.max_pages_per_request} * (c.max_requests > c.max_batch ? c.max_requests : c.max_batch);
     if (cells > INT32_MAX || max_delta_bytes(c, 2, true) > INT32_MAX) return errc::length_overflow;
     return {};
 }

@@ -82,7 +82,10 @@ private:
     void touch(page_id f) {
         if (f == null_page) return;
         auto& m = mark_[static_cast<std::size_t>(f.value)];
-        if (m != epoch_) { m = epoch_; touched_.push_back(f.value); }
+        if (m != epoch_) {
+            m = epoch_;
+            touched_.push_back(f.value);
+        }
     }
 
     full_mirror full_;

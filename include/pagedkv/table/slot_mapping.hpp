@@ -20,8 +20,7 @@ std::int64_t tokens_in_flight(const S& src, request_id r) noexcept {
 /// t in [committed, length): pages(r)[t / P] * P + t % P. Returns the number of slots written.
 /// Errors (nothing written): unknown_request, buffer_too_small.
 template <page_table_source S>
-result<std::int64_t> emit_slot_mapping(const S& src, std::span<const request_id> batch,
-                                       std::span<std::int64_t> out) {
+result<std::int64_t> emit_slot_mapping(const S& src, std::span<const request_id> batch, std::span<std::int64_t> out) {
     std::int64_t total = 0;
     for (request_id r : batch) {
         if (!src.contains(r)) return errc::unknown_request;
@@ -35,8 +34,10 @@ result<std::int64_t> emit_slot_mapping(const S& src, std::span<const request_id>
         // A run of tokens inside one page has consecutive slots: one division per page, not per token.
         for (std::int64_t t = src.committed_tokens(r); t < row.length_tokens;) {
             const std::int64_t col = row.page_of(t), offset = t - col * row.page_size;  // t % P, no second division
-            const std::int64_t first = std::int64_t{pages[static_cast<std::size_t>(col)].value} * row.page_size + offset;
-            const std::int64_t run = std::min(row.page_size - offset, row.length_tokens - t);  // first == row.slot_of(page, t)
+            const std::int64_t first =
+                std::int64_t{pages[static_cast<std::size_t>(col)].value} * row.page_size + offset;
+            const std::int64_t run =
+                std::min(row.page_size - offset, row.length_tokens - t);  // first == row.slot_of(page, t)
             for (std::int64_t k = 0; k < run; ++k) *slot++ = first + k;
             t += run;
         }

@@ -131,7 +131,10 @@ public:
         src.for_each_request([&](request_id r) {
             const std::int32_t row = row_of(r);
             if (!bad.ok()) return;
-            if (row < 0) { bad = error{errc::invariant_violated, "live request not tracked"}; return; }
+            if (row < 0) {
+                bad = error{errc::invariant_violated, "live request not tracked"};
+                return;
+            }
             const tracked& t = rows_[static_cast<std::size_t>(row)];
             const auto pages = src.pages(r);
             if (t.length != src.length_tokens(r) || t.committed != src.committed_tokens(r) ||
@@ -159,7 +162,9 @@ private:
     };
 
     table_mirror(const table_capacity& cap, const S& src, diff_scope scope)
-        : cap_(cap), scope_(scope), page_size_(src.page_size_tokens()),
+        : cap_(cap),
+          scope_(scope),
+          page_size_(src.page_size_tokens()),
           rows_(static_cast<std::size_t>(cap.max_requests)),
           copy_(static_cast<std::size_t>(cap.max_requests) * static_cast<std::size_t>(cap.max_pages_per_request)),
           owner_(static_cast<std::size_t>(src.size().pages), -1),
@@ -184,13 +189,15 @@ private:
         return epoch_;
     }
     std::int32_t copy_at(std::int32_t row, std::int64_t col) const noexcept {
-        return copy_[static_cast<std::size_t>(row) * static_cast<std::size_t>(stride()) + static_cast<std::size_t>(col)];
+        return copy_[static_cast<std::size_t>(row) * static_cast<std::size_t>(stride()) +
+                     static_cast<std::size_t>(col)];
     }
     std::int32_t row_of(request_id r) const noexcept {
         if (r.slot >= slot_row_.size()) return -1;
         const std::int32_t row = slot_row_[r.slot];
         return row >= 0 && rows_[static_cast<std::size_t>(row)].live && rows_[static_cast<std::size_t>(row)].id == r
-                   ? row : -1;
+                   ? row
+                   : -1;
     }
     // Grows only when the pool uses a request slot beyond every one seen before (rare, amortized).
     void grow_slots(std::uint32_t slot) {
@@ -215,7 +222,10 @@ private:
         void clear(std::int32_t, std::int32_t page) { touch(page); }
         void touch(std::int32_t page) {
             auto& mk = m->owner_mark_[static_cast<std::size_t>(page)];
-            if (mk != m->epoch_) { mk = m->epoch_; ++owners; }
+            if (mk != m->epoch_) {
+                mk = m->epoch_;
+                ++owners;
+            }
         }
         void synced(std::int32_t, request_id, const S&) {}
         void row(std::int32_t, std::int32_t, std::int32_t, request_id, const S&) {}
@@ -248,7 +258,10 @@ private:
         }
         void touch(std::int32_t page) {
             auto& mk = m->owner_mark_[static_cast<std::size_t>(page)];
-            if (mk != m->epoch_) { mk = m->epoch_; m->touched_.push_back(page); }
+            if (mk != m->epoch_) {
+                mk = m->epoch_;
+                m->touched_.push_back(page);
+            }
         }
         void synced(std::int32_t row, request_id r, const S& src) {
             tracked& t = m->rows_[static_cast<std::size_t>(row)];
@@ -259,8 +272,8 @@ private:
         }
         void row(std::int32_t row, std::int32_t write_begin, std::int32_t write_end, request_id r, const S& src) {
             const tracked& t = m->rows_[static_cast<std::size_t>(row)];
-            m->rows_out_.push_back(row_desc{t.length, t.committed, row, static_cast<std::int32_t>(t.first_live),
-                                            csr_at, slot_at, write_begin, write_end - write_begin});
+            m->rows_out_.push_back(row_desc{t.length, t.committed, row, static_cast<std::int32_t>(t.first_live), csr_at,
+                                            slot_at, write_begin, write_end - write_begin});
             csr_at += static_cast<std::int32_t>(t.page_count - t.first_live);
             slot_at += static_cast<std::int32_t>(src.length_tokens(r) - src.committed_tokens(r));
         }
@@ -318,8 +331,10 @@ private:
         }
         const std::int64_t end = staged_pages > pages_now ? staged_pages : pages_now;
         for (std::int64_t i = k; i < end; ++i) {
-            const std::int32_t old_page = i >= staged_first_live && i < staged_pages ? copy_at(row, i) : null_page.value;
-            const std::int32_t new_page = i >= first_live_now && i < pages_now ? pages[static_cast<std::size_t>(i)].value : null_page.value;
+            const std::int32_t old_page =
+                i >= staged_first_live && i < staged_pages ? copy_at(row, i) : null_page.value;
+            const std::int32_t new_page =
+                i >= first_live_now && i < pages_now ? pages[static_cast<std::size_t>(i)].value : null_page.value;
             if (old_page == new_page) continue;
             if (old_page != null_page.value) sink.clear(row, old_page);
             if (new_page != null_page.value) sink.write(in_batch, row, i, new_page);
@@ -330,8 +345,8 @@ private:
     table_capacity cap_;
     diff_scope scope_;
     std::int32_t page_size_;
-    std::vector<tracked> rows_;              // indexed by store row
-    std::vector<std::int32_t> copy_;         // [max_requests][max_pages_per_request], as on the device
+    std::vector<tracked> rows_;       // indexed by store row
+    std::vector<std::int32_t> copy_;  // [max_requests][max_pages_per_request], as on the device
     std::vector<std::int32_t> free_rows_;
     std::vector<std::int32_t> slot_row_;     // request slot -> store row (checked against rows_[].id)
     std::vector<std::uint32_t> slot_mark_;   // request slot -> epoch of the batch it is in

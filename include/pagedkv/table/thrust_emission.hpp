@@ -20,13 +20,13 @@ namespace pagedkv {
 /// Shapes come from the `table_capacity`: store [max_requests][max_pages], dense and CSR indices
 /// [max_batch][max_pages] (CSR packed), indptrs [max_batch + 1], slot mapping [max_new_tokens].
 struct pool_tables_view {
-    std::int32_t* store;              ///< page lists by store row (the persistent state)
-    std::int32_t* owner;              ///< [pool_pages]: store row holding the page, or -1
-    std::int32_t* dense;              ///< dense table, row stride max_pages
+    std::int32_t* store;  ///< page lists by store row (the persistent state)
+    std::int32_t* owner;  ///< [pool_pages]: store row holding the page, or -1
+    std::int32_t* dense;  ///< dense table, row stride max_pages
     std::int32_t* csr_indptr;
     std::int32_t* csr_indices;
     std::int32_t* csr_last_page_len;
-    std::int32_t* slot_indptr;        ///< in-flight tokens of rows before b (query offsets)
+    std::int32_t* slot_indptr;  ///< in-flight tokens of rows before b (query offsets)
     std::int64_t* slot_mapping;
     std::int32_t max_pages;
     std::int32_t page_size_tokens;
@@ -90,7 +90,8 @@ struct tables_csr_fn {
         const std::int64_t b = i / v.max_pages, col = i % v.max_pages;
         const row_desc& r = rows[b];
         if (!delta_row(r, v.page_size_tokens).live(col)) return;
-        v.csr_indices[v.csr_indptr[b] + col - r.first_live_page] = v.store[std::int64_t{r.store_row} * v.max_pages + col];
+        v.csr_indices[v.csr_indptr[b] + col - r.first_live_page] =
+            v.store[std::int64_t{r.store_row} * v.max_pages + col];
     }
 };
 struct tables_slot_fn {

@@ -30,19 +30,19 @@ constexpr int tile_keys(int head_dim) { return threads / (head_dim / 8) * keys_p
 /// Everything one launch reads: shapes, pointers, and the split layout chosen by the plan.
 template <class T>
 struct kernel_params {
-    const T* q;       // [batch, queries, q_heads, D]
-    T* out;           // [batch, queries, q_heads, D]
-    const T* k;       // [pages, P, kv_heads, D]
+    const T* q;  // [batch, queries, q_heads, D]
+    T* out;      // [batch, queries, q_heads, D]
+    const T* k;  // [pages, P, kv_heads, D]
     const T* v;
     page_table_view table;
     float* partial_o;    // [batch * queries * q_heads, splits, D] when splits > 1
     float* partial_lse;  // [batch * queries * q_heads, splits], log2 domain
     int queries, q_heads, kv_heads;
-    int page_shift;      // log2(P)
-    int window;          // 0: no window
+    int page_shift;  // log2(P)
+    int window;      // 0: no window
     int splits, row_chunks;
-    float scale_log2;    // softmax scale * log2(e): scores live in the exp2 domain
-    int chunk;           // 0: not chunked; else chunked local attention with chunks of `chunk` tokens
+    float scale_log2;  // softmax scale * log2(e): scores live in the exp2 domain
+    int chunk;         // 0: not chunked; else chunked local attention with chunks of `chunk` tokens
 };
 
 __device__ inline float fast_exp2(float x) {
@@ -127,12 +127,12 @@ __device__ inline void allow_dependent_launch() {
 /// rows are merged through shared memory at the end.
 template <class T, int D>
 __global__ void __launch_bounds__(threads, 4) decode_kernel(const __grid_constant__ kernel_params<T> p) {
-    constexpr int C = D / 8;          // threads per key row
-    constexpr int NY = threads / C;   // keys per pass
+    constexpr int C = D / 8;         // threads per key row
+    constexpr int NY = threads / C;  // keys per pass
     constexpr int U = keys_per_thread;
     constexpr int TILE = NY * U;
     constexpr int R = rows_per_block;
-    extern __shared__ uint4 smem[];   // [stages][K,V][U][threads], then reused for the final merge
+    extern __shared__ uint4 smem[];  // [stages][K,V][U][threads], then reused for the final merge
 
     const int tid = static_cast<int>(threadIdx.x);
     allow_dependent_launch();  // the merge may start launching now: it waits for this grid's end
@@ -190,22 +190,21 @@ __global__ void __launch_bounds__(threads, 4) decode_kernel(const __grid_constan
     // Only entries of keys in [lo, hi] are ever read: the page of `lo` is the first in-window page.
     const std::int64_t token_stride = std::int64_t{p.kv_heads} * D;
     const int page_mask = page_size - 1;
-    auto fetch_pages = [&](int tile, int (&pg)[U]) {
+    auto fetch_pages = [&](int tile, int(&pg)[U]) {
 #pragma unroll
         for (int u = 0; u < U; ++u) {
             const int key = tile * TILE + ty + u * NY;
             pg[u] = (tile < tile_end && key >= lo && key <= hi) ? __ldg(row.pages + (key >> p.page_shift)) : -1;
         }
     };
-    auto issue = [&](int tile, const int (&pg)[U]) {
+    auto issue = [&](int tile, const int(&pg)[U]) {
         uint4* st = smem + (tile % stages) * (2 * U * threads);
 #pragma unroll
         for (int u = 0; u < U; ++u) {
             const int key = tile * TILE + ty + u * NY;
             const bool valid = pg[u] >= 0;
-            const std::int64_t off = valid ? (std::int64_t{pg[u]} * page_size + (key & page_mask)) * token_stride +
-                                                 kvh * D + tx * 8
-                                           : 0;
+            const std::int64_t off =
+                valid ? (std::int64_t{pg[u]} * page_size + (key & page_mask)) * token_stride + kvh * D + tx * 8 : 0;
             cp_async16(st + u * threads + tid, p.k + off, valid);
             cp_async16(st + (U + u) * threads + tid, p.v + off, valid);
         }
@@ -336,8 +335,8 @@ __global__ void __launch_bounds__(threads, 4) decode_kernel(const __grid_constan
 
 /// Merges the splits of one query row (block): out = sum_s w_s o_s / sum_s w_s, w_s = 2^(lse_s - max).
 template <class T>
-__global__ void __launch_bounds__(threads) merge_splits_kernel(const float* partial_o, const float* partial_lse,
-                                                               T* out, int splits, int head_dim) {
+__global__ void __launch_bounds__(threads)
+    merge_splits_kernel(const float* partial_o, const float* partial_lse, T* out, int splits, int head_dim) {
     __shared__ float weight[max_splits];
     __shared__ float total;
     wait_for_primary_grid();
@@ -362,8 +361,14 @@ __global__ void __launch_bounds__(threads) merge_splits_kernel(const float* part
             const float4* src = reinterpret_cast<const float4*>(partial_o + (row * splits + s) * head_dim + c * 8);
             const float4 a = src[0], z = src[1];
             const float w = weight[s];
-            acc[0] += w * a.x; acc[1] += w * a.y; acc[2] += w * a.z; acc[3] += w * a.w;
-            acc[4] += w * z.x; acc[5] += w * z.y; acc[6] += w * z.z; acc[7] += w * z.w;
+            acc[0] += w * a.x;
+            acc[1] += w * a.y;
+            acc[2] += w * a.z;
+            acc[3] += w * a.w;
+            acc[4] += w * z.x;
+            acc[5] += w * z.y;
+            acc[6] += w * z.z;
+            acc[7] += w * z.w;
         }
 #pragma unroll
         for (int e = 0; e < 8; ++e) acc[e] *= inv;

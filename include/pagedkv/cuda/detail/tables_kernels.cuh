@@ -16,12 +16,12 @@ inline constexpr int tables_block_threads = 256;
 struct tables_kernel_args {
     pool_tables_view pools[2];
     std::int32_t* full_to_swa;
-    const std::byte* delta;             ///< the device copy, or (mapped sync) the pinned staging itself
-    std::byte* delta_copy;              ///< mapped sync: device buffer the kernel copies the delta into
-    std::int32_t copied_bytes;          ///< bytes of `delta` that are valid (a graph's copy is fixed)
-    std::int32_t max_batch;             ///< capacity fingerprint the delta must carry
+    const std::byte* delta;     ///< the device copy, or (mapped sync) the pinned staging itself
+    std::byte* delta_copy;      ///< mapped sync: device buffer the kernel copies the delta into
+    std::int32_t copied_bytes;  ///< bytes of `delta` that are valid (a graph's copy is fixed)
+    std::int32_t max_batch;     ///< capacity fingerprint the delta must carry
     std::int32_t pool_count;
-    std::int32_t* rejected_deltas;      ///< counts launches that found a delta they cannot apply
+    std::int32_t* rejected_deltas;  ///< counts launches that found a delta they cannot apply
 };
 
 template <class T>
@@ -76,8 +76,8 @@ __device__ inline void tables_apply_emit(const tables_kernel_args& a, const std:
 
     if (b < h.batch_size) {
         tables_stage_shared(r, delta + s.rows_offset + std::int64_t{b} * sizeof(row_desc), tid);
-        tables_scatter(tables_list<entry_write>(delta, s.batch_writes_offset) + r.write_begin, r.write_count,
-                       v.store, tid, threads);
+        tables_scatter(tables_list<entry_write>(delta, s.batch_writes_offset) + r.write_begin, r.write_count, v.store,
+                       tid, threads);
         __syncthreads();  // the row's own writes are visible to the whole block before it is read
         const table_row row = delta_row(r, page);
         const std::int64_t n = row.pages();
@@ -96,13 +96,11 @@ __device__ inline void tables_apply_emit(const tables_kernel_args& a, const std:
         }
     }
     const std::int64_t pool_first = std::int64_t{b} * threads + tid;
-    tables_scatter(tables_list<entry_write>(delta, s.other_writes_offset), s.other_writes, v.store, pool_first,
-                   stride);
-    tables_scatter(tables_list<entry_write>(delta, s.owner_writes_offset), s.owner_writes, v.owner, pool_first,
-                   stride);
+    tables_scatter(tables_list<entry_write>(delta, s.other_writes_offset), s.other_writes, v.store, pool_first, stride);
+    tables_scatter(tables_list<entry_write>(delta, s.owner_writes_offset), s.owner_writes, v.owner, pool_first, stride);
     if (k == 0 && a.full_to_swa != nullptr)
-        tables_scatter(tables_list<entry_write>(delta, h.map_writes_offset), h.map_writes, a.full_to_swa,
-                       pool_first, stride);
+        tables_scatter(tables_list<entry_write>(delta, h.map_writes_offset), h.map_writes, a.full_to_swa, pool_first,
+                       stride);
 }
 
 // A template (its one argument defaulted) so that every translation unit may define it: header-only.

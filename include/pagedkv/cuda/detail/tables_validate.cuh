@@ -24,11 +24,11 @@ enum class violation : std::int32_t {
 struct validation_report {
     std::int32_t violations = 0;  ///< offending entries found; 0 means every check passed
     table_part table = table_part::none;
-    std::int32_t pool = -1;       ///< 0: the only or the full pool; 1: the SWA pool
-    std::int32_t row = -1;        ///< batch row (0 for full_to_swa)
-    std::int32_t column = -1;     ///< dense: page column; CSR / slots: position in the row; map: full page
+    std::int32_t pool = -1;    ///< 0: the only or the full pool; 1: the SWA pool
+    std::int32_t row = -1;     ///< batch row (0 for full_to_swa)
+    std::int32_t column = -1;  ///< dense: page column; CSR / slots: position in the row; map: full page
     violation reason = violation::none;
-    std::int64_t value = 0;       ///< the offending entry
+    std::int64_t value = 0;  ///< the offending entry
 };
 
 namespace detail {
@@ -74,16 +74,25 @@ __device__ inline void tables_finish_report(const tables_validate_args& a, unsig
     r.reason = static_cast<violation>(key & 0xf);
     const pool_tables_view& v = a.pools[r.pool];
     switch (r.table) {
-        case table_part::dense: r.value = v.dense[std::int64_t{r.row} * v.max_pages + r.column]; break;
-        case table_part::csr_indptr: r.value = v.csr_indptr[r.row + r.column]; break;
-        case table_part::csr_indices: r.value = v.csr_indices[v.csr_indptr[r.row] + r.column]; break;
-        case table_part::slot_mapping: r.value = v.slot_mapping[v.slot_indptr[r.row] + r.column]; break;
+        case table_part::dense:
+            r.value = v.dense[std::int64_t{r.row} * v.max_pages + r.column];
+            break;
+        case table_part::csr_indptr:
+            r.value = v.csr_indptr[r.row + r.column];
+            break;
+        case table_part::csr_indices:
+            r.value = v.csr_indices[v.csr_indptr[r.row] + r.column];
+            break;
+        case table_part::slot_mapping:
+            r.value = v.slot_mapping[v.slot_indptr[r.row] + r.column];
+            break;
         case table_part::full_to_swa:
             r.value = r.reason == violation::map_mismatch
                           ? a.full_to_swa[a.pools[0].dense[std::int64_t{r.row} * v.max_pages + r.column]]
                           : a.full_to_swa[r.column];
             break;
-        default: break;
+        default:
+            break;
     }
 }
 
@@ -115,7 +124,8 @@ __global__ void __launch_bounds__(tables_block_threads) tables_validate_kernel(t
         const auto foreign = [&](std::int64_t p) { return a.check_owners && v.owner[p] != r.store_row; };
         for (std::int32_t j = tid; j < v.max_pages; j += threads) {
             const std::int32_t p = v.dense[std::int64_t{b} * v.max_pages + j];
-            if (bad_page(p)) offend(table_part::dense, k, b, j, violation::out_of_range);
+            if (bad_page(p))
+                offend(table_part::dense, k, b, j, violation::out_of_range);
             else if (row.live(j) && foreign(p))
                 offend(table_part::dense, k, b, j, violation::not_owned);
         }
@@ -125,8 +135,10 @@ __global__ void __launch_bounds__(tables_block_threads) tables_validate_kernel(t
         } else {
             for (std::int32_t e = lo + tid; e < hi; e += threads) {
                 const std::int32_t p = v.csr_indices[e];
-                if (bad_page(p)) offend(table_part::csr_indices, k, b, e - lo, violation::out_of_range);
-                else if (foreign(p)) offend(table_part::csr_indices, k, b, e - lo, violation::not_owned);
+                if (bad_page(p))
+                    offend(table_part::csr_indices, k, b, e - lo, violation::out_of_range);
+                else if (foreign(p))
+                    offend(table_part::csr_indices, k, b, e - lo, violation::not_owned);
             }
         }
         const std::int32_t s_lo = v.slot_indptr[b], s_hi = v.slot_indptr[b + 1];
@@ -134,7 +146,8 @@ __global__ void __launch_bounds__(tables_block_threads) tables_validate_kernel(t
             const std::int64_t slots = std::int64_t{v.pool_pages} * v.page_size_tokens;
             for (std::int32_t i = s_lo + tid; i < s_hi; i += threads) {
                 const std::int64_t s = v.slot_mapping[i];
-                if (s < 0 || s >= slots) offend(table_part::slot_mapping, k, b, i - s_lo, violation::out_of_range);
+                if (s < 0 || s >= slots)
+                    offend(table_part::slot_mapping, k, b, i - s_lo, violation::out_of_range);
                 else if (foreign(s / v.page_size_tokens))
                     offend(table_part::slot_mapping, k, b, i - s_lo, violation::not_owned);
             }
@@ -158,9 +171,8 @@ __global__ void __launch_bounds__(tables_block_threads) tables_validate_kernel(t
             if (s < 0 || s >= a.pools[1].pool_pages) offend(table_part::full_to_swa, 0, 0, f, violation::out_of_range);
         }
     }
-    first = reduce_key(key_storage).Reduce(first, [](unsigned long long x, unsigned long long y) {
-        return x < y ? x : y;
-    });
+    first =
+        reduce_key(key_storage).Reduce(first, [](unsigned long long x, unsigned long long y) { return x < y ? x : y; });
     found = reduce_count(count_storage).Sum(found);
     if (tid == 0) {
         if (found > 0) {
