@@ -56,7 +56,9 @@ struct swa_tier_stats {
 /// `writing` host page, every SWA load's to a `reading` one, pins == full loads, and the GPU
 /// loading counts match the planned and in-flight loads.
 template <eviction_policy Evict = lru, eviction_policy HostEvict = lru>
-class tiered_hybrid_pool {
+class tiered_hybrid_pool : public detail::tier_calls<tiered_hybrid_pool<Evict, HostEvict>> {
+    friend class detail::tier_calls<tiered_hybrid_pool>;
+
 public:
     using pool_type = caching_hybrid_pool<Evict>;
     using host_type = host_tier<HostEvict>;
@@ -79,28 +81,6 @@ public:
     const tier_stats& stats() const noexcept { return stats_; }
     const swa_tier_stats& swa_stats() const noexcept { return swa_stats_; }
     bool contains(request_id r) const noexcept { return pool_.contains(r); }
-
-    // ---- the pool's calls, heard through its listener ---------------------------------------------
-
-    result<request_id> add_request(cache_scope scope = {}, retention keep = {}) {
-        return pool_.add_request(scope, keep);
-    }
-    status extend(request_id r, std::int64_t n) { return pool_.extend(r, n, listener{*this}); }
-    status commit(request_id r, std::int64_t n) { return pool_.commit(r, n, listener{*this}); }
-    status commit(request_id r, std::int64_t n, std::span<const token_id> tokens,
-                  std::span<const std::uint64_t> page_extra_keys = {}) {
-        return pool_.commit(r, n, tokens, page_extra_keys, listener{*this});
-    }
-    status truncate(request_id r, std::int64_t n) { return pool_.truncate(r, n, listener{*this}); }
-    status free_request(request_id r) { return pool_.free_request(r, listener{*this}); }
-    status cache_committed(request_id r, std::span<const token_id> tokens,
-                           std::span<const std::uint64_t> page_extra_keys = {}) {
-        return pool_.cache_committed(r, tokens, page_extra_keys, listener{*this});
-    }
-    status preempt(request_id r, std::span<const token_id> tokens,
-                   std::span<const std::uint64_t> page_extra_keys = {}) {
-        return pool_.preempt(r, tokens, page_extra_keys, listener{*this});
-    }
 
     // ---- prefix cache over both tiers ----------------------------------------------------------------
 
@@ -131,11 +111,11 @@ public:
             host_hit(tokens, scope, page_extra_keys, g, room, [&](page_id h) { hit_host_.push_back(h); });
         if (n == 0) return tier_hit{g * page_size(), 0};
         for (std::int64_t i = 0; i < n; ++i) host_.pin(hit_host_[static_cast<std::size_t>(i)]);  // before any eviction
-        (void)pool_.extend(r, n * page_size(), listener{*this});                                 // fits: counted above
+        (void)pool_.extend(r, n * page_size(), listen());                                        // fits: counted above
         // Unkeyed, so the SWA pages sliding out of the window go to the free list, not the cache:
         // their content is never loaded. Then the full pages are keyed as a keyed commit would.
-        (void)pool_.commit(r, n * page_size(), listener{*this});
-        (void)pool_.cache_committed(r, tokens, page_extra_keys, listener{*this});
+        (void)pool_.commit(r, n * page_size(), listen());
+        (void)pool_.cache_committed(r, tokens, page_extra_keys, listen());
         const auto full = pool_.full().pages(r);
         const auto swa = pool_.swa().pages(r);
         for (std::int64_t i = 0; i < n; ++i) {
@@ -314,6 +294,8 @@ private:
             if (t.swa_load_of_[at(s)] != 0) t.cancel(t.pending_swa_loads_, t.swa_load_of_, t.swa_loading_, s, false);
         }
     };
+    // The listener the pool's calls get (tier_calls and this class's own calls).
+    listener listen() noexcept { return listener{*this}; }
 
     tiered_hybrid_pool(pool_type pool, pool_size host_pages, pool_size host_swa_pages)
         : pool_(std::move(pool)),

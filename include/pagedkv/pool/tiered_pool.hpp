@@ -12,6 +12,7 @@
 #include "pagedkv/cache/host_tier.hpp"
 #include "pagedkv/evict/lru.hpp"
 #include "pagedkv/pool/full_pool.hpp"
+#include "pagedkv/pool/tier_calls.hpp"
 
 namespace pagedkv {
 
@@ -55,7 +56,9 @@ struct tier_stats {
 /// while keyed, under the same key as its host page.
 template <class Pool, eviction_policy HostEvict = lru>
     requires(Pool::indexed)
-class tiered_pool {
+class tiered_pool : public detail::tier_calls<tiered_pool<Pool, HostEvict>> {
+    friend class detail::tier_calls<tiered_pool>;
+
 public:
     using pool_type = Pool;
     using host_type = host_tier<HostEvict>;
@@ -72,29 +75,6 @@ public:
     const host_type& host() const noexcept { return host_; }
     const tier_stats& stats() const noexcept { return stats_; }
     bool contains(request_id r) const noexcept { return pool_.contains(r); }
-
-    // ---- the pool's calls, heard through the tier's hooks ---------------------------------------
-
-    result<request_id> add_request(cache_scope scope = {}, retention keep = {}) {
-        return pool_.add_request(scope, keep);
-    }
-    /// paged_pool::extend; evicted cached pages are written back. Errors: those of extend.
-    status extend(request_id r, std::int64_t n) { return pool_.extend(r, n, hooks{*this}); }
-    status commit(request_id r, std::int64_t n) { return pool_.commit(r, n, hooks{*this}); }
-    status commit(request_id r, std::int64_t n, std::span<const token_id> tokens,
-                  std::span<const std::uint64_t> page_extra_keys = {}) {
-        return pool_.commit(r, n, tokens, page_extra_keys, hooks{*this});
-    }
-    status truncate(request_id r, std::int64_t n) { return pool_.truncate(r, n, hooks{*this}); }
-    status free_request(request_id r) { return pool_.free_request(r, hooks{*this}); }
-    status cache_committed(request_id r, std::span<const token_id> tokens,
-                           std::span<const std::uint64_t> page_extra_keys = {}) {
-        return pool_.cache_committed(r, tokens, page_extra_keys, hooks{*this});
-    }
-    status preempt(request_id r, std::span<const token_id> tokens,
-                   std::span<const std::uint64_t> page_extra_keys = {}) {
-        return pool_.preempt(r, tokens, page_extra_keys, hooks{*this});
-    }
 
     // ---- prefix cache over both tiers ------------------------------------------------------------
 
@@ -127,8 +107,8 @@ public:
         const auto load = std::min<std::int64_t>(static_cast<std::int64_t>(hit_host_.size()), pool_.available_pages());
         if (load > 0) {
             for (std::int64_t i = 0; i < load; ++i)
-                host_.pin(hit_host_[static_cast<std::size_t>(i)]);    // before any eviction
-            (void)pool_.extend(r, load * page_size(), hooks{*this});  // fits: counted above
+                host_.pin(hit_host_[static_cast<std::size_t>(i)]);  // before any eviction
+            (void)pool_.extend(r, load * page_size(), listen());    // fits: counted above
             const auto pages = pool_.pages(r);
             for (std::int64_t i = 0; i < load; ++i) {
                 const page_id gpu = pages[static_cast<std::size_t>(g.pages + i)];
@@ -136,7 +116,7 @@ public:
                 ++loading_[at(gpu)];
                 pending_loads_.push_back({hit_host_[static_cast<std::size_t>(i)], gpu});
             }
-            (void)pool_.commit(r, load * page_size(), tokens, page_extra_keys, hooks{*this});  // keys them
+            (void)pool_.commit(r, load * page_size(), tokens, page_extra_keys, listen());  // keys them
             stats_.loaded_pages += load;
             stats_.host_hit_tokens += load * page_size();
         }
@@ -271,6 +251,8 @@ private:
             if (t.load_of_[at(p)] != 0) t.cancel_load(p);
         }
     };
+    // The listener the pool's calls get (tier_calls and this class's own calls).
+    hooks listen() noexcept { return hooks{*this}; }
 
     tiered_pool(Pool pool, pool_size host_pages)
         : pool_(std::move(pool)),
