@@ -6,6 +6,11 @@
 #
 #   bash scripts/gpu_python_check.sh          from the repository root of the sent tree
 #
+# With FlashInfer's wheels in $WHL (default .whl/: flashinfer-python 0.5.3 and apache-tvm-ffi, fetched
+# with `pip download --no-deps`, carried), it also installs them into /tmp/site, compiles the FlashInfer
+# modules examples/python/flashinfer_paged.py uses and pagedkv's decode shim (bench/swa_decode_shim.cu)
+# while the extension builds, so test_flashinfer_paged.py runs instead of skipping.
+#
 # The machine it was written for: torch, numpy, pytest, nanobind, meson and ninja in PY's venv
 # (default /opt/torch/.venv/bin/python3), nvcc under /usr/local/cuda/bin; no meson-python, and no
 # xxHash header or pkg-config file. Carry xxhash.h in $DEPS (default build-swa-deps/, an ignored
@@ -20,6 +25,7 @@ repo=$PWD
 OUT=${OUT:-/tmp/gpu_python_check}
 PY=${PY:-/opt/torch/.venv/bin/python3}
 DEPS=${DEPS:-build-swa-deps}
+WHL=${WHL:-.whl}
 B=${BUILD:-/tmp/pagedkv-gpu-python}  # JOBS: ninja's -j (default: ninja's own)
 mkdir -p "$OUT"
 export PATH="$(dirname "$PY"):/usr/local/cuda/bin:$PATH" PYTHONUNBUFFERED=1
@@ -58,6 +64,23 @@ if ! pkg-config --exists libxxhash 2>/dev/null; then
   say "libxxhash: subprojects/xxhash from $DEPS/xxhash.h"
 fi
 
+# FlashInfer (optional): wheels, its JIT modules and the shim, in the background while meson builds.
+fi_pid= shim_pid= site=
+if ls "$WHL"/flashinfer_python-*.whl >/dev/null 2>&1; then
+  site=/tmp/site
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$WHL"/*.whl \
+    >"$OUT/pip.log" 2>&1 || { tail -5 "$OUT/pip.log"; site=; }
+fi
+if [ -n "$site" ]; then
+  export FLASHINFER_WORKSPACE_BASE=/tmp/fiws FLASHINFER_CUDA_ARCH_LIST=9.0a MAX_JOBS=${MAX_JOBS:-3}
+  say "flashinfer installed in $site: JIT warm-up and the decode shim in the background"
+  PYTHONPATH=$site timeout 400 "$PY" examples/python/flashinfer_paged.py --warm >"$OUT/fi_warm.log" 2>&1 &
+  fi_pid=$!
+  nvcc -O3 -shared -Xcompiler=-fPIC -gencode=arch=compute_90a,code=sm_90a -std=c++20 --expt-relaxed-constexpr \
+    -Iinclude bench/swa_decode_shim.cu -o /tmp/libswa_decode_shim.so >"$OUT/shim.log" 2>&1 &
+  shim_pid=$!
+fi
+
 # meson run by PY itself, so that find_installation() is that Python (torch's venv).
 rm -rf "$B"
 say "meson setup $B (-Dpython=true -Dcuda=enabled)"
@@ -80,7 +103,12 @@ stage=$B/stage
 mkdir -p "$stage/pagedkv"
 cp python/pagedkv/*.py python/pagedkv/*.pyi python/pagedkv/py.typed "$stage/pagedkv/"
 cp "$module" "$stage/pagedkv/"
-export PYTHONPATH=$stage
+export PYTHONPATH=$stage${site:+:$site}
+if [ -n "$fi_pid" ]; then
+  wait "$fi_pid"; say "flashinfer warm-up exit $? ($(tail -n 1 "$OUT/fi_warm.log"))"
+  wait "$shim_pid" && export PAGEDKV_DECODE_SHIM=/tmp/libswa_decode_shim.so
+  say "decode shim: ${PAGEDKV_DECODE_SHIM:-failed (see shim.log)}"
+fi
 "$PY" -c 'import pagedkv as pk; print("pagedkv CUDA", pk.CUDA, "devices", pk.cuda_device_count())' 2>&1 |
   tee -a "$OUT/env.txt"
 

@@ -20,7 +20,8 @@
 # wheels into .whl/ (pip download --no-deps, as the device README says), then run with carry
 # [".wt16", ".whl"]: `cd .wt16 && bash scripts/gpu_round_h200.sh check`, then at once (the machine
 # stays warm 30 s) `cd .wt16 && bash scripts/gpu_round_h200.sh bench`. The MTP family alone:
-# `SKIP_CUDA_BENCH=1 FI_ARGS="--families mtp" bash scripts/gpu_round_h200.sh bench`.
+# `SKIP_CUDA_BENCH=1 FI_ARGS="--families mtp" bash scripts/gpu_round_h200.sh bench`. NCU=1 adds Nsight
+# Compute profiles of the decode kernel (first --quick --small config) and the sync kernels.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/h200_out}
@@ -110,6 +111,12 @@ bench)
   install_wheels || exit 1
   start_warm
   build bench || exit 1
+  if [ "${NCU:-0}" = 1 ]; then  # Nsight Compute while the JIT warm-up runs: the decode kernel's first config, the sync kernels
+    timeout 150 ncu --set full -k regex:decode_kernel -c 1 "$B/swa_decode" --quick --small > "$OUT/ncu_decode.txt" 2>&1
+    echo "ncu decode rc=$? ($(el))"
+    timeout 90 ncu --set full -k regex:tables_apply_emit -c 4 "$B/bench_device_tables" 3 > "$OUT/ncu_sync.txt" 2>&1
+    echo "ncu sync rc=$? ($(el))"
+  fi
   while [ ! -f /tmp/fi_warm.done ] && [ $(( $(date +%s) - T0 )) -lt 300 ]; do sleep 5; done
   echo "JIT warm-up: $(tail -1 /tmp/fi_warm.log) (waited until $(el))"
   grep FAILED /tmp/fi_warm.log | cut -c1-300
