@@ -1,13 +1,23 @@
 #!/usr/bin/env python3
 """Host time per decode request-step from Python: bench/host_step.cpp's workload through pagedkv's
-Python package, beside the C++ host_step binary (when built) in the same run. vLLM's KVCacheManager is not
-driven here (see bench/RESULTS.md).
+Python package, beside the C++ host_step binary (when built) and, when vLLM is importable, vLLM's own
+`KVCacheManager` (vllm.v1.core) driven through the same workload, all in the same run.
 
 Workload (as host_step.cpp): a hybrid pool, P = 16, W = 1024, B requests prefilled to 8k tokens in
 512-token chunks; each step reserves 1 + 3 drafts per request (extend_many), emits the full layers'
 dense block table + seq lens, the SWA layers' CSR table and both pools' slot mappings into
 persistent numpy buffers, then commits 1 + accepted drafts (commit_many, window release). Every
 ~4k steps of growth the batch is rebuilt (not timed).
+
+vLLM's side: one KVCacheConfig with a full-attention group and a sliding-window group (W = 1024,
+block size 16, one shared block pool, as vLLM's hybrid allocator has it), requests prefilled with
+`allocate_slots` in 512-token chunks; each step `allocate_slots(req, 1 + 3, num_lookahead_tokens=3)`
+(the verified token and drafts, plus lookahead slots for the next drafts, as vLLM schedules MTP /
+EAGLE), `get_block_ids()` of the new blocks (what the scheduler sends its workers), then the
+accepted tokens: `num_computed_tokens += 1 + accepted` and `append_output_token_ids`. Sliding-window
+blocks leave the window inside `allocate_slots`. Prefix caching off, then on (block hashes by
+vLLM's default sha256). vLLM builds block tables and slot mappings in its GPU worker, so its figure
+holds no table emission: it is a lower bound of its host cost for this step.
 
     python bench/python_host_step.py [--cxx build-bench/bench/host_step] [--batches 64 256 1024]
 """
@@ -78,6 +88,76 @@ def pagedkv_step_us(batch: int, seconds: float) -> float:
     return statistics.median(results)
 
 
+def vllm_step_us(batch: int, seconds: float, caching: bool) -> float:
+    """vLLM's KVCacheManager through the same workload: median over 3 repetitions of µs per request-step."""
+    import torch
+    from vllm.sampling_params import SamplingParams
+    from vllm.utils.hashing import get_hash_fn_by_name
+    from vllm.v1.core.kv_cache_manager import KVCacheManager
+    from vllm.v1.core.kv_cache_utils import get_request_block_hasher, init_none_hash
+    from vllm.v1.kv_cache_interface import (FullAttentionSpec, KVCacheConfig, KVCacheGroupSpec, KVCacheTensor,
+                                            SlidingWindowSpec)
+    from vllm.v1.request import Request
+
+    spec = dict(block_size=PAGE, num_kv_heads=8, head_size=128, dtype=torch.bfloat16)
+    full, swa = FullAttentionSpec(**spec), SlidingWindowSpec(**spec, sliding_window=WINDOW)
+    row = pk.pages_for_tokens(CONTEXT + GROWTH + 2 * (1 + DRAFTS), PAGE)
+    blocks = batch * (row + WINDOW // PAGE + 4) + 1  # one pool: both groups draw from it
+    config = KVCacheConfig(num_blocks=blocks, kv_cache_groups=[KVCacheGroupSpec(["full"], full),
+                                                               KVCacheGroupSpec(["swa"], swa)],
+                           kv_cache_tensors=[KVCacheTensor(size=blocks * full.page_size_bytes, layers=["full", "swa"],
+                                                           layer_stride=0, block_stride=full.page_size_bytes)])
+    manager = KVCacheManager(config, max_model_len=CONTEXT + GROWTH + 64, scheduler_block_size=PAGE,
+                             hash_block_size=PAGE, enable_caching=caching)
+    hasher = None
+    if caching:
+        hash_fn = get_hash_fn_by_name("sha256")
+        init_none_hash(hash_fn)
+        hasher = get_request_block_hasher(PAGE, hash_fn)
+    rng = np.random.RandomState(1)
+    accepted = [int(a) for a in 1 + rng.randint(0, 4, size=4096)]
+    serial = [0]
+
+    def prefill():
+        reqs = []
+        for _ in range(batch):
+            serial[0] += 1  # distinct prompts: no request hits another's blocks
+            prompt = (np.arange(CONTEXT) * 7 + serial[0] * 1_000_003) % 50_000
+            r = Request(str(serial[0]), prompt.tolist(), SamplingParams(max_tokens=1 << 20), None,
+                        block_hasher=hasher)
+            for _ in range(0, CONTEXT, 512):
+                assert manager.allocate_slots(r, 512) is not None
+                r.num_computed_tokens += 512
+            r.append_output_token_ids(1)
+            reqs.append(r)
+        return reqs
+
+    reqs = prefill()
+    grown, step, results = 0, 0, []
+    for _ in range(3):
+        timed_ns, steps = 0, 0
+        while timed_ns < seconds * 1e9:
+            a = accepted[step % len(accepted)]
+            step += 1
+            new_tokens = list(range(2, 2 + a))
+            start = time.perf_counter_ns()
+            for r in reqs:
+                new = manager.allocate_slots(r, 1 + DRAFTS, num_lookahead_tokens=DRAFTS)
+                new.get_block_ids()
+                r.num_computed_tokens += a  # the verified token and the accepted drafts
+                r.append_output_token_ids(new_tokens)
+            timed_ns += time.perf_counter_ns() - start
+            steps += 1
+            grown += a
+            if grown > GROWTH - 4:  # as pagedkv's loop: back to 8k (not timed)
+                for r in reqs:
+                    manager.free(r)
+                reqs = prefill()
+                grown = 0
+        results.append(timed_ns / 1e3 / (steps * batch))
+    return statistics.median(results)
+
+
 def call_overhead_ns() -> dict[str, float]:
     """nanobind's per-call cost as an engine sees it: a scalar call and an empty batch call."""
     pool = pk.HybridPool(full_pages=16, swa_pages=16, page_size=PAGE, window=WINDOW)
@@ -124,17 +204,25 @@ def main() -> int:
     if not cxx:
         print(f"C++ host_step: not found at {args.cxx} (build it: meson setup build && ninja -C build bench/host_step)")
     try:
-        import vllm  # noqa: F401
-        print("vLLM: importable, but this script has no KVCacheManager driver yet: not measured")
-    except Exception:  # not installed: its wheels (torch, CUDA) do not fit this machine
-        print("vLLM: `import vllm` failed: not measured")
-    print("| B | Python µs per request-step | C++ µs per request-step | ratio |")
-    print("|---|---|---|---|")
+        import vllm
+
+        print(f"vLLM {vllm.__version__}: KVCacheManager driven through the same workload")
+        have_vllm = True
+    except Exception as e:  # noqa: BLE001 - not installed (or broken): its column stays empty
+        print(f"vLLM: `import vllm` failed ({type(e).__name__}): not measured")
+        have_vllm = False
+    cell = lambda v: f"{v:.3f}" if v is not None else "–"
+    print("| B | pagedkv Python µs per request-step | C++ host_step µs | Python ÷ C++ | vLLM µs, caching off | "
+          "vLLM µs, caching on | vLLM off ÷ pagedkv Python | vLLM on ÷ pagedkv Python |")
+    print("|---|---|---|---|---|---|---|---|")
     for b in args.batches:
         py_us = pagedkv_step_us(b, args.seconds)
         c = cxx.get(b)
-        ratio = f"{py_us / c:.2f}×" if c else "–"
-        print(f"| {b} | {py_us:.3f} | {c:.3f} | {ratio} |" if c else f"| {b} | {py_us:.3f} | – | – |")
+        v_off = vllm_step_us(b, args.seconds, False) if have_vllm else None
+        v_on = vllm_step_us(b, args.seconds, True) if have_vllm else None
+        ratio = lambda v: f"{v / py_us:.0f}×" if v is not None else "–"
+        print(f"| {b} | {py_us:.3f} | {cell(c)} | {f'{py_us / c:.2f}×' if c else '–'} | {cell(v_off)} | "
+              f"{cell(v_on)} | {ratio(v_off)} | {ratio(v_on)} |", flush=True)
     return 0
 
 
