@@ -1,7 +1,9 @@
 """Shared helpers: request-id arrays and a digest of a pool's observable state."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import pathlib
 import sys
 
 import numpy as np
@@ -10,6 +12,16 @@ import pytest
 import pagedkv as pk
 
 sys.path.insert(0, os.path.dirname(__file__))  # model.py
+
+
+def load_example(name: str):
+    """examples/python/NAME.py as a module (the GPU proofs' pytests run the examples themselves)."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def ids(*requests) -> np.ndarray:

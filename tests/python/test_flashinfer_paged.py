@@ -5,12 +5,10 @@ reference's (examples/python/flashinfer_paged.py). Needs torch with a CUDA devic
 and pagedkv's decode shim (PAGEDKV_DECODE_SHIM: the library bench/swa_decode_shim.cu builds; the
 GPU script scripts/gpu_python_check.sh builds it); skipped, saying which is missing, everywhere else."""
 
-import importlib.util
 import os
-import pathlib
-import sys
 
 import pytest
+from conftest import load_example
 
 torch = pytest.importorskip("torch", reason="torch is not installed: the FlashInfer proof needs it")
 pytest.importorskip("flashinfer", reason="flashinfer-python is not installed: the FlashInfer proof needs it")
@@ -21,11 +19,7 @@ if not os.path.isfile(SHIM):
     pytest.skip("PAGEDKV_DECODE_SHIM names no library: build bench/swa_decode_shim.cu (its first lines say how)",
                 allow_module_level=True)
 
-_path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python" / "flashinfer_paged.py"
-_spec = importlib.util.spec_from_file_location("flashinfer_paged", _path)
-flashinfer_paged = importlib.util.module_from_spec(_spec)
-sys.modules["flashinfer_paged"] = flashinfer_paged
-_spec.loader.exec_module(flashinfer_paged)
+flashinfer_paged = load_example("flashinfer_paged")
 
 
 def test_flashinfer_and_pagedkv_kernels_read_the_history_pagedkv_tables_describe():

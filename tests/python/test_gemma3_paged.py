@@ -2,22 +2,15 @@
 (examples/python/gemma3_paged.py) gives the tokens of transformers' own cache. Needs torch with a
 CUDA device and transformers; skipped, saying which is missing, everywhere else (CI)."""
 
-import importlib.util
-import pathlib
-import sys
-
 import pytest
+from conftest import load_example
 
 torch = pytest.importorskip("torch", reason="torch is not installed: the Gemma-3 proof needs it")
 pytest.importorskip("transformers", reason="transformers is not installed: the Gemma-3 proof needs it")
 if not torch.cuda.is_available():
     pytest.skip("no CUDA device: the Gemma-3 proof runs on a GPU", allow_module_level=True)
 
-_path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python" / "gemma3_paged.py"
-_spec = importlib.util.spec_from_file_location("gemma3_paged", _path)
-gemma3_paged = importlib.util.module_from_spec(_spec)
-sys.modules["gemma3_paged"] = gemma3_paged
-_spec.loader.exec_module(gemma3_paged)
+gemma3_paged = load_example("gemma3_paged")
 
 
 def test_float32_generation_through_pagedkv_is_token_for_token_the_reference():
