@@ -489,3 +489,98 @@ TEST_CASE(
         CHECK(chunk_rows_trimmed > 0);  // rows whose CSR started past page 0 were emitted
     }
 }
+
+// ---- several groups in one delta (issue 15 point 3): the composite mirror --------------------------
+
+namespace {
+/// A composite's "device" on the CPP system: one host_tables per pool, the groups' mappings one
+/// after the other, synced from one packed delta as device_tables does it.
+struct composite_device {
+    table_capacity cap;
+    std::vector<std::byte> delta;
+    std::vector<host_tables> pools;
+    std::vector<std::int32_t> maps;
+    std::int32_t full_pages;
+    template <class Composite, std::size_t... K>
+    composite_device(const table_capacity& c, const Composite& m, std::index_sequence<K...>)
+        : cap(c),
+          delta(static_cast<std::size_t>(max_delta_bytes(c, 1 + sizeof...(K), true))),
+          maps(sizeof...(K) * static_cast<std::size_t>(m.full().size().pages), 0),  // cudaMemset 0: null
+          full_pages(m.full().size().pages) {
+        pools.reserve(1 + sizeof...(K));  // host_tables' views point into their own vectors
+        pools.emplace_back(c, m.full().size(), m.full().page_size_tokens());
+        (pools.emplace_back(c, m.template group<K>().size(), m.template group<K>().page_size_tokens()), ...);
+    }
+    delta_header header() const {
+        delta_header h;
+        std::memcpy(&h, delta.data(), sizeof h);
+        return h;
+    }
+    void sync() {
+        const delta_header h = header();
+        REQUIRE(h.pool_count == static_cast<std::int32_t>(pools.size()));
+        std::vector<pool_tables_view> views;
+        for (const host_tables& t : pools) views.push_back(t.view);
+        apply_delta(thrust::cpp::par, delta.data(), h, views.data(), maps.data());
+        for (std::int32_t k = 0; k < h.pool_count; ++k) emit_tables(thrust::cpp::par, delta.data(), h, k, pools[k].view);
+    }
+    std::span<const row_desc> rows(int k) const {
+        const delta_header h = header();
+        return {reinterpret_cast<const row_desc*>(delta.data() + h.pools[k].rows_offset),
+                static_cast<std::size_t>(h.batch_size)};
+    }
+};
+
+template <class Composite, class Mirror, std::size_t... K>
+void check_composite(const Composite& m, const Mirror& mirror, std::span<const request_id> batch,
+                     const composite_device& dev, std::index_sequence<K...>) {
+    check_pool(m.full(), mirror.full(), batch, dev.pools[0], dev.rows(0), dev.cap);
+    (check_pool(m.template group<K>(), mirror.template group<K>(), batch, dev.pools[1 + K], dev.rows(1 + K), dev.cap),
+     ...);
+    // Every group's mapping on the device is a copy of the composite's, entry for entry.
+    const auto check_map = [&](std::size_t g, std::span<const page_id> home) {
+        for (std::size_t f = 0; f < home.size(); ++f)
+            REQUIRE(dev.maps[g * static_cast<std::size_t>(dev.full_pages) + f] == home[f].value);
+    };
+    (check_map(K, m.template full_to_group<K>()), ...);
+}
+}  // namespace
+
+TEST_CASE("three groups (two windows, a chunk) in one delta: every pool's tables and every mapping reproduced") {
+    using three = multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>, chunked_pool<>>;
+    constexpr auto groups = std::make_index_sequence<3>{};
+    for (unsigned seed : {21u, 22u, 23u}) {
+        CAPTURE(seed);
+        test::random_engine<three> e(three::create(pool_size{64}, 4, group_size{pool_size{32}, 6},
+                                                   group_size{pool_size{40}, 13}, group_size{pool_size{32}, 8})
+                                         .value(),
+                                     seed, 150, 6);
+        auto mirror = composite_table_mirror<three>::create(small_cap, e.hp).value();
+        composite_device dev(small_cap, e.hp, groups);
+        std::int64_t map_writes = 0;
+        for (int step = 0; step < 400; ++step) {
+            const auto batch = e.schedule(6);
+            REQUIRE(mirror.stage(e.hp, batch).ok());
+            REQUIRE(mirror.pack(dev.delta).ok());
+            map_writes += static_cast<std::int64_t>(mirror.map_writes().size());
+            dev.sync();
+            check_composite(e.hp, mirror, batch, dev, groups);
+            e.finish(batch);
+        }
+        CHECK(map_writes > 0);
+    }
+}
+
+TEST_CASE("the composite mirror's capacity check counts every pool of its delta") {
+    CHECK(check_capacity(small_cap, 0).code() == errc::invalid_capacity);
+    CHECK(check_capacity(small_cap, max_table_pools + 1).code() == errc::invalid_capacity);
+    // max_writes sized so that a two-pool delta fits int32 offsets and a four-pool one does not.
+    table_capacity c{8, 8, 16, 64, 0};
+    const std::int64_t per_list = sizeof(entry_write);
+    c.max_writes = static_cast<std::int32_t>((INT32_MAX - 4096) / (8 * per_list));  // 2 pools: 7 lists
+    CHECK(check_capacity(c, 2).ok());
+    CHECK(check_capacity(c, 4).code() == errc::length_overflow);
+    using two = multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>>;
+    auto m = two::create(pool_size{16}, 4, group_size{pool_size{8}, 4}, group_size{pool_size{8}, 8}).value();
+    CHECK(composite_table_mirror<two>::create(c, m).code() == errc::length_overflow);  // 3 pools: 10 lists
+}

@@ -40,6 +40,7 @@
 #include "pagedkv/table/csr_table.hpp"
 #include "pagedkv/table/slot_mapping.hpp"
 #include "pagedkv/table/table_mirror.hpp"
+#include "pagedkv/table/composite_table_mirror.hpp"
 #include "pagedkv/table/hybrid_table_mirror.hpp"
 #include "pagedkv/plan/model_config.hpp"
 #include "pagedkv/plan/capacity_planner.hpp"

@@ -120,6 +120,71 @@ TEST_CASE("device tables: fused and Thrust syncs equal the host emission after r
     }
 }
 
+TEST_CASE("device tables: a full pool and three groups in one set of tables (fused, inline, Thrust syncs)") {
+    using three = multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>, chunked_pool<>>;
+    for (unsigned seed : {31u, 32u}) {
+        test::random_engine<three> e(three::create(pool_size{64}, 4, group_size{pool_size{32}, 6},
+                                                   group_size{pool_size{40}, 13}, group_size{pool_size{32}, 8})
+                                         .value(),
+                                     seed, 150, 6);
+        auto mirror = composite_table_mirror<three>::create(cap, e.hp).value();
+        const pc::pool_shape shapes[] = {pc::shape_of(e.hp.full()), pc::shape_of(e.hp.group<0>()),
+                                         pc::shape_of(e.hp.group<1>()), pc::shape_of(e.hp.group<2>())};
+        auto make = [&] {
+            auto t = pc::device_tables::create(cap, std::span<const pc::pool_shape>(shapes));
+            REQUIRE(t.ok());
+            return std::move(t.value());
+        };
+        pc::device_tables fused = make(), inline_ = make(), reference = make();
+        REQUIRE(fused.pool_count() == 4);
+        const auto check = [&](const pc::device_tables& t, std::span<const request_id> batch) {
+            check_pool(e.hp.full(), mirror.full(), batch, t.tables(0), cap);
+            check_pool(e.hp.group<0>(), mirror.group<0>(), batch, t.tables(1), cap);
+            check_pool(e.hp.group<1>(), mirror.group<1>(), batch, t.tables(2), cap);
+            check_pool(e.hp.group<2>(), mirror.group<2>(), batch, t.tables(3), cap);
+            const auto map_of = [](std::span<const page_id> home) {
+                std::vector<std::int32_t> v;
+                for (page_id p : home) v.push_back(p.value);
+                return v;
+            };
+            const std::int64_t f = e.hp.full().size().pages;
+            CHECK(download(t.full_to_group(0), f) == map_of(e.hp.full_to_group<0>()));
+            CHECK(download(t.full_to_group(1), f) == map_of(e.hp.full_to_group<1>()));
+            CHECK(download(t.full_to_group(2), f) == map_of(e.hp.full_to_group<2>()));
+        };
+        cudaStream_t stream;
+        CUDA_REQUIRE(cudaStreamCreate(&stream));
+        for (int step = 0; step < 300; ++step) {
+            const auto batch = e.schedule(6);
+            REQUIRE(mirror.stage(e.hp, batch).ok());
+            const auto staging = fused.staging();
+            const std::int32_t bytes = mirror.pack(staging).value();
+            std::memcpy(inline_.staging().data(), staging.data(), static_cast<std::size_t>(bytes));
+            std::memcpy(reference.staging().data(), staging.data(), static_cast<std::size_t>(bytes));
+            CUDA_REQUIRE(fused.sync(stream));
+            CUDA_REQUIRE(inline_.sync_inline(stream));
+            CUDA_REQUIRE(reference.sync_with_thrust(stream));
+            CUDA_REQUIRE(cudaStreamSynchronize(stream));
+            check(fused, batch);
+            check(inline_, batch);
+            check(reference, batch);
+            e.finish(batch);
+        }
+        CHECK(download(fused.rejected_deltas(), 1)[0] == 0);
+        CHECK(download(inline_.rejected_deltas(), 1)[0] == 0);
+        CUDA_REQUIRE(cudaStreamDestroy(stream));
+    }
+    // The validator covers one pool or a hybrid: for four pools it launches nothing.
+    using three = multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>, chunked_pool<>>;
+    const auto m = three::create(pool_size{16}, 4, group_size{pool_size{8}, 6}, group_size{pool_size{8}, 13},
+                                 group_size{pool_size{8}, 8})
+                       .value();
+    const pc::pool_shape shapes[] = {pc::shape_of(m.full()), pc::shape_of(m.group<0>()), pc::shape_of(m.group<1>()),
+                                     pc::shape_of(m.group<2>())};
+    auto t = pc::device_tables::create(cap, std::span<const pc::pool_shape>(shapes)).value();
+    CHECK(make_validator().launch(t, nullptr) == cudaErrorInvalidValue);
+}
+
 TEST_CASE("device tables: a captured sync replays exactly over thousands of steps at fixed addresses") {
     engine e(make_pool(), 31, 150, 7);
     auto mirror = mirror_t::create(cap, e.hp).value();

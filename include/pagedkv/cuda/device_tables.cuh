@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <span>
 #include <utility>
@@ -33,7 +34,9 @@ pool_shape shape_of(const S& pool) noexcept {
 }
 
 /// Per pool: the store (every tracked request's page list by store row), the owner array, and this
-/// step's dense table, CSR table, query offsets and slot mapping; for a hybrid, also `full_to_swa`.
+/// step's dense table, CSR table, query offsets and slot mapping; for a composite (a full pool and
+/// 1 to max_table_pools - 1 attention groups: a hybrid, a multi_hybrid_pool), also every group's
+/// mapping from full pages (`full_to_group(g)`; `full_to_swa()` for a hybrid).
 /// Everything is one cudaMalloc made at construction: addresses never change, so kernels and CUDA
 /// graphs may keep them. Each step a mirror packs its delta into `staging()` (pinned) and `sync`
 /// applies it with one host-to-device copy and one kernel; `sync_inline` and `sync_mapped` use one
@@ -47,14 +50,24 @@ public:
     /// device_error when CUDA cannot allocate (the detail names the CUDA error).
     static result<device_tables> create(const table_capacity& cap, pool_shape pool,
                                         std::int32_t captured_delta_bytes = default_captured_delta_bytes) {
-        return make(cap, {pool, pool}, 1, captured_delta_bytes);
+        return make(cap, std::span<const pool_shape>(&pool, 1), 1, captured_delta_bytes);
     }
     /// Tables of a hybrid pool: pool 0 the full pool, pool 1 the SWA pool, plus `full_to_swa`.
     /// Errors: as above, plus page_size_mismatch.
     static result<device_tables> create(const table_capacity& cap, pool_shape full, pool_shape swa,
                                         std::int32_t captured_delta_bytes = default_captured_delta_bytes) {
-        if (full.page_size_tokens != swa.page_size_tokens) return errc::page_size_mismatch;
-        return make(cap, {full, swa}, 2, captured_delta_bytes);
+        const pool_shape pools[] = {full, swa};
+        return create(cap, std::span<const pool_shape>(pools), captured_delta_bytes);
+    }
+    /// Tables of a composite pool: pool 0 the full pool, pool 1 + g group g (composite_table_mirror's
+    /// order), plus each group's mapping. Errors: as above; invalid_capacity for fewer than 2 or more
+    /// than max_table_pools pools; page_size_mismatch when the pools' page sizes differ.
+    static result<device_tables> create(const table_capacity& cap, std::span<const pool_shape> pools,
+                                        std::int32_t captured_delta_bytes = default_captured_delta_bytes) {
+        if (pools.size() < 2 || pools.size() > static_cast<std::size_t>(max_table_pools)) return errc::invalid_capacity;
+        for (const pool_shape& p : pools)
+            if (p.page_size_tokens != pools[0].page_size_tokens) return errc::page_size_mismatch;
+        return make(cap, pools, static_cast<std::int32_t>(pools.size()), captured_delta_bytes);
     }
 
     device_tables(device_tables&& o) noexcept { swap(o); }
@@ -165,9 +178,14 @@ public:
 
     const table_capacity& capacity() const noexcept { return cap_; }
     std::int32_t pool_count() const noexcept { return pool_count_; }
-    /// Pool k's device buffers (0: the only or the full pool; 1: the SWA pool of a hybrid).
+    /// Pool k's device buffers (0: the only or the full pool; 1 + g: group g, the SWA pool of a hybrid).
+    /// @pre 0 <= k < pool_count().
     const pool_tables_view& tables(std::int32_t k) const noexcept { return views_[k]; }
-    /// full_to_swa on the device, indexed by full page (null for a single pool).
+    /// Group g's mapping on the device, indexed by full page. @pre 0 <= g < pool_count() - 1.
+    const std::int32_t* full_to_group(std::int32_t g) const noexcept {
+        return map_ + std::int64_t{g} * views_[0].pool_pages;
+    }
+    /// A hybrid's full_to_swa on the device (group 0's mapping), indexed by full page; null for a single pool.
     const std::int32_t* full_to_swa() const noexcept { return map_; }
     std::int32_t full_to_swa_size() const noexcept { return map_ ? views_[0].pool_pages : 0; }
     /// The last synced delta on the device (its row descriptors name each row's store row).
@@ -180,10 +198,10 @@ public:
 private:
     device_tables() = default;
 
-    static result<device_tables> make(const table_capacity& cap, std::pair<pool_shape, pool_shape> shapes,
+    static result<device_tables> make(const table_capacity& cap, std::span<const pool_shape> shapes,
                                       std::int32_t pools, std::int32_t captured) {
-        if (auto s = check_capacity(cap); !s) return s.err();
-        for (const pool_shape& p : {shapes.first, shapes.second}) {
+        if (auto s = check_capacity(cap, pools); !s) return s.err();
+        for (const pool_shape& p : shapes) {
             if (p.page_size_tokens < 1) return errc::invalid_page_size;
             if (p.pages.pages < 2) return errc::invalid_pool_size;
         }
@@ -191,7 +209,7 @@ private:
         t.cap_ = cap;
         t.pool_count_ = pools;
         t.grid_x_ = std::max(cap.max_batch, 32);
-        t.staging_bytes_ = max_delta_bytes(cap, pools, pools == 2);
+        t.staging_bytes_ = max_delta_bytes(cap, pools, pools > 1);
         t.captured_bytes_ =
             static_cast<std::int32_t>(std::clamp<std::int64_t>(captured, sizeof(delta_header), t.staging_bytes_));
         const auto fail = [](cudaError_t e) { return error{errc::device_error, cudaGetErrorString(e)}; };
@@ -220,10 +238,10 @@ private:
     }
 
     // The one layout of the allocation; with a null base it only sizes it.
-    void carve(detail::tables_layout& l, std::pair<pool_shape, pool_shape> shapes) {
+    void carve(detail::tables_layout& l, std::span<const pool_shape> shapes) {
         const std::int64_t cells = std::int64_t{cap_.max_batch} * cap_.max_pages_per_request;
         for (std::int32_t k = 0; k < pool_count_; ++k) {
-            const pool_shape& p = k == 0 ? shapes.first : shapes.second;
+            const pool_shape& p = shapes[static_cast<std::size_t>(k)];
             pool_tables_view& v = views_[k];
             v.store = l.take<std::int32_t>(std::int64_t{cap_.max_requests} * cap_.max_pages_per_request);
             v.owner = l.take<std::int32_t>(p.pages.pages);
@@ -238,8 +256,8 @@ private:
             v.pool_pages = p.pages.pages;
             v.max_new_tokens = cap_.max_new_tokens;
         }
-        if (pool_count_ == 1) views_[1] = views_[0];  // the kernel's second slot is never read
-        map_ = pool_count_ == 2 ? l.take<std::int32_t>(shapes.first.pages.pages) : nullptr;
+        for (std::int32_t k = pool_count_; k < max_table_pools; ++k) views_[k] = views_[0];  // never read
+        map_ = pool_count_ > 1 ? l.take<std::int32_t>(std::int64_t{pool_count_ - 1} * shapes[0].pages.pages) : nullptr;
         delta_ = l.take<std::byte>(staging_bytes_);
         rejected_ = l.take<std::int32_t>(1);
         constexpr std::int64_t scratch = 1 << 20;  // CUB scan temp storage for up to millions of rows
@@ -247,8 +265,7 @@ private:
     }
 
     cudaError_t launch_apply_emit(cudaStream_t stream, const std::byte* delta, std::byte* copy, std::int32_t bytes) {
-        detail::tables_kernel_args args{{views_[0], views_[1]}, map_,        delta,    copy, bytes,
-                                        cap_.max_batch,         pool_count_, rejected_};
+        const detail::tables_kernel_args args = kernel_args(delta, copy, bytes);
         detail::tables_apply_emit_kernel<><<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)),
                                              detail::tables_block_threads, 0, stream>>>(args);
         return cudaGetLastError();
@@ -258,13 +275,25 @@ private:
     // parameters are copied at the launch call, so the staging is free again when it returns.
     template <std::int32_t Bytes>
     cudaError_t launch_inline(cudaStream_t stream, std::int32_t bytes) {
-        detail::tables_kernel_args args{{views_[0], views_[1]}, map_,        nullptr,  delta_, bytes,
-                                        cap_.max_batch,         pool_count_, rejected_};
+        const detail::tables_kernel_args args = kernel_args(nullptr, delta_, bytes);
         const auto& payload = *reinterpret_cast<const detail::tables_inline_delta<Bytes>*>(staging_);
         detail::tables_apply_emit_inline_kernel<Bytes>
             <<<dim3(static_cast<unsigned>(grid_x_), static_cast<unsigned>(pool_count_)), detail::tables_block_threads,
                0, stream>>>(args, payload);
         return cudaGetLastError();
+    }
+
+    detail::tables_kernel_args kernel_args(const std::byte* delta, std::byte* copy, std::int32_t bytes) const noexcept {
+        detail::tables_kernel_args a{};
+        std::copy(std::begin(views_), std::end(views_), std::begin(a.pools));
+        a.maps = map_;
+        a.delta = delta;
+        a.delta_copy = copy;
+        a.copied_bytes = bytes;
+        a.max_batch = cap_.max_batch;
+        a.pool_count = pool_count_;
+        a.rejected_deltas = rejected_;
+        return a;
     }
 
     delta_header staged_header() const noexcept {
@@ -298,8 +327,8 @@ private:
     table_capacity cap_{};
     std::int32_t pool_count_ = 0;
     std::int32_t grid_x_ = 0;
-    pool_tables_view views_[2]{};
-    std::int32_t* map_ = nullptr;
+    pool_tables_view views_[max_table_pools]{};
+    std::int32_t* map_ = nullptr;  // the groups' mappings, one after the other (pool_count_ - 1 of them)
     std::byte* delta_ = nullptr;  // device copy of the last delta
     std::int32_t* rejected_ = nullptr;
     void* block_ = nullptr;                      // the one device allocation every pointer above lives in

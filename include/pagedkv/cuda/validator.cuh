@@ -46,7 +46,10 @@ public:
 
     /// Checks the tables of the last `sync` of `t` on `stream` (one kernel; capturable).
     /// @pre launches of one validator are ordered (same stream): they share the result buffer.
+    /// Covers one pool or a hybrid (full + SWA): for more pools it returns cudaErrorInvalidValue and
+    /// launches nothing.
     cudaError_t launch(const device_tables& t, cudaStream_t stream, validate_options opt = {}) const {
+        if (t.pool_count() > 2) return cudaErrorInvalidValue;
         detail::tables_validate_args a{{t.tables(0), t.tables(t.pool_count() - 1)},
                                        t.full_to_swa(),
                                        t.full_to_swa_size(),

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <span>
 
+#include "pagedkv/core/contract.hpp"
 #include "pagedkv/core/error.hpp"
 
 namespace pagedkv {
@@ -53,17 +54,20 @@ struct pool_section {
     std::int32_t reserved;
 };
 
+/// Pools one delta can carry: a full pool and up to three attention groups.
+inline constexpr int max_table_pools = 4;
+
 /// Head of a packed delta. Lists follow it, 8-byte aligned, in the order of the offsets.
 struct delta_header {
     std::int32_t total_bytes;
     std::int32_t batch_size;
-    std::int32_t pool_count;             ///< 1 (one pool) or 2 (full, then SWA)
+    std::int32_t pool_count;             ///< 1 (one pool), or the full pool then each group's (SWA: 2)
     std::int32_t max_batch;              ///< capacity fingerprint, checked by the device sync
     std::int32_t max_pages_per_request;  ///< capacity fingerprint (fixes the store row stride)
-    std::int32_t map_writes_offset;      ///< full_to_swa writes (hybrid only)
-    std::int32_t map_writes;
+    std::int32_t map_writes_offset;      ///< writes of the groups' mappings, laid one after the other
+    std::int32_t map_writes;             ///< (entry g * full pages + f: group g's page of full page f)
     std::int32_t reserved;
-    pool_section pools[2];
+    pool_section pools[max_table_pools];
 };
 
 /// Largest delta a capacity can produce: the staging and device delta buffers are this big.
@@ -73,15 +77,16 @@ constexpr std::int64_t max_delta_bytes(const table_capacity& c, int pool_count, 
     return std::int64_t{sizeof(delta_header)} + pool_count * per_pool + (with_map ? writes : 0);
 }
 
-/// Errors: invalid_capacity (a capacity below 1), length_overflow (an index or a delta offset past
-/// int32).
-constexpr status check_capacity(const table_capacity& c) noexcept {
+/// Errors: invalid_capacity (a capacity below 1, or `pools` outside [1, max_table_pools]),
+/// length_overflow (an index or a delta offset past int32, for a delta of `pools` pools).
+constexpr status check_capacity(const table_capacity& c, int pools = 2) noexcept {
+    if (pools < 1 || pools > max_table_pools) return errc::invalid_capacity;
     if (c.max_requests < 1 || c.max_batch < 1 || c.max_pages_per_request < 1 || c.max_new_tokens < 1 ||
         c.max_writes < 1)
         return errc::invalid_capacity;
     const std::int64_t cells =
         std::int64_t{c.max_pages_per_request} * (c.max_requests > c.max_batch ? c.max_requests : c.max_batch);
-    if (cells > INT32_MAX || max_delta_bytes(c, 2, true) > INT32_MAX) return errc::length_overflow;
+    if (cells > INT32_MAX || max_delta_bytes(c, pools, pools > 1) > INT32_MAX) return errc::length_overflow;
     return {};
 }
 
@@ -93,10 +98,12 @@ struct pool_delta {
     std::span<const entry_write> owner_writes;
 };
 
-/// Packs 1 or 2 pool deltas (same batch) and the map writes into `out`; returns the bytes used.
-/// Errors (nothing written): buffer_too_small.
+/// Packs 1 to max_table_pools pool deltas (same batch) and the map writes into `out`; returns the
+/// bytes used. Errors (nothing written): buffer_too_small.
+/// @pre 1 <= pools.size() <= max_table_pools.
 inline result<std::int32_t> pack_delta(std::span<std::byte> out, const table_capacity& cap,
                                        std::span<const pool_delta> pools, std::span<const entry_write> map) {
+    PAGEDKV_ASSERT(!pools.empty() && pools.size() <= max_table_pools, "pack_delta: 1 to max_table_pools pools");
     delta_header h{};
     std::int64_t at = sizeof(delta_header);
     const auto place = [&at](std::size_t bytes) {

@@ -124,10 +124,11 @@ const T* delta_list(const std::byte* delta, std::int32_t offset) {
 
 /// Applies a delta's records: store and owner writes of every pool, then the map writes.
 /// `delta` is the packed delta where the policy's system reads it; `h` is its header on the host.
-/// @pre h.pool_count views; `full_to_swa` non-null when h.map_writes > 0.
+/// `maps` holds the groups' mappings one after the other (a hybrid: full_to_swa).
+/// @pre h.pool_count views; `maps` non-null when h.map_writes > 0.
 template <class Policy>
 void apply_delta(const Policy& policy, const std::byte* delta, const delta_header& h, const pool_tables_view* pools,
-                 std::int32_t* full_to_swa) {
+                 std::int32_t* maps) {
     const auto run = [&](std::int32_t offset, std::int32_t count, std::int32_t* dst) {
         if (count > 0)
             thrust::for_each_n(policy, thrust::counting_iterator<std::int32_t>(0), count,
@@ -139,7 +140,7 @@ void apply_delta(const Policy& policy, const std::byte* delta, const delta_heade
         run(s.other_writes_offset, s.other_writes, pools[k].store);
         run(s.owner_writes_offset, s.owner_writes, pools[k].owner);
     }
-    run(h.map_writes_offset, h.map_writes, full_to_swa);
+    run(h.map_writes_offset, h.map_writes, maps);
 }
 
 /// Emits pool k's tables for the delta's batch from its store: CSR indptr and query offsets by

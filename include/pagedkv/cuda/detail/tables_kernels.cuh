@@ -14,8 +14,8 @@ inline constexpr int tables_block_threads = 256;
 /// Everything the fused kernel reads besides the delta's contents; fixed for the tables' life, so
 /// a captured launch replays correctly.
 struct tables_kernel_args {
-    pool_tables_view pools[2];
-    std::int32_t* full_to_swa;
+    pool_tables_view pools[max_table_pools];
+    std::int32_t* maps;         ///< the groups' mappings, one after the other (null for one pool)
     const std::byte* delta;     ///< the device copy, or (mapped sync) the pinned staging itself
     std::byte* delta_copy;      ///< mapped sync: device buffer the kernel copies the delta into
     std::int32_t copied_bytes;  ///< bytes of `delta` that are valid (a graph's copy is fixed)
@@ -98,9 +98,8 @@ __device__ inline void tables_apply_emit(const tables_kernel_args& a, const std:
     const std::int64_t pool_first = std::int64_t{b} * threads + tid;
     tables_scatter(tables_list<entry_write>(delta, s.other_writes_offset), s.other_writes, v.store, pool_first, stride);
     tables_scatter(tables_list<entry_write>(delta, s.owner_writes_offset), s.owner_writes, v.owner, pool_first, stride);
-    if (k == 0 && a.full_to_swa != nullptr)
-        tables_scatter(tables_list<entry_write>(delta, h.map_writes_offset), h.map_writes, a.full_to_swa, pool_first,
-                       stride);
+    if (k == 0 && a.maps != nullptr)
+        tables_scatter(tables_list<entry_write>(delta, h.map_writes_offset), h.map_writes, a.maps, pool_first, stride);
 }
 
 // A template (its one argument defaulted) so that every translation unit may define it: header-only.
