@@ -42,6 +42,18 @@ struct host_tables {
     }
 };
 
+/// A packed delta's header and pool k's row descriptors, read back from its bytes.
+delta_header header_of(std::span<const std::byte> delta) {
+    delta_header h;
+    std::memcpy(&h, delta.data(), sizeof h);
+    return h;
+}
+std::span<const row_desc> rows_of(std::span<const std::byte> delta, int k) {
+    const delta_header h = header_of(delta);
+    return {reinterpret_cast<const row_desc*>(delta.data() + h.pools[k].rows_offset),
+            static_cast<std::size_t>(h.batch_size)};
+}
+
 /// The GPU's sync + emission on the CPP system: the delta is read back from its packed bytes.
 struct host_device {
     table_capacity cap;
@@ -55,11 +67,7 @@ struct host_device {
           full(c, hp.full().size(), hp.full().page_size_tokens()),
           swa(c, hp.swa().size(), hp.swa().page_size_tokens()),
           map(static_cast<std::size_t>(hp.full().size().pages), 0) {}
-    delta_header header() const {
-        delta_header h;
-        std::memcpy(&h, delta.data(), sizeof h);
-        return h;
-    }
+    delta_header header() const { return header_of(delta); }
     void sync() {
         const delta_header h = header();
         const pool_tables_view views[2] = {full.view, swa.view};
@@ -67,11 +75,7 @@ struct host_device {
         emit_tables(thrust::cpp::par, delta.data(), h, 0, full.view);
         emit_tables(thrust::cpp::par, delta.data(), h, 1, swa.view);
     }
-    std::span<const row_desc> rows(int k) const {
-        const delta_header h = header();
-        return {reinterpret_cast<const row_desc*>(delta.data() + h.pools[k].rows_offset),
-                static_cast<std::size_t>(h.batch_size)};
-    }
+    std::span<const row_desc> rows(int k) const { return rows_of(delta, k); }
 };
 
 /// Every table of pool `src` for `batch` as the host emitters write it, against the device copy.
@@ -439,13 +443,10 @@ struct one_pool_device {
     void step(const Pool& p, std::span<const request_id> batch, const table_capacity& c) {
         REQUIRE(mirror.stage(p, batch).ok());
         REQUIRE(mirror.pack(delta).ok());
-        delta_header h;
-        std::memcpy(&h, delta.data(), sizeof h);
+        const delta_header h = header_of(delta);
         apply_delta(thrust::cpp::par, delta.data(), h, &tables.view, nullptr);
         emit_tables(thrust::cpp::par, delta.data(), h, 0, tables.view);
-        const std::span<const row_desc> rows{reinterpret_cast<const row_desc*>(delta.data() + h.pools[0].rows_offset),
-                                             static_cast<std::size_t>(h.batch_size)};
-        check_pool(p, mirror, batch, tables, rows, c);
+        check_pool(p, mirror, batch, tables, rows_of(delta, 0), c);
     }
 };
 }  // namespace
@@ -511,24 +512,15 @@ struct composite_device {
         pools.emplace_back(c, m.full().size(), m.full().page_size_tokens());
         (pools.emplace_back(c, m.template group<K>().size(), m.template group<K>().page_size_tokens()), ...);
     }
-    delta_header header() const {
-        delta_header h;
-        std::memcpy(&h, delta.data(), sizeof h);
-        return h;
-    }
     void sync() {
-        const delta_header h = header();
+        const delta_header h = header_of(delta);
         REQUIRE(h.pool_count == static_cast<std::int32_t>(pools.size()));
         std::vector<pool_tables_view> views;
         for (const host_tables& t : pools) views.push_back(t.view);
         apply_delta(thrust::cpp::par, delta.data(), h, views.data(), maps.data());
         for (std::int32_t k = 0; k < h.pool_count; ++k) emit_tables(thrust::cpp::par, delta.data(), h, k, pools[k].view);
     }
-    std::span<const row_desc> rows(int k) const {
-        const delta_header h = header();
-        return {reinterpret_cast<const row_desc*>(delta.data() + h.pools[k].rows_offset),
-                static_cast<std::size_t>(h.batch_size)};
-    }
+    std::span<const row_desc> rows(int k) const { return rows_of(delta, k); }
 };
 
 template <class Composite, class Mirror, std::size_t... K>
