@@ -250,6 +250,26 @@ pool_trace trace(std::string name, pagedkv::attention_kind kind, pagedkv::pool_s
     return t;
 }
 
+// --compare: the same workload on one full pool the size the planner gives a model without groups.
+// Fills `out` and returns true; false (after printing why) when that pool cannot be made.
+bool run_full_only(const options& o, pagedkv::pool_size pages, std::int64_t page_bytes,
+                   const std::vector<request_spec>& specs, const std::vector<ideal_pool>& ideal_layout,
+                   run_options ro, run_result& out) {
+    auto one = pagedkv::full_pool<>::create(pages, o.page_size);
+    if (!one) {
+        print_error("full_pool::create", one.err());
+        return false;
+    }
+    progress bar(o.progress_mode, o.workload.requests);
+    ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) {
+        bar.step(r, running, waiting);
+    };
+    out = run_engine(one.value(), {trace("one", pagedkv::attention_kind::full, pages, page_bytes)}, specs, o.workload,
+                     ideal_layout, ro, "full-only (one pool)");
+    bar.done(out);
+    return true;
+}
+
 // A layout for models with windows and chunks: `Pool` is the multi_hybrid_pool of the preset's
 // groups. Plans its pools for the budget, serves the workload on it, then on one full pool.
 template <class Pool>
@@ -346,21 +366,8 @@ int run_grouped(const preset& p, const options& o, const std::vector<request_spe
     bar.done(h);
     run_result f;
     const bool compare = o.compare && plan.full_only_pages.pages >= 2;
-    if (compare) {
-        auto one = pagedkv::full_pool<>::create(plan.full_only_pages, o.page_size);
-        if (!one) {
-            print_error("full_pool::create", one.err());
-            return 1;
-        }
-        progress bar2(o.progress_mode, w.requests);
-        ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) {
-            bar2.step(r, running, waiting);
-        };
-        f = run_engine(one.value(),
-                       {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)},
-                       specs, w, ideal_layout, ro, "full-only (one pool)");
-        bar2.done(f);
-    }
+    if (compare && !run_full_only(o, plan.full_only_pages, plan.full_only_page_bytes, specs, ideal_layout, ro, f))
+        return 1;
     print_summary(stdout, h, compare ? &f : nullptr);
     for (const run_result* r : {&h, compare ? &f : static_cast<const run_result*>(nullptr)})
         if (r && !r->error.empty()) std::printf("\n  %s run stopped: %s\n", r->layout.c_str(), r->error.c_str());
@@ -515,21 +522,8 @@ int main(int argc, char** argv) {
 
     run_result f;
     const bool compare = o.compare && plan.full_only_pages.pages >= 2;
-    if (compare) {
-        auto one = pagedkv::full_pool<>::create(plan.full_only_pages, o.page_size);
-        if (!one) {
-            print_error("full_pool::create", one.err());
-            return 1;
-        }
-        progress bar2(o.progress_mode, w.requests);
-        ro.on_step = [&](const run_result& r, std::int32_t running, std::int32_t waiting) {
-            bar2.step(r, running, waiting);
-        };
-        f = run_engine(one.value(),
-                       {trace("one", pagedkv::attention_kind::full, plan.full_only_pages, plan.full_only_page_bytes)},
-                       specs, w, ideal_layout, ro, "full-only (one pool)");
-        bar2.done(f);
-    }
+    if (compare && !run_full_only(o, plan.full_only_pages, plan.full_only_page_bytes, specs, ideal_layout, ro, f))
+        return 1;
     print_summary(stdout, h, compare ? &f : nullptr);
     for (const run_result* r :
          {static_cast<const run_result*>(&h), compare ? &f : static_cast<const run_result*>(nullptr)})
