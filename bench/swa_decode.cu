@@ -1,6 +1,7 @@
 // bench/swa_decode: achieved bandwidth of swa_decode (in-window K/V bytes + Q + O over kernel time)
 // as a ratio to the device-to-device copy bandwidth measured in the same run.
-// Usage: swa_decode [--csv FILE] [--quick]
+// Usage: swa_decode [--csv FILE] [--quick] [--small] [--splits-sweep]  (--splits-sweep: also 2x and 4x the
+// plan's split count, each checked against the plan's output; the small-batch split choice)
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -103,10 +104,18 @@ struct config {
 struct measured {
     int splits;
     double useful_bytes, dense_us, csr_us, back_to_back_us;
+    struct split_run {
+        int splits;
+        double csr_us, max_diff;  // max |out - out with the plan's split| over every element
+    };
+    std::vector<split_run> sweep;  // --splits-sweep: more splits than the plan chooses
 };
 
+float bf16_to_float(bf16 x) { return __bfloat162float(x); }
+
 // One configuration: `copies` disjoint sets of shuffled pages (together > 3x L2) rotated per launch.
-measured run(const config& c, int page_size, int sm_count, std::size_t l2_bytes, std::mt19937_64& rng) {
+measured run(const config& c, int page_size, int sm_count, std::size_t l2_bytes, std::mt19937_64& rng,
+             bool sweep_splits) {
     const int P = page_size, B = c.batch;
     const int first_page = (c.context - c.window) / P, last_page = (c.context - 1) / P;
     const int npages = last_page - first_page + 1, row_pages = (c.context + P - 1) / P;
@@ -186,6 +195,28 @@ measured run(const config& c, int page_size, int sm_count, std::size_t l2_bytes,
     m.dense_us = 1e3 * median_ms(reps, launch(table_form::dense));
     m.csr_us = 1e3 * median_ms(reps, launch(table_form::csr));
     m.back_to_back_us = 1e3 * median_ms_back_to_back(reps / 5 + 1, 10, launch(table_form::dense));
+    if (sweep_splits) {  // the split choice at small batches: 2x and 4x the plan's, at most one tile each
+        std::vector<bf16> base(q_elems), got(q_elems);
+        launch(table_form::csr)(0);
+        check(cudaMemcpy(base.data(), out, q_elems * sizeof(bf16), cudaMemcpyDeviceToHost), "copy");
+        const decode_plan chosen = plan;
+        const int tiles = std::min(c.context, c.window) / detail::tile_keys(c.head_dim) + 1;
+        for (const int factor : {2, 4}) {
+            const int splits = std::min({chosen.num_splits * factor, tiles, detail::max_splits});
+            if (splits <= chosen.num_splits || (!m.sweep.empty() && m.sweep.back().splits == splits)) continue;
+            plan.num_splits = splits;
+            plan.workspace_bytes = workspace_bytes_for(s, splits);
+            cudaFree(ws);
+            ws = device_alloc<float>(plan.workspace_bytes / sizeof(float) + 4);
+            launch(table_form::csr)(0);
+            check(cudaMemcpy(got.data(), out, q_elems * sizeof(bf16), cudaMemcpyDeviceToHost), "copy");
+            double diff = 0;
+            for (std::size_t i = 0; i < q_elems; ++i)
+                diff = std::max(diff, double(std::fabs(bf16_to_float(got[i]) - bf16_to_float(base[i]))));
+            m.sweep.push_back({splits, 1e3 * median_ms(reps, launch(table_form::csr)), diff});
+        }
+        plan = chosen;
+    }
     for (void* p : {static_cast<void*>(k), static_cast<void*>(v), static_cast<void*>(q), static_cast<void*>(out),
                     static_cast<void*>(d_dense), static_cast<void*>(d_indices), static_cast<void*>(d_indptr),
                     static_cast<void*>(d_last), static_cast<void*>(d_len), static_cast<void*>(ws)})
@@ -197,7 +228,7 @@ measured run(const config& c, int page_size, int sm_count, std::size_t l2_bytes,
 
 int main(int argc, char** argv) {
     const char* csv_path = nullptr;
-    bool quick = false, small = false;  // --small: B = 1 and 8 only
+    bool quick = false, small = false, sweep = false;  // --small: B = 1 and 8 only
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--csv") && i + 1 < argc)
             csv_path = argv[++i];
@@ -205,8 +236,10 @@ int main(int argc, char** argv) {
             quick = true;
         else if (!std::strcmp(argv[i], "--small"))
             small = true;
+        else if (!std::strcmp(argv[i], "--splits-sweep"))
+            sweep = true;
         else {
-            std::fprintf(stderr, "usage: swa_decode [--csv FILE] [--quick] [--small]\n");
+            std::fprintf(stderr, "usage: swa_decode [--csv FILE] [--quick] [--small] [--splits-sweep]\n");
             return 2;
         }
     }
@@ -251,11 +284,15 @@ int main(int argc, char** argv) {
         // power/clock state (seen as ~13% slower first configs without it).
         check(cudaDeviceSynchronize(), "sync");
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        const measured m = run(c, 16, prop.multiProcessorCount, static_cast<std::size_t>(prop.l2CacheSize), rng);
+        const measured m =
+            run(c, 16, prop.multiProcessorCount, static_cast<std::size_t>(prop.l2CacheSize), rng, sweep);
         auto ratio = [&](double us) { return m.useful_bytes / (us * 1e-6) / copy_bw; };
         std::printf("%5d %6d %5d %4d/%-2d %4d %6d %10.1f %10.1f %8.3f %10.1f %8.3f %10.1f %8.3f\n", c.batch, c.context,
                     c.window, c.q_heads, c.kv_heads, c.head_dim, m.splits, m.useful_bytes / 1e6, m.dense_us,
                     ratio(m.dense_us), m.csr_us, ratio(m.csr_us), m.back_to_back_us, ratio(m.back_to_back_us));
+        for (const auto& r : m.sweep)
+            std::printf("      splits %2d: csr %8.1f us (%.2f of the plan's time), max |diff| to the plan's output %.2e\n",
+                        r.splits, r.csr_us, r.csr_us / m.csr_us, r.max_diff);
         if (csv)
             std::fprintf(csv, "%d,%d,%d,%d,%d,%d,%d,%.3f,%.2f,%.4f,%.2f,%.4f,%.2f,%.4f,%.1f\n", c.batch, c.context,
                          c.window, c.q_heads, c.kv_heads, c.head_dim, m.splits, m.useful_bytes / 1e6, m.dense_us,

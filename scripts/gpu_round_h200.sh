@@ -21,7 +21,8 @@
 # [".wt16", ".whl"]: `cd .wt16 && bash scripts/gpu_round_h200.sh check`, then at once (the machine
 # stays warm 30 s) `cd .wt16 && bash scripts/gpu_round_h200.sh bench`. The MTP family alone:
 # `SKIP_CUDA_BENCH=1 FI_ARGS="--families mtp" bash scripts/gpu_round_h200.sh bench`. NCU=1 adds Nsight
-# Compute profiles of the decode kernel (first --quick --small config) and the sync kernels.
+# Compute profiles of the decode kernel (first --quick --small config) and the sync kernels;
+# SPLITS_SWEEP=1 times B = 1 and 8 with 2x and 4x the plan's split count (bench/swa_decode.cu).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/h200_out}
@@ -116,6 +117,10 @@ bench)
     echo "ncu decode rc=$? ($(el))"
     timeout 90 ncu --set full -k regex:tables_apply_emit -c 4 "$B/bench_device_tables" 3 > "$OUT/ncu_sync.txt" 2>&1
     echo "ncu sync rc=$? ($(el))"
+  fi
+  if [ "${SPLITS_SWEEP:-0}" = 1 ]; then  # the split choice at B = 1 and 8: the plan's, 2x and 4x
+    timeout 150 "$B/swa_decode" --small --splits-sweep > "$OUT/splits_sweep.log" 2>&1
+    echo "splits sweep rc=$? ($(el))"
   fi
   while [ ! -f /tmp/fi_warm.done ] && [ $(( $(date +%s) - T0 )) -lt 300 ]; do sleep 5; done
   echo "JIT warm-up: $(tail -1 /tmp/fi_warm.log) (waited until $(el))"
