@@ -284,15 +284,15 @@ int main(int argc, char** argv) {
         // power/clock state (seen as ~13% slower first configs without it).
         check(cudaDeviceSynchronize(), "sync");
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        const measured m =
-            run(c, 16, prop.multiProcessorCount, static_cast<std::size_t>(prop.l2CacheSize), rng, sweep);
+        const measured m = run(c, 16, prop.multiProcessorCount, static_cast<std::size_t>(prop.l2CacheSize), rng, sweep);
         auto ratio = [&](double us) { return m.useful_bytes / (us * 1e-6) / copy_bw; };
         std::printf("%5d %6d %5d %4d/%-2d %4d %6d %10.1f %10.1f %8.3f %10.1f %8.3f %10.1f %8.3f\n", c.batch, c.context,
                     c.window, c.q_heads, c.kv_heads, c.head_dim, m.splits, m.useful_bytes / 1e6, m.dense_us,
                     ratio(m.dense_us), m.csr_us, ratio(m.csr_us), m.back_to_back_us, ratio(m.back_to_back_us));
         for (const auto& r : m.sweep)
-            std::printf("      splits %2d: csr %8.1f us (%.2f of the plan's time), max |diff| to the plan's output %.2e\n",
-                        r.splits, r.csr_us, r.csr_us / m.csr_us, r.max_diff);
+            std::printf(
+                "      splits %2d: csr %8.1f us (%.2f of the plan's time), max |diff| to the plan's output %.2e\n",
+                r.splits, r.csr_us, r.csr_us / m.csr_us, r.max_diff);
         if (csv)
             std::fprintf(csv, "%d,%d,%d,%d,%d,%d,%d,%.3f,%.2f,%.4f,%.2f,%.4f,%.2f,%.4f,%.1f\n", c.batch, c.context,
                          c.window, c.q_heads, c.kv_heads, c.head_dim, m.splits, m.useful_bytes / 1e6, m.dense_us,

@@ -518,7 +518,8 @@ struct composite_device {
         std::vector<pool_tables_view> views;
         for (const host_tables& t : pools) views.push_back(t.view);
         apply_delta(thrust::cpp::par, delta.data(), h, views.data(), maps.data());
-        for (std::int32_t k = 0; k < h.pool_count; ++k) emit_tables(thrust::cpp::par, delta.data(), h, k, pools[k].view);
+        for (std::int32_t k = 0; k < h.pool_count; ++k)
+            emit_tables(thrust::cpp::par, delta.data(), h, k, pools[k].view);
     }
     std::span<const row_desc> rows(int k) const { return rows_of(delta, k); }
 };

@@ -253,8 +253,8 @@ pool_trace trace(std::string name, pagedkv::attention_kind kind, pagedkv::pool_s
 // --compare: the same workload on one full pool the size the planner gives a model without groups.
 // Fills `out` and returns true; false (after printing why) when that pool cannot be made.
 bool run_full_only(const options& o, pagedkv::pool_size pages, std::int64_t page_bytes,
-                   const std::vector<request_spec>& specs, const std::vector<ideal_pool>& ideal_layout,
-                   run_options ro, run_result& out) {
+                   const std::vector<request_spec>& specs, const std::vector<ideal_pool>& ideal_layout, run_options ro,
+                   run_result& out) {
     auto one = pagedkv::full_pool<>::create(pages, o.page_size);
     if (!one) {
         print_error("full_pool::create", one.err());

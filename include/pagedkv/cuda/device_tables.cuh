@@ -198,8 +198,8 @@ public:
 private:
     device_tables() = default;
 
-    static result<device_tables> make(const table_capacity& cap, std::span<const pool_shape> shapes,
-                                      std::int32_t pools, std::int32_t captured) {
+    static result<device_tables> make(const table_capacity& cap, std::span<const pool_shape> shapes, std::int32_t pools,
+                                      std::int32_t captured) {
         if (auto s = check_capacity(cap, pools); !s) return s.err();
         for (const pool_shape& p : shapes) {
             if (p.page_size_tokens < 1) return errc::invalid_page_size;
@@ -329,7 +329,7 @@ private:
     std::int32_t grid_x_ = 0;
     pool_tables_view views_[max_table_pools]{};
     std::int32_t* map_ = nullptr;  // the groups' mappings, one after the other (pool_count_ - 1 of them)
-    std::byte* delta_ = nullptr;  // device copy of the last delta
+    std::byte* delta_ = nullptr;   // device copy of the last delta
     std::int32_t* rejected_ = nullptr;
     void* block_ = nullptr;                      // the one device allocation every pointer above lives in
     std::byte* staging_ = nullptr;               // pinned and mapped

@@ -95,8 +95,7 @@ public:
 
 private:
     template <std::size_t... K>
-    composite_table_mirror(const table_capacity& cap, const Composite& c, diff_scope scope,
-                           std::index_sequence<K...>)
+    composite_table_mirror(const table_capacity& cap, const Composite& c, diff_scope scope, std::index_sequence<K...>)
         : full_(full_mirror::create(cap, c.full(), scope).value()),
           groups_(group_mirror<K>::create(cap, detail::composite_group<K>(c), scope).value()...),
           full_pages_(c.full().size().pages) {
