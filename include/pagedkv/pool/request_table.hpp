@@ -50,6 +50,19 @@ public:
         free_slots_.push_back(r.slot);
     }
 
+    /// r holds `length` tokens, the first `committed` of them committed. @pre contains(r), committed <= length
+    void set_lengths(request_id r, std::int64_t length, std::int64_t committed) noexcept {
+        request_row& row = slots_[r.slot].row;
+        row.length_tokens = length;
+        row.committed_tokens = committed;
+    }
+    /// r rolled back to `n` tokens: committed ones past n are dropped too. @pre contains(r), n >= 0
+    void truncate(request_id r, std::int64_t n) noexcept {
+        request_row& row = slots_[r.slot].row;
+        row.length_tokens = n;
+        if (row.committed_tokens > n) row.committed_tokens = n;
+    }
+
     bool contains(request_id r) const noexcept {
         return r.slot < slots_.size() && slots_[r.slot].live && slots_[r.slot].generation == r.generation;
     }
