@@ -7,6 +7,7 @@
 
 #include "pagedkv/cache/cache_scope.hpp"
 #include "pagedkv/cache/kv_event.hpp"
+#include "pagedkv/core/contract.hpp"
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
 #include "pagedkv/core/page_math.hpp"
@@ -16,6 +17,11 @@
 #include "pagedkv/pool/request_table.hpp"
 
 namespace pagedkv {
+
+template <class FullPool, class... GroupPools>
+class mapped_pools;
+template <class FullPool, class... GroupPools>
+class mapped_prefix_cache;
 
 /// A pool of N pages of P tokens (page 0 = null page) and the page lists of the requests using it.
 /// A request's length grows with `extend` (tokens in flight: prefill chunk, decode token, drafts)
@@ -33,16 +39,22 @@ namespace pagedkv {
 /// (pool_hooks.hpp) through which a hybrid pool follows the pages they free, cache and evict.
 /// Every call either succeeds or returns an error and leaves the pool exactly as it was.
 template <alloc_policy Alloc, attention_kind Kind, eviction_policy Evict = no_eviction>
-class paged_pool : public pool_bodies<Alloc, Kind, Evict, request_table> {
-    using state = pool_bodies<Alloc, Kind, Evict, request_table>;
-    using state::requests_, state::lists_, state::own_, state::keying_, state::size_, state::page_size_;
+class paged_pool : public pool_bodies<Alloc, Kind, Evict> {
+    using state = pool_bodies<Alloc, Kind, Evict>;
+    // A composite calls the bodies after its own checks, over the request table it shares.
+    template <class, class...>
+    friend class mapped_pools;
+    template <class, class...>
+    friend class mapped_prefix_cache;
+    using state::requests, state::requests_, state::lists_, state::own_, state::keying_, state::size_,
+        state::page_size_;
     using state::attach_list, state::attached, state::discard_all, state::discard_cached, state::hold_committed,
         state::key_committed, state::open_slot, state::release_all, state::resize, state::take_pages,
         state::truncate_list;
 
 public:
     using state::caching, state::indexed, state::contains, state::live_from, state::used_pages;
-    using state::check_commit, state::check_truncate, state::pages_to_extend, state::pages_to_hold;
+    using state::check_commit, state::check_truncate, state::lookup, state::pages_to_extend, state::pages_to_hold;
 
     /// A full-attention pool. Errors: invalid_pool_size (also: an indexed pool of more than
     /// INT32_MAX tokens, N x P, whose index could not store them), invalid_page_size.
@@ -89,7 +101,7 @@ public:
         const auto need = pages_to_extend(r, n);
         if (!need) return need.err();
         take_pages(r, need.value(), hooks);
-        requests_.row(r).length_tokens += n;
+        table().row(r).length_tokens += n;
         return {};
     }
 
@@ -99,9 +111,9 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status commit(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto c = check_commit(r, n); !c) return c;
-        const std::int64_t committed = requests_.row(r).committed_tokens + n;
+        const std::int64_t committed = requests().row(r).committed_tokens + n;
         resize(r, committed, committed, hooks);
-        requests_.set_lengths(r, committed, committed);
+        table().set_lengths(r, committed, committed);
         return {};
     }
 
@@ -114,7 +126,7 @@ public:
     status truncate(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto s = check_truncate(r, n); !s) return s;
         truncate_list(r, n, hooks);
-        requests_.truncate(r, n);
+        table().truncate(r, n);
         return {};
     }
 
@@ -124,7 +136,7 @@ public:
     status free_request(request_id r, Hooks&& hooks = {}) {
         if (!contains(r)) return errc::unknown_request;
         release_all(r, hooks);
-        requests_.retire(r);
+        table().retire(r);
         return {};
     }
 
@@ -140,7 +152,7 @@ public:
         if (!id) return id;
         const request_id r = id.value();
         hold_committed(r, length, hooks);
-        requests_.set_lengths(r, length, length);
+        table().set_lengths(r, length, length);
         return r;
     }
 
@@ -158,7 +170,7 @@ public:
         requires caching
     {
         if (!contains(r)) return errc::unknown_request;
-        if (requests_.row(r).length_tokens != 0) return errc::request_not_empty;
+        if (requests().row(r).length_tokens != 0) return errc::request_not_empty;
         if (length_tokens < 0 || length_tokens % page_size_ != 0 ||
             static_cast<std::int64_t>(pages.size()) != length_tokens / page_size_)
             return errc::invalid_attach;
@@ -170,7 +182,7 @@ public:
                 return errc::invalid_attach;
         }
         attach_list(r, pages, queried_tokens);
-        requests_.set_lengths(r, length_tokens, length_tokens);
+        table().set_lengths(r, length_tokens, length_tokens);
         return {};
     }
 
@@ -184,23 +196,15 @@ public:
         requires indexed
     {
         if (!contains(r)) return errc::unknown_request;
-        if (requests_.row(r).length_tokens != 0) return errc::request_not_empty;
+        if (requests().row(r).length_tokens != 0) return errc::request_not_empty;
         const std::int64_t hit =
-            keying_.match(tokens, requests_.row(r).scope, page_extra_keys, [&](std::int64_t, page_id p) {
+            keying_.match(tokens, requests().row(r).scope, page_extra_keys, [&](std::int64_t, page_id p) {
                 lists_[r.slot].pages.push_back(p);
                 own_.acquire(p);
             });
         attached(r, hit, static_cast<std::int64_t>(tokens.size()));
-        requests_.set_lengths(r, hit * page_size_, hit * page_size_);
+        table().set_lengths(r, hit * page_size_, hit * page_size_);
         return hit * page_size_;
-    }
-
-    /// Tokens `attach_prefix` would hit now for a request under `scope`; changes nothing.
-    std::int64_t lookup(std::span<const token_id> tokens, cache_scope scope,
-                        std::span<const std::uint64_t> page_extra_keys = {}) const
-        requires indexed
-    {
-        return keying_.match(tokens, scope, page_extra_keys, [](std::int64_t, page_id) {}) * page_size_;
     }
 
     /// Keys the request's committed whole pages not keyed yet, so later requests can hit them.
@@ -214,7 +218,7 @@ public:
         requires indexed
     {
         if (!contains(r)) return errc::unknown_request;
-        return key_committed(r, requests_.row(r).committed_tokens, tokens, page_extra_keys, hooks);
+        return key_committed(r, requests().row(r).committed_tokens, tokens, page_extra_keys, hooks);
     }
 
     /// `commit(r, n)` that also keys the whole pages the commit completes, before any page is
@@ -227,10 +231,10 @@ public:
         requires indexed
     {
         if (auto c = check_commit(r, n); !c) return c;
-        const std::int64_t committed = requests_.row(r).committed_tokens + n;
+        const std::int64_t committed = requests().row(r).committed_tokens + n;
         if (auto k = key_committed(r, committed, tokens, page_extra_keys, hooks); !k) return k;
         resize(r, committed, committed, hooks);
-        requests_.set_lengths(r, committed, committed);
+        table().set_lengths(r, committed, committed);
         return {};
     }
 
@@ -277,8 +281,15 @@ public:
 private:
     paged_pool(pool_size size, std::int32_t page_size, typename state::rule_type rule) : state(size, page_size, rule) {}
 
+    // The pool's own request table, which only a pool used alone writes (a composite's pools read
+    // the composite's).
+    request_table& table() noexcept {
+        PAGEDKV_ASSERT(requests_.owned(), "a checked mutation of a pool that is part of a composite");
+        return requests_.own();
+    }
+
     result<request_id> add_request_in(cache_scope scope, retention keep) {
-        const auto r = requests_.add(scope, keep);
+        const auto r = table().add(scope, keep);
         if (r) open_slot(r.value().slot);
         return r;
     }

@@ -1,5 +1,5 @@
 // The unchecked bodies of a pool's mutations, over pool_state: what paged_pool's entry points and a
-// composite's (hybrid_pool, multi_hybrid_pool through pool_side) call once their checks passed.
+// composite's (mapped_pools: hybrid_pool, multi_hybrid_pool) call once their checks passed.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -20,9 +20,9 @@ namespace pagedkv {
 /// Every body assumes checked arguments and cannot fail; it reads r's row as it was and writes none
 /// of it (the caller writes each request's lengths once, after the bodies of all its pools ran), so
 /// the pools of a composite share one request table.
-template <alloc_policy Alloc, attention_kind Kind, eviction_policy Evict, class Requests>
-class pool_bodies : public pool_state<Alloc, Kind, Evict, Requests> {
-    using state = pool_state<Alloc, Kind, Evict, Requests>;
+template <alloc_policy Alloc, attention_kind Kind, eviction_policy Evict>
+class pool_bodies : public pool_state<Alloc, Kind, Evict> {
+    using state = pool_state<Alloc, Kind, Evict>;
 
 public:
     using state::caching, state::indexed, state::key_of, state::live_from;
@@ -79,7 +79,7 @@ protected:
     // Keys the whole pages of the first `committed` tokens. Errors: tokens_too_short.
     template <class Hooks>
     status key_committed(request_id r, std::int64_t committed, std::span<const token_id> tokens,
-                         std::span<const std::uint64_t> page_extra_keys, Hooks& hooks)
+                         std::span<const std::uint64_t> page_extra_keys, Hooks&& hooks)
         requires indexed
     {
         const std::int64_t whole = committed / page_size_;
@@ -91,7 +91,7 @@ protected:
 
     // r's list gains `need` pages. @pre they are free or cached (pages_to_extend / pages_to_hold).
     template <class Hooks>
-    void take_pages(request_id r, std::int64_t need, Hooks& hooks) {
+    void take_pages(request_id r, std::int64_t need, Hooks&& hooks) {
         page_list& l = lists_[r.slot];
         auto h = keyed(hooks);
         for (std::int64_t i = 0; i < need; ++i) l.pages.push_back(own_.take(h));
@@ -99,7 +99,7 @@ protected:
     // The empty r's list for `length` committed tokens: null entries for the pages the rule has
     // released, new pages for the rest (pages_to_hold checked them).
     template <class Hooks>
-    void hold_committed(request_id r, std::int64_t length, Hooks& hooks) {
+    void hold_committed(request_id r, std::int64_t length, Hooks&& hooks) {
         const std::int64_t live = live_from(length);
         lists_[r.slot].pages.assign(static_cast<std::size_t>(live), null_page);
         lists_[r.slot].first_live_page = live;
@@ -109,7 +109,7 @@ protected:
     // r's list for `length` tokens of which `committed` are committed: releases the dropped tail
     // pages and, for rule-governed pools, the pages no query can see any more.
     template <class Hooks>
-    void resize(request_id r, std::int64_t length, std::int64_t committed, Hooks& hooks) {
+    void resize(request_id r, std::int64_t length, std::int64_t committed, Hooks&& hooks) {
         page_list& l = lists_[r.slot];
         const retention& keep = requests().row(r).keep;
         const auto kept = static_cast<std::size_t>(pages_for_tokens(length, page_size_));
@@ -122,14 +122,14 @@ protected:
     }
     // r rolled back to `n` tokens (check_truncate passed): a kept partial keyed page loses its key.
     template <class Hooks>
-    void truncate_list(request_id r, std::int64_t n, Hooks& hooks) {
+    void truncate_list(request_id r, std::int64_t n, Hooks&& hooks) {
         keying_.truncate(r.slot, lists_[r.slot].pages, n, own_, hooks);
         const std::int64_t committed = requests().row(r).committed_tokens;
         resize(r, n, committed < n ? committed : n, hooks);
     }
     // Releases every page of r; the list keeps its capacity (the slot's next request allocates nothing).
     template <class Hooks>
-    void release_all(request_id r, Hooks& hooks) {
+    void release_all(request_id r, Hooks&& hooks) {
         page_list& l = lists_[r.slot];
         release(l, requests().row(r).keep, 0, l.pages.size(), hooks);
         l.pages.clear();
@@ -138,7 +138,7 @@ protected:
 
     // Cached page p leaves the cache now (forgotten with its cached descendants), to the free list.
     template <class Hooks>
-    void discard_cached(page_id p, Hooks& hooks)
+    void discard_cached(page_id p, Hooks&& hooks)
         requires caching
     {
         auto h = keyed(hooks);
@@ -146,7 +146,7 @@ protected:
     }
     // Every cached page is freed and every key dropped (`cleared` reported by an indexed pool).
     template <class Hooks>
-    void discard_all(Hooks& hooks)
+    void discard_all(Hooks&& hooks)
         requires caching
     {
         auto h = keyed(hooks);

@@ -26,18 +26,13 @@
 
 namespace pagedkv {
 
-/// What paged_pool and pool_side are made of. Their entry points validate, then call the protected
-/// bodies here (a non-virtual interface): every body may assume its arguments were checked and
-/// cannot fail. The request facts (ids, lengths, scope, retention) are `Requests`: the pool's own
-/// `request_table`, or a `const request_table*` to the one table of a composite (pool_side). No body
-/// writes them: the caller writes each request's lengths once, after the bodies of all its pools.
-template <alloc_policy Alloc, attention_kind Kind, eviction_policy Evict, class Requests = request_table>
-    requires(std::same_as<Requests, request_table> || std::same_as<Requests, const request_table*>)
+/// What paged_pool is made of. Its public entry points validate, then call the protected bodies
+/// (pool_bodies.hpp, a non-virtual interface): every body may assume its arguments were checked and
+/// cannot fail. The request facts (ids, lengths, scope, retention) are read from `requests_`: the
+/// pool's own request table, or the one table of the composite the pool is part of (hybrid_pool,
+/// multi_hybrid_pool), which writes each request's lengths once for all its pools.
+template <alloc_policy Alloc, attention_kind Kind, eviction_policy Evict>
 class pool_state {
-    template <alloc_policy, attention_kind, eviction_policy, class Other>
-        requires(std::same_as<Other, request_table> || std::same_as<Other, const request_table*>)
-    friend class pool_state;
-
 protected:
     using ownership = page_ownership<Alloc, Evict>;
 
@@ -135,6 +130,14 @@ public:
     {
         return keying_.index();
     }
+    /// Tokens `attach_prefix` would hit now in this pool alone for a request under `scope`; changes nothing.
+    std::int64_t lookup(std::span<const token_id> tokens, cache_scope scope,
+                        std::span<const std::uint64_t> page_extra_keys = {}) const
+        requires indexed
+    {
+        return keying_.match(tokens, scope, page_extra_keys, [](std::int64_t, page_id) {}) * page_size_;
+    }
+
     /// The prefix keying, for composites that report events about its keys (hybrid_pool).
     const keying_type& keying() const noexcept { return keying_; }
     cache_stats stats() const noexcept {
@@ -196,8 +199,8 @@ public:
     /// O(N * P + total pages); for tests and debug builds.
     /// A composite checks the table it shares once, itself.
     status check_invariants() const {
-        if constexpr (owns_requests)
-            if (auto s = requests_.check_invariants(); !s) return s;
+        if (requests_.owned())
+            if (auto s = requests().check_invariants(); !s) return s;
         std::vector<std::int32_t> owners(static_cast<std::size_t>(size_.pages), 0);
         status bad{};
         requests().for_each([&](request_id r) {
@@ -236,27 +239,12 @@ public:
     }
 
 protected:
-    static constexpr bool owns_requests = std::same_as<Requests, request_table>;
+    pool_state(pool_size size, std::int32_t page_size, rule_type rule)
+        : own_(size), keying_(size, page_size), size_(size), page_size_(page_size), rule_(rule) {}
 
-    pool_state(pool_size size, std::int32_t page_size, rule_type rule, Requests requests = {})
-        : requests_(requests), own_(size), keying_(size, page_size), size_(size), page_size_(page_size), rule_(rule) {}
-    // The pages, keying and configuration of `pool`, which has issued no request (so holds no page
-    // and has recorded no lookup), over `requests`.
-    template <class Other>
-    pool_state(pool_state<Alloc, Kind, Evict, Other>&& pool, Requests requests)
-        : requests_(requests),
-          own_(std::move(pool.own_)),
-          keying_(std::move(pool.keying_)),
-          size_(pool.size_),
-          page_size_(pool.page_size_),
-          rule_(pool.rule_) {}
-
-    const request_table& requests() const noexcept {
-        if constexpr (owns_requests)
-            return requests_;
-        else
-            return *requests_;
-    }
+    const request_table& requests() const noexcept { return requests_.table(); }
+    /// The pool reads `composite`'s requests from now on. @pre it has issued no id
+    void share_requests(const request_table& composite) noexcept { requests_.share(composite); }
 
     // Invariants (check_invariants), per live request r with list l:
     // - l.pages.size() == ceil(length / P);
@@ -297,7 +285,7 @@ protected:
         return {};
     }
 
-    Requests requests_;             // this pool's table, or the composite's (read only)
+    request_home requests_;         // the pool's own table, or its composite's
     std::vector<page_list> lists_;  // by request slot
     ownership own_;
     [[no_unique_address]] keying_type keying_;

@@ -290,7 +290,7 @@ private:
         void full_freed(page_id f) {
             if (t.full_load_of_[at(f)] != 0) t.cancel(t.pending_full_loads_, t.full_load_of_, t.full_loading_, f, true);
         }
-        void swa_released(page_id s) {
+        void group_released(std::size_t, page_id s) {  // the SWA pool is group 0
             if (t.swa_load_of_[at(s)] != 0) t.cancel(t.pending_swa_loads_, t.swa_load_of_, t.swa_loading_, s, false);
         }
     };
