@@ -352,21 +352,12 @@ private:
             ++stats_.already_on_host;
             return;
         }
-        const prefix_index& index = pool_.full().index();
-        const page_id up = index.parent(f);
-        const std::uint64_t parent_key = up == null_page ? 0 : index.key(up);
-        const std::uint64_t key = index.key(f);
-        const page_content c = index.content(f);
-        if (const page_id h = host_.find_copy(parent_key, key, c); h != null_page) {
-            host_.touch(h);
-            ++stats_.already_on_host;
+        const auto target = host_.reserve_for(pool_.full().index(), f);
+        if (target.host == null_page) {
+            ++(target.already_held ? stats_.already_on_host : stats_.lost_pages);
             return;
         }
-        if (!host_.can_reserve()) {
-            ++stats_.lost_pages;
-            return;
-        }
-        const page_id h = host_.reserve(key, parent_key, up != null_page, c);
+        const page_id h = target.host;
         if (swa_of_[at(h)] != null_page) unlink_swa(h);  // a reused host page's SWA copy goes with its content
         full_copies_.write_back(f, h);
         ++stats_.written_back_pages;

@@ -269,21 +269,12 @@ private:
             ++stats_.already_on_host;
             return;
         }
-        const prefix_index& index = pool_.index();
-        const page_id up = index.parent(p);
-        const std::uint64_t parent_key = up == null_page ? 0 : index.key(up);
-        const std::uint64_t key = index.key(p);
-        const page_content c = index.content(p);
-        if (const page_id h = host_.find_copy(parent_key, key, c); h != null_page) {
-            host_.touch(h);
-            ++stats_.already_on_host;
+        const auto target = host_.reserve_for(pool_.index(), p);
+        if (target.host == null_page) {
+            ++(target.already_held ? stats_.already_on_host : stats_.lost_pages);
             return;
         }
-        if (!host_.can_reserve()) {
-            ++stats_.lost_pages;
-            return;
-        }
-        copies_.write_back(p, host_.reserve(key, parent_key, up != null_page, c));
+        copies_.write_back(p, target.host);
         ++stats_.written_back_pages;
     }
 
