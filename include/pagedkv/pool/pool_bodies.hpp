@@ -110,8 +110,11 @@ protected:
     // pages and, for rule-governed pools, the pages no query can see any more.
     template <class Hooks>
     void resize(request_id r, std::int64_t length, std::int64_t committed, Hooks&& hooks) {
-        page_list& l = lists_[r.slot];
-        const retention& keep = requests().row(r).keep;
+        resize_list(lists_[r.slot], requests().row(r).keep, length, committed, hooks);
+    }
+    // The same on r's list `l` and its retention `keep`, looked up once by the caller.
+    template <class Hooks>
+    void resize_list(page_list& l, const retention& keep, std::int64_t length, std::int64_t committed, Hooks& hooks) {
         const auto kept = static_cast<std::size_t>(pages_for_tokens(length, page_size_));
         release(l, keep, kept, l.pages.size(), hooks);
         l.pages.resize(kept);
@@ -123,9 +126,10 @@ protected:
     // r rolled back to `n` tokens (check_truncate passed): a kept partial keyed page loses its key.
     template <class Hooks>
     void truncate_list(request_id r, std::int64_t n, Hooks&& hooks) {
-        keying_.truncate(r.slot, lists_[r.slot].pages, n, own_, hooks);
-        const std::int64_t committed = requests().row(r).committed_tokens;
-        resize(r, n, committed < n ? committed : n, hooks);
+        page_list& l = lists_[r.slot];
+        keying_.truncate(r.slot, l.pages, n, own_, hooks);
+        const request_row& row = requests().row(r);
+        resize_list(l, row.keep, n, row.committed_tokens < n ? row.committed_tokens : n, hooks);
     }
     // Releases every page of r; the list keeps its capacity (the slot's next request allocates nothing).
     template <class Hooks>
