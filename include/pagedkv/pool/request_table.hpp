@@ -112,37 +112,22 @@ private:
 };
 
 /// Where a pool reads its requests: its own table (a pool used alone), or the one table of the
-/// composite it is part of (hybrid_pool, multi_hybrid_pool: `share`). Copies and moves keep
-/// pointing at their own table when the original did; a composite re-shares its own after it was
-/// copied or moved.
+/// composite it is part of (hybrid_pool, multi_hybrid_pool: `share`), which re-shares its own after
+/// it was copied or moved. No pointer to its own table: an object holding its own address would
+/// make every store through a page array a possible write to the pool's fields for the optimizer.
 class request_home {
 public:
-    request_home() noexcept : table_(&own_) {}
-    request_home(const request_home& o) : own_(o.own_), table_(o.owned() ? &own_ : o.table_) {}
-    request_home(request_home&& o) noexcept : own_(std::move(o.own_)), table_(o.owned() ? &own_ : o.table_) {}
-    request_home& operator=(const request_home& o) {
-        own_ = o.own_;
-        table_ = o.owned() ? &own_ : o.table_;
-        return *this;
-    }
-    request_home& operator=(request_home&& o) noexcept {
-        own_ = std::move(o.own_);
-        table_ = o.owned() ? &own_ : o.table_;
-        return *this;
-    }
-    ~request_home() = default;
-
     /// The table the pool reads.
-    const request_table& table() const noexcept { return *table_; }
+    const request_table& table() const noexcept { return shared_ ? *shared_ : own_; }
     /// The pool's own table, which its checked mutations write. @pre owned()
     request_table& own() noexcept { return own_; }
-    bool owned() const noexcept { return table_ == &own_; }
+    bool owned() const noexcept { return shared_ == nullptr; }
     /// Reads `composite` from now on. @pre the own table has issued no id
-    void share(const request_table& composite) noexcept { table_ = &composite; }
+    void share(const request_table& composite) noexcept { shared_ = &composite; }
 
 private:
     request_table own_;
-    const request_table* table_;
+    const request_table* shared_ = nullptr;
 };
 
 }  // namespace pagedkv
