@@ -88,7 +88,7 @@ public:
         const std::size_t old_pages = full_.pages(r).size();
         full_.take_pages(r, need.value(), full_with(outer));
         each_index([&](auto k) {
-            side<k>().take_pages(r, group_need[k], group_with<k>(evictions::reported, outer));
+            group_mut<k>().take_pages(r, group_need[k], group_with<k>(evictions::reported, outer));
             link_from<k>(r, old_pages);
         });
         requests_.row(r).length_tokens += n;
@@ -103,7 +103,7 @@ public:
         if (auto c = full_.check_commit(r, n); !c) return c;
         const std::int64_t committed = requests_.row(r).committed_tokens + n;
         each_index(
-            [&](auto k) { side<k>().resize(r, committed, committed, group_with<k>(evictions::reported, outer)); });
+            [&](auto k) { group_mut<k>().resize(r, committed, committed, group_with<k>(evictions::reported, outer)); });
         full_.resize(r, committed, committed, full_with(outer));
         requests_.set_lengths(r, committed, committed);
         return {};
@@ -115,7 +115,7 @@ public:
     status truncate(request_id r, std::int64_t n, Outer&& outer = {}) {
         if (status s = first_refusal([&](auto k) { return group<k>().check_truncate(r, n).code(); }); !s) return s;
         if (auto s = full_.check_truncate(r, n); !s) return s;
-        each_index([&](auto k) { side<k>().truncate_list(r, n, group_with<k>(evictions::reported, outer)); });
+        each_index([&](auto k) { group_mut<k>().truncate_list(r, n, group_with<k>(evictions::reported, outer)); });
         full_.truncate_list(r, n, full_with(outer));
         requests_.truncate(r, n);
         return {};
@@ -126,7 +126,7 @@ public:
     template <pool_hooks Outer = no_hooks>
     status free_request(request_id r, Outer&& outer = {}) {
         if (!contains(r)) return errc::unknown_request;
-        each_index([&](auto k) { side<k>().release_all(r, group_with<k>(evictions::reported, outer)); });
+        each_index([&](auto k) { group_mut<k>().release_all(r, group_with<k>(evictions::reported, outer)); });
         full_.release_all(r, full_with(outer));
         requests_.retire(r);
         return {};
@@ -147,7 +147,7 @@ public:
         no_hooks none;
         full_.hold_committed(r, length, full_with(none));
         each_index([&](auto k) {
-            side<k>().hold_committed(r, length, group_with<k>(evictions::reported, none));
+            group_mut<k>().hold_committed(r, length, group_with<k>(evictions::reported, none));
             link_from<k>(r, 0);
         });
         requests_.set_lengths(r, length, length);
@@ -258,7 +258,7 @@ protected:
         return detail::group_hooks<mapped_pools, K, Outer>(*this, e, outer);
     }
     template <std::size_t K>
-    group_pool_type<K>& side() noexcept {
+    group_pool_type<K>& group_mut() noexcept {  // group<K>(), writable: for the bodies
         return std::get<K>(groups_);
     }
     template <class F>
@@ -280,13 +280,13 @@ protected:
 private:
     void bind() noexcept {
         full_.share_requests(requests_);
-        each_index([&](auto k) { side<k>().share_requests(requests_); });
+        each_index([&](auto k) { group_mut<k>().share_requests(requests_); });
     }
     result<request_id> add_request_in(cache_scope scope, retention keep) {
         const auto r = requests_.add(scope, keep);
         if (!r) return r;
         full_.open_slot(r.value().slot);
-        each_index([&](auto k) { side<k>().open_slot(r.value().slot); });
+        each_index([&](auto k) { group_mut<k>().open_slot(r.value().slot); });
         return r;
     }
 

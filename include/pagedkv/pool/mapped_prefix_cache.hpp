@@ -50,8 +50,8 @@ public:
         if (auto s = full_.key_committed(r, committed, tokens, page_extra_keys, full_with(outer)); !s) return s;
         full_.resize(r, committed, committed, full_with(outer));
         pools::each_index([&](auto k) {
-            this->template side<k>().resize(r, committed, committed,
-                                            this->template group_with<k>(evictions::reported, outer));
+            this->template group_mut<k>().resize(r, committed, committed,
+                                                 this->template group_with<k>(evictions::reported, outer));
         });
         requests_.set_lengths(r, committed, committed);
         return {};
@@ -79,7 +79,7 @@ public:
             for (auto i = static_cast<std::size_t>(this->template group<k>().live_from(hit_tokens));
                  i < hit_group_.size(); ++i)
                 hit_group_[i] = maps_[k].of(hit_full_[i]);
-            this->template side<k>().attach_list(r, hit_group_, queried);
+            this->template group_mut<k>().attach_list(r, hit_group_, queried);
         });
         requests_.set_lengths(r, hit_tokens, hit_tokens);
         return hit_tokens;
@@ -124,7 +124,7 @@ public:
         if (used) return errc::cache_in_use;
         no_hooks none;
         pools::each_index([&](auto k) {
-            this->template side<k>().discard_all(this->template group_with<k>(evictions::silent, none));
+            this->template group_mut<k>().discard_all(this->template group_with<k>(evictions::silent, none));
         });
         full_.discard_all(full_with(none));
         return {};

@@ -93,7 +93,8 @@ private:
     template <std::size_t K>
     void drop_group_page(page_id f) {
         if (const page_id s = h.maps_[K].of(f); s != null_page)
-            (void)h.template side<K>().drop_cached(s, group_hooks<Pools, K, Outer>(h, group_evictions::silent, outer));
+            (void)h.template group_mut<K>().drop_cached(
+                s, group_hooks<Pools, K, Outer>(h, group_evictions::silent, outer));
     }
 };
 
