@@ -11,6 +11,7 @@
 #include "pagedkv/alloc/lifo_free_stack.hpp"
 #include "pagedkv/cache/content_key.hpp"
 #include "pagedkv/cache/kv_event.hpp"
+#include "pagedkv/cache/prefix_index.hpp"
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
 #include "pagedkv/evict/eviction_policy.hpp"
@@ -155,6 +156,25 @@ public:
             --reading_;
             evict_.insert(h, eviction_hint{n.key, default_retention_priority});  // an access: newest
         }
+    }
+    /// Where the content of page p of a GPU pool's `index` (keyed, about to be evicted there) is
+    /// written back: `host`, reserved for it, or null_page when a host page already holds the
+    /// content (`already_held`: touched, an access) or none can be reserved.
+    struct write_back_target {
+        page_id host = null_page;
+        bool already_held = false;
+    };
+    write_back_target reserve_for(const prefix_index& index, page_id p) {
+        const page_id up = index.parent(p);
+        const std::uint64_t parent_key = up == null_page ? 0 : index.key(up);
+        const std::uint64_t key = index.key(p);
+        const page_content c = index.content(p);
+        if (const page_id h = find_copy(parent_key, key, c); h != null_page) {
+            touch(h);
+            return {null_page, true};
+        }
+        if (!can_reserve()) return {};
+        return {reserve(key, parent_key, up != null_page, c), false};
     }
     /// A write-back found h already holding the content: an access (a resident page becomes newest).
     void touch(page_id h) {

@@ -1,5 +1,5 @@
 // The one pool behind full_pool and swa_pool: the checked entry points engines call, over
-// pool_state (requests, page lists, page ownership, prefix keying).
+// pool_bodies and pool_state (requests, page lists, page ownership, prefix keying).
 #pragma once
 #include <cstdint>
 #include <span>
@@ -7,14 +7,21 @@
 
 #include "pagedkv/cache/cache_scope.hpp"
 #include "pagedkv/cache/kv_event.hpp"
+#include "pagedkv/core/contract.hpp"
 #include "pagedkv/core/error.hpp"
 #include "pagedkv/core/ids.hpp"
 #include "pagedkv/core/page_math.hpp"
 #include "pagedkv/evict/no_eviction.hpp"
 #include "pagedkv/pool/pool_hooks.hpp"
-#include "pagedkv/pool/pool_state.hpp"
+#include "pagedkv/pool/pool_bodies.hpp"
+#include "pagedkv/pool/request_table.hpp"
 
 namespace pagedkv {
+
+template <class FullPool, class... GroupPools>
+class mapped_pools;
+template <class FullPool, class... GroupPools>
+class mapped_prefix_cache;
 
 /// A pool of N pages of P tokens (page 0 = null page) and the page lists of the requests using it.
 /// A request's length grows with `extend` (tokens in flight: prefill chunk, decode token, drafts)
@@ -32,15 +39,22 @@ namespace pagedkv {
 /// (pool_hooks.hpp) through which a hybrid pool follows the pages they free, cache and evict.
 /// Every call either succeeds or returns an error and leaves the pool exactly as it was.
 template <alloc_policy Alloc, attention_kind Kind, eviction_policy Evict = no_eviction>
-class paged_pool : public pool_state<Alloc, Kind, Evict> {
-    using state = pool_state<Alloc, Kind, Evict>;
-    using typename state::page_list;
-    using state::requests_, state::lists_, state::own_, state::keying_, state::size_, state::page_size_;
-    using state::add_request_in, state::attached, state::key_committed, state::keyed, state::out_of_pages,
-        state::release, state::resize, state::take_pages;
+class paged_pool : public pool_bodies<Alloc, Kind, Evict> {
+    using state = pool_bodies<Alloc, Kind, Evict>;
+    // A composite calls the bodies after its own checks, over the request table it shares.
+    template <class, class...>
+    friend class mapped_pools;
+    template <class, class...>
+    friend class mapped_prefix_cache;
+    using state::requests, state::requests_, state::lists_, state::own_, state::keying_, state::size_,
+        state::page_size_;
+    using state::attach_list, state::attached, state::discard_all, state::discard_cached, state::hold_committed,
+        state::key_committed, state::open_slot, state::release_all, state::resize, state::take_pages,
+        state::truncate_list;
 
 public:
-    using state::caching, state::indexed, state::contains, state::live_from, state::available_pages, state::used_pages;
+    using state::caching, state::indexed, state::contains, state::live_from, state::used_pages;
+    using state::check_commit, state::check_truncate, state::lookup, state::pages_to_extend, state::pages_to_hold;
 
     /// A full-attention pool. Errors: invalid_pool_size (also: an indexed pool of more than
     /// INT32_MAX tokens, N x P, whose index could not store them), invalid_page_size.
@@ -86,8 +100,8 @@ public:
     status extend(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         const auto need = pages_to_extend(r, n);
         if (!need) return need.err();
-        take_pages(lists_[r.slot], need.value(), hooks);
-        requests_.row(r).length_tokens += n;
+        take_pages(r, need.value(), hooks);
+        table().row(r).length_tokens += n;
         return {};
     }
 
@@ -97,9 +111,9 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status commit(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto c = check_commit(r, n); !c) return c;
-        request_row& row = requests_.row(r);
-        const std::int64_t committed = row.committed_tokens + n;
-        resize(lists_[r.slot], row, committed, committed, hooks);
+        const std::int64_t committed = requests().row(r).committed_tokens + n;
+        resize(r, committed, committed, hooks);
+        table().set_lengths(r, committed, committed);
         return {};
     }
 
@@ -111,10 +125,8 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status truncate(request_id r, std::int64_t n, Hooks&& hooks = {}) {
         if (auto s = check_truncate(r, n); !s) return s;
-        page_list& l = lists_[r.slot];
-        keying_.truncate(r.slot, l.pages, n, own_, hooks);
-        request_row& row = requests_.row(r);
-        resize(l, row, n, row.committed_tokens < n ? row.committed_tokens : n, hooks);
+        truncate_list(r, n, hooks);
+        table().truncate(r, n);
         return {};
     }
 
@@ -123,11 +135,8 @@ public:
     template <pool_hooks Hooks = no_hooks>
     status free_request(request_id r, Hooks&& hooks = {}) {
         if (!contains(r)) return errc::unknown_request;
-        page_list& l = lists_[r.slot];
-        release(l, requests_.row(r).keep, 0, l.pages.size(), hooks);
-        l.pages.clear();  // keeps capacity: the slot's next request allocates nothing
-        l.first_live_page = 0;
-        requests_.retire(r);
+        release_all(r, hooks);
+        table().retire(r);
         return {};
     }
 
@@ -142,11 +151,8 @@ public:
         const auto id = add_request_in(cache_scope{}, retention{});
         if (!id) return id;
         const request_id r = id.value();
-        const std::int64_t live = live_from(length);
-        lists_[r.slot].pages.assign(static_cast<std::size_t>(live), null_page);
-        lists_[r.slot].first_live_page = live;
-        take_pages(lists_[r.slot], pages_for_tokens(length, page_size_) - live, hooks);
-        requests_.row(r).length_tokens = requests_.row(r).committed_tokens = length;
+        hold_committed(r, length, hooks);
+        table().set_lengths(r, length, length);
         return r;
     }
 
@@ -164,7 +170,7 @@ public:
         requires caching
     {
         if (!contains(r)) return errc::unknown_request;
-        if (requests_.row(r).length_tokens != 0) return errc::request_not_empty;
+        if (requests().row(r).length_tokens != 0) return errc::request_not_empty;
         if (length_tokens < 0 || length_tokens % page_size_ != 0 ||
             static_cast<std::int64_t>(pages.size()) != length_tokens / page_size_)
             return errc::invalid_attach;
@@ -175,13 +181,8 @@ public:
                                                     : (p.value < 1 || p.value >= size_.pages || own_.is_free(p)))
                 return errc::invalid_attach;
         }
-        page_list& l = lists_[r.slot];
-        for (page_id p : pages) {
-            l.pages.push_back(p);
-            if (p != null_page) own_.acquire(p);
-        }
-        l.first_live_page = live;
-        attached(r, static_cast<std::int64_t>(pages.size()), queried_tokens);
+        attach_list(r, pages, queried_tokens);
+        table().set_lengths(r, length_tokens, length_tokens);
         return {};
     }
 
@@ -195,22 +196,15 @@ public:
         requires indexed
     {
         if (!contains(r)) return errc::unknown_request;
-        if (requests_.row(r).length_tokens != 0) return errc::request_not_empty;
+        if (requests().row(r).length_tokens != 0) return errc::request_not_empty;
         const std::int64_t hit =
-            keying_.match(tokens, requests_.row(r).scope, page_extra_keys, [&](std::int64_t, page_id p) {
+            keying_.match(tokens, requests().row(r).scope, page_extra_keys, [&](std::int64_t, page_id p) {
                 lists_[r.slot].pages.push_back(p);
                 own_.acquire(p);
             });
         attached(r, hit, static_cast<std::int64_t>(tokens.size()));
+        table().set_lengths(r, hit * page_size_, hit * page_size_);
         return hit * page_size_;
-    }
-
-    /// Tokens `attach_prefix` would hit now for a request under `scope`; changes nothing.
-    std::int64_t lookup(std::span<const token_id> tokens, cache_scope scope,
-                        std::span<const std::uint64_t> page_extra_keys = {}) const
-        requires indexed
-    {
-        return keying_.match(tokens, scope, page_extra_keys, [](std::int64_t, page_id) {}) * page_size_;
     }
 
     /// Keys the request's committed whole pages not keyed yet, so later requests can hit them.
@@ -224,7 +218,7 @@ public:
         requires indexed
     {
         if (!contains(r)) return errc::unknown_request;
-        return key_committed(r, requests_.row(r).committed_tokens, tokens, page_extra_keys, hooks);
+        return key_committed(r, requests().row(r).committed_tokens, tokens, page_extra_keys, hooks);
     }
 
     /// `commit(r, n)` that also keys the whole pages the commit completes, before any page is
@@ -237,9 +231,10 @@ public:
         requires indexed
     {
         if (auto c = check_commit(r, n); !c) return c;
-        const std::int64_t committed = requests_.row(r).committed_tokens + n;
+        const std::int64_t committed = requests().row(r).committed_tokens + n;
         if (auto k = key_committed(r, committed, tokens, page_extra_keys, hooks); !k) return k;
-        resize(lists_[r.slot], requests_.row(r), committed, committed, hooks);
+        resize(r, committed, committed, hooks);
+        table().set_lengths(r, committed, committed);
         return {};
     }
 
@@ -261,8 +256,7 @@ public:
         requires caching
     {
         if (p.value < 1 || p.value >= size_.pages || !own_.is_cached(p)) return errc::not_cached;
-        auto h = keyed(hooks);
-        own_.discard(p, h);
+        discard_cached(p, hooks);
         return {};
     }
 
@@ -273,9 +267,7 @@ public:
         requires caching
     {
         if (used_pages() != 0) return errc::cache_in_use;
-        auto h = keyed(hooks);
-        own_.discard_all(h);
-        if constexpr (indexed) keying_.report_cleared();
+        discard_all(hooks);
         return {};
     }
 
@@ -286,52 +278,21 @@ public:
         keying_.set_sink(std::move(sink));
     }
 
-    // ---- planning (pure; lets a hybrid pool check both pools before touching either) ------------
-
-    /// Pages `extend(r, n)` would take, or the error it would return.
-    result<std::int64_t> pages_to_extend(request_id r, std::int64_t n) const {
-        if (!contains(r)) return errc::unknown_request;
-        if (n < 0) return errc::negative_length;
-        const std::int64_t length = requests_.row(r).length_tokens;
-        if (n > max_tokens_per_request(page_size_) - length) return errc::length_overflow;
-        const std::int64_t need =
-            pages_for_tokens(length + n, page_size_) - static_cast<std::int64_t>(lists_[r.slot].pages.size());
-        if (need > available_pages()) return out_of_pages;
-        return need;
-    }
-    /// Pages `add_committed_request(length)` would take, or the error it would return.
-    result<std::int64_t> pages_to_hold(std::int64_t length) const {
-        if (length < 0) return errc::negative_length;
-        if (length > max_tokens_per_request(page_size_)) return errc::length_overflow;
-        const std::int64_t need = pages_for_tokens(length, page_size_) - live_from(length);
-        if (need > available_pages()) return out_of_pages;
-        return need;
-    }
-    /// The error `commit(r, n)` would return, or success.
-    status check_commit(request_id r, std::int64_t n) const {
-        if (!contains(r)) return errc::unknown_request;
-        if (n < 0) return errc::negative_length;
-        const request_row& row = requests_.row(r);
-        if (n > row.length_tokens - row.committed_tokens) return errc::commit_exceeds_reserved;
-        return {};
-    }
-    /// The error `truncate(r, n)` would return, or success.
-    status check_truncate(request_id r, std::int64_t n) const {
-        if (!contains(r)) return errc::unknown_request;
-        if (n < 0) return errc::negative_length;
-        const request_row& row = requests_.row(r);
-        if (n > row.length_tokens) return errc::truncate_past_length;
-        const page_list& l = lists_[r.slot];
-        if (live_from(row.committed_tokens < n ? row.committed_tokens : n) < l.first_live_page)
-            return errc::window_already_released;
-        const auto partial = static_cast<std::size_t>(n / page_size_);
-        if (n % page_size_ != 0 && partial < l.pages.size() && own_.refs(l.pages[partial]) > 1)
-            return errc::truncate_into_shared_page;
-        return {};
-    }
-
 private:
     paged_pool(pool_size size, std::int32_t page_size, typename state::rule_type rule) : state(size, page_size, rule) {}
+
+    // The pool's own request table, which only a pool used alone writes (a composite's pools read
+    // the composite's).
+    request_table& table() noexcept {
+        PAGEDKV_ASSERT(requests_.owned(), "a checked mutation of a pool that is part of a composite");
+        return requests_.own();
+    }
+
+    result<request_id> add_request_in(cache_scope scope, retention keep) {
+        const auto r = table().add(scope, keep);
+        if (r) open_slot(r.value().slot);
+        return r;
+    }
 
     static status validate(pool_size size, std::int32_t page_size) {
         if (page_size < 1) return errc::invalid_page_size;

@@ -1,5 +1,5 @@
 // The state of one pool (its requests, page lists, page ownership and prefix keying), its queries,
-// its invariants, and the bodies that change it, which assume checked arguments.
+// its plans and its invariants; pool_bodies.hpp holds the bodies that change it.
 #pragma once
 #include <concepts>
 #include <cstdint>
@@ -27,7 +27,10 @@
 namespace pagedkv {
 
 /// What paged_pool is made of. Its public entry points validate, then call the protected bodies
-/// here (a non-virtual interface): every body may assume its arguments were checked and cannot fail.
+/// (pool_bodies.hpp, a non-virtual interface): every body may assume its arguments were checked and
+/// cannot fail. The request facts (ids, lengths, scope, retention) are read from `requests_`: the
+/// pool's own request table, or the one table of the composite the pool is part of (hybrid_pool,
+/// multi_hybrid_pool), which writes each request's lengths once for all its pools.
 template <alloc_policy Alloc, attention_kind Kind, eviction_policy Evict>
 class pool_state {
 protected:
@@ -53,7 +56,7 @@ public:
 
     // ---- queries (fast path: @pre contains(r)) ---------------------------------------------------
 
-    bool contains(request_id r) const noexcept { return requests_.contains(r); }
+    bool contains(request_id r) const noexcept { return requests().contains(r); }
     /// The request's page list: entry i holds tokens [i*P, (i+1)*P); null before first_live_page.
     std::span<const page_id> pages(request_id r) const noexcept {
         PAGEDKV_ASSERT(contains(r), "pages(r) of a request that is not live");
@@ -61,11 +64,11 @@ public:
     }
     std::int64_t length_tokens(request_id r) const noexcept {
         PAGEDKV_ASSERT(contains(r), "length_tokens(r) of a request that is not live");
-        return requests_.row(r).length_tokens;
+        return requests().row(r).length_tokens;
     }
     std::int64_t committed_tokens(request_id r) const noexcept {
         PAGEDKV_ASSERT(contains(r), "committed_tokens(r) of a request that is not live");
-        return requests_.row(r).committed_tokens;
+        return requests().row(r).committed_tokens;
     }
     /// Index of the first page that is not the null page (0 for full pools).
     std::int64_t first_live_page(request_id r) const noexcept {
@@ -74,7 +77,7 @@ public:
     }
     cache_scope scope(request_id r) const noexcept {
         PAGEDKV_ASSERT(contains(r), "scope(r) of a request that is not live");
-        return requests_.row(r).scope;
+        return requests().row(r).scope;
     }
 
     std::int32_t page_size_tokens() const noexcept { return page_size_; }
@@ -101,9 +104,9 @@ public:
     std::int32_t available_pages() const noexcept { return own_.available(); }
     /// Pages owned by at least one request (the null page is neither free, cached nor used).
     std::int32_t used_pages() const noexcept { return own_.owned_count(); }
-    std::int64_t live_requests() const noexcept { return requests_.live(); }
+    std::int64_t live_requests() const noexcept { return requests().live(); }
     /// Request slots issued so far, live or retired (0: the pool has never issued an id).
-    std::size_t request_slots() const noexcept { return requests_.slots(); }
+    std::size_t request_slots() const noexcept { return requests().slots(); }
     /// Pages the request holds (null entries excluded).
     std::int64_t pages_held(request_id r) const noexcept {
         PAGEDKV_ASSERT(contains(r), "pages_held(r) of a request that is not live");
@@ -127,6 +130,14 @@ public:
     {
         return keying_.index();
     }
+    /// Tokens `attach_prefix` would hit now in this pool alone for a request under `scope`; changes nothing.
+    std::int64_t lookup(std::span<const token_id> tokens, cache_scope scope,
+                        std::span<const std::uint64_t> page_extra_keys = {}) const
+        requires indexed
+    {
+        return keying_.match(tokens, scope, page_extra_keys, [](std::int64_t, page_id) {}) * page_size_;
+    }
+
     /// The prefix keying, for composites that report events about its keys (hybrid_pool).
     const keying_type& keying() const noexcept { return keying_; }
     cache_stats stats() const noexcept {
@@ -137,21 +148,67 @@ public:
     /// Calls f(request_id) for every live request, in slot order.
     template <class F>
     void for_each_request(F&& f) const {
-        requests_.for_each(f);
+        requests().for_each(f);
+    }
+
+    // ---- planning (pure; lets a hybrid pool check every pool before touching any) ------------
+
+    /// Pages `extend(r, n)` would take, or the error it would return.
+    result<std::int64_t> pages_to_extend(request_id r, std::int64_t n) const {
+        if (!contains(r)) return errc::unknown_request;
+        if (n < 0) return errc::negative_length;
+        const std::int64_t length = requests().row(r).length_tokens;
+        if (n > max_tokens_per_request(page_size_) - length) return errc::length_overflow;
+        const std::int64_t need =
+            pages_for_tokens(length + n, page_size_) - static_cast<std::int64_t>(lists_[r.slot].pages.size());
+        if (need > available_pages()) return out_of_pages;
+        return need;
+    }
+    /// Pages `add_committed_request(length)` would take, or the error it would return.
+    result<std::int64_t> pages_to_hold(std::int64_t length) const {
+        if (length < 0) return errc::negative_length;
+        if (length > max_tokens_per_request(page_size_)) return errc::length_overflow;
+        const std::int64_t need = pages_for_tokens(length, page_size_) - live_from(length);
+        if (need > available_pages()) return out_of_pages;
+        return need;
+    }
+    /// The error `commit(r, n)` would return, or success.
+    status check_commit(request_id r, std::int64_t n) const {
+        if (!contains(r)) return errc::unknown_request;
+        if (n < 0) return errc::negative_length;
+        const request_row& row = requests().row(r);
+        if (n > row.length_tokens - row.committed_tokens) return errc::commit_exceeds_reserved;
+        return {};
+    }
+    /// The error `truncate(r, n)` would return, or success.
+    status check_truncate(request_id r, std::int64_t n) const {
+        if (!contains(r)) return errc::unknown_request;
+        if (n < 0) return errc::negative_length;
+        const request_row& row = requests().row(r);
+        if (n > row.length_tokens) return errc::truncate_past_length;
+        const page_list& l = lists_[r.slot];
+        if (live_from(row.committed_tokens < n ? row.committed_tokens : n) < l.first_live_page)
+            return errc::window_already_released;
+        const auto partial = static_cast<std::size_t>(n / page_size_);
+        if (n % page_size_ != 0 && partial < l.pages.size() && own_.refs(l.pages[partial]) > 1)
+            return errc::truncate_into_shared_page;
+        return {};
     }
 
     /// Checks every invariant of the pool and its mechanisms; returns the first violation.
     /// O(N * P + total pages); for tests and debug builds.
+    /// A composite checks the table it shares once, itself.
     status check_invariants() const {
-        if (auto s = requests_.check_invariants(); !s) return s;
+        if (requests_.owned())
+            if (auto s = requests().check_invariants(); !s) return s;
         std::vector<std::int32_t> owners(static_cast<std::size_t>(size_.pages), 0);
         status bad{};
-        requests_.for_each([&](request_id r) {
+        requests().for_each([&](request_id r) {
             if (bad.ok()) bad = check_list(r, [&](page_id p) { ++owners[static_cast<std::size_t>(p.value)]; });
         });
         std::size_t entries = 0, live_entries = 0;
         for (const page_list& l : lists_) entries += l.pages.size();
-        requests_.for_each([&](request_id r) { live_entries += lists_[r.slot].pages.size(); });
+        requests().for_each([&](request_id r) { live_entries += lists_[r.slot].pages.size(); });
         if (bad && entries != live_entries) bad = error{errc::invariant_violated, "retired slot holds pages"};
         if (!bad) return bad;
         if (auto s = own_.check_invariants(owners); !s) return s;
@@ -185,6 +242,10 @@ protected:
     pool_state(pool_size size, std::int32_t page_size, rule_type rule)
         : own_(size), keying_(size, page_size), size_(size), page_size_(page_size), rule_(rule) {}
 
+    const request_table& requests() const noexcept { return requests_.table(); }
+    /// The pool reads `composite`'s requests from now on. @pre it has issued no id
+    void share_requests(const request_table& composite) noexcept { requests_.share(composite); }
+
     // Invariants (check_invariants), per live request r with list l:
     // - l.pages.size() == ceil(length / P);
     // - l.pages[i] == null_page  iff  i < l.first_live_page, and first_live_page == live_from(committed);
@@ -195,119 +256,15 @@ protected:
         std::vector<page_id> pages;
         std::int64_t first_live_page = 0;
     };
-    // Ownership reports a content loss to the keying first (it unkeys the page's subtree), then to
-    // the caller's hooks.
-    template <class Hooks>
-    struct keyed_hooks : no_hooks {
-        pool_state& pool;
-        Hooks& outer;
-        void losing(page_id p) { detail::hook_losing(outer, p); }  // before forget: p is still keyed
-        void dropped(page_id p) {
-            pool.keying_.forget(p, pool.own_, outer);
-            detail::hook_dropped(outer, p);
-        }
-    };
-    template <class Hooks>
-    keyed_hooks<Hooks> keyed(Hooks& outer) noexcept {
-        return {{}, *this, outer};
-    }
-
     static constexpr errc out_of_pages = Kind == attention_kind::full      ? errc::out_of_full_pages
                                          : Kind == attention_kind::sliding ? errc::out_of_swa_pages
                                                                            : errc::out_of_chunked_pages;
-
-    result<request_id> add_request_in(cache_scope scope, retention keep) {
-        const auto r = requests_.add(scope, keep);
-        if (!r) return r;
-        if (lists_.size() < requests_.slots()) lists_.resize(requests_.slots());
-        keying_.open(r.value().slot);
-        return r;
-    }
-
-    // r now holds `pages` whole committed pages attached from the cache.
-    void attached(request_id r, std::int64_t pages, std::int64_t queried_tokens) noexcept {
-        request_row& row = requests_.row(r);
-        row.length_tokens = row.committed_tokens = pages * page_size_;
-        if constexpr (indexed) keying_.restart_chain(r.slot, lists_[r.slot].pages, pages);
-        ++lookups_.lookups;
-        lookups_.queried_tokens += queried_tokens;
-        lookups_.hit_tokens += row.length_tokens;
-    }
-
-    // Keys the whole pages of the first `committed` tokens. Errors: tokens_too_short.
-    template <class Hooks>
-    status key_committed(request_id r, std::int64_t committed, std::span<const token_id> tokens,
-                         std::span<const std::uint64_t> page_extra_keys, Hooks& hooks)
-        requires indexed
-    {
-        const std::int64_t whole = committed / page_size_;
-        if (static_cast<std::int64_t>(tokens.size()) < whole * page_size_) return errc::tokens_too_short;
-        keying_.key_pages(r.slot, lists_[r.slot].pages, whole, tokens, requests_.row(r).scope, page_extra_keys, own_,
-                          hooks);
-        return {};
-    }
-
-    // @pre need pages are free or cached (checked by pages_to_extend / pages_to_hold).
-    template <class Hooks>
-    void take_pages(page_list& l, std::int64_t need, Hooks& hooks) {
-        auto h = keyed(hooks);
-        for (std::int64_t i = 0; i < need; ++i) l.pages.push_back(own_.take(h));
-    }
-
-    template <class Hooks>
-    std::optional<std::uint64_t> retain_key(Hooks& hooks, page_id p) const {
-        if constexpr (detail::overrides_retain<Hooks>)
-            return hooks.retain_key(p);
-        else
-            return key_of(p);
-    }
-
-    // Drops the request's ownership of entries [first, last). Pages left without owners go to the
-    // cache when retained (last entry first, so a chain's tail is older than its head and leaves
-    // first) and to the free list otherwise, in entry order (the order a pool without a cache uses).
-    template <class Hooks>
-    void release(const page_list& l, const retention& keep, std::size_t first, std::size_t last, Hooks& hooks) {
-        const std::vector<page_id>& pages = l.pages;
-        if constexpr (caching) {
-            for (std::size_t i = last; i-- > first;) {
-                const page_id p = pages[i];
-                if (p == null_page || !own_.drop_owner(p)) continue;
-                if (const auto key = retain_key(hooks, p))
-                    own_.cache(p, eviction_hint{*key, keep.of_page(static_cast<std::int64_t>(i), page_size_)});
-            }
-        }
-        for (std::size_t i = first; i < last; ++i) {
-            const page_id p = pages[i];
-            if (p == null_page) continue;
-            if constexpr (caching) {
-                if (own_.refs(p) > 0 || own_.is_cached(p)) continue;
-            } else {
-                (void)own_.drop_owner(p);
-            }
-            own_.free(p, hooks);
-        }
-    }
-
-    // Shrinks to `length` tokens and moves the committed length to `committed`; releases dropped
-    // tail pages and, for sliding pools, the pages that fell out of the window. Cannot fail.
-    template <class Hooks>
-    void resize(page_list& l, request_row& row, std::int64_t length, std::int64_t committed, Hooks& hooks) {
-        const auto keep = static_cast<std::size_t>(pages_for_tokens(length, page_size_));
-        release(l, row.keep, keep, l.pages.size(), hooks);
-        l.pages.resize(keep);
-        row.length_tokens = length;
-        row.committed_tokens = committed;
-        const std::int64_t live = live_from(committed);
-        release(l, row.keep, static_cast<std::size_t>(l.first_live_page), static_cast<std::size_t>(live), hooks);
-        for (std::int64_t i = l.first_live_page; i < live; ++i) l.pages[static_cast<std::size_t>(i)] = null_page;
-        l.first_live_page = live;
-    }
 
     // The list invariants of live request r; counts its owner entries into `owners`.
     // Request r's row and list; `live_page(p)` sees each live entry after its range check.
     template <class Visit>
     status check_list(request_id r, Visit&& live_page) const {
-        const request_row& row = requests_.row(r);
+        const request_row& row = requests().row(r);
         const page_list& l = lists_[r.slot];
         if (static_cast<std::int64_t>(l.pages.size()) != pages_for_tokens(row.length_tokens, page_size_))
             return error{errc::invariant_violated, "page count != ceil(length / P)"};
@@ -328,7 +285,7 @@ protected:
         return {};
     }
 
-    request_table requests_;
+    request_home requests_;         // the pool's own table, or its composite's
     std::vector<page_list> lists_;  // by request slot
     ownership own_;
     [[no_unique_address]] keying_type keying_;

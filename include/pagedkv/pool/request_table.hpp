@@ -1,6 +1,7 @@
 // Request ids and what every pool of a request shares: its lengths, cache scope and retention.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "pagedkv/cache/cache_scope.hpp"
@@ -50,6 +51,19 @@ public:
         free_slots_.push_back(r.slot);
     }
 
+    /// r holds `length` tokens, the first `committed` of them committed. @pre contains(r), committed <= length
+    void set_lengths(request_id r, std::int64_t length, std::int64_t committed) noexcept {
+        request_row& row = slots_[r.slot].row;
+        row.length_tokens = length;
+        row.committed_tokens = committed;
+    }
+    /// r rolled back to `n` tokens: committed ones past n are dropped too. @pre contains(r), n >= 0
+    void truncate(request_id r, std::int64_t n) noexcept {
+        request_row& row = slots_[r.slot].row;
+        row.length_tokens = n;
+        if (row.committed_tokens > n) row.committed_tokens = n;
+    }
+
     bool contains(request_id r) const noexcept {
         return r.slot < slots_.size() && slots_[r.slot].live && slots_[r.slot].generation == r.generation;
     }
@@ -95,6 +109,25 @@ private:
     std::vector<slot> slots_;
     std::vector<std::uint32_t> free_slots_;
     std::int64_t live_ = 0;
+};
+
+/// Where a pool reads its requests: its own table (a pool used alone), or the one table of the
+/// composite it is part of (hybrid_pool, multi_hybrid_pool: `share`), which re-shares its own after
+/// it was copied or moved. No pointer to its own table: an object holding its own address would
+/// make every store through a page array a possible write to the pool's fields for the optimizer.
+class request_home {
+public:
+    /// The table the pool reads.
+    const request_table& table() const noexcept { return shared_ ? *shared_ : own_; }
+    /// The pool's own table, which its checked mutations write. @pre owned()
+    request_table& own() noexcept { return own_; }
+    bool owned() const noexcept { return shared_ == nullptr; }
+    /// Reads `composite` from now on. @pre the own table has issued no id
+    void share(const request_table& composite) noexcept { shared_ = &composite; }
+
+private:
+    request_table own_;
+    const request_table* shared_ = nullptr;
 };
 
 }  // namespace pagedkv

@@ -12,6 +12,7 @@
 #include "pagedkv/cache/copy_plan.hpp"
 #include "pagedkv/cache/host_tier.hpp"
 #include "pagedkv/core/page_math.hpp"
+#include "pagedkv/pool/copy_queue.hpp"
 #include "pagedkv/pool/hybrid_pool.hpp"
 #include "pagedkv/pool/tiered_pool.hpp"
 
@@ -121,9 +122,9 @@ public:
         for (std::int64_t i = 0; i < n; ++i) {
             const auto j = static_cast<std::size_t>(g + i);
             const page_id h = hit_host_[static_cast<std::size_t>(i)];
-            plan_load(pending_full_loads_, full_load_of_, full_loading_, h, full[j]);
+            full_copies_.load(h, full[j]);
             if (swa[j] != null_page) {
-                plan_load(pending_swa_loads_, swa_load_of_, swa_loading_, swa_of_[at(h)], swa[j]);
+                swa_copies_.load(swa_of_[at(h)], swa[j]);
                 ++swa_stats_.loaded_pages;
             }
         }
@@ -133,8 +134,8 @@ public:
     }
 
     /// Whether a load into GPU full page f (SWA page s) is planned or in flight.
-    bool loading_full(page_id f) const noexcept { return full_loading_[at(f)] > 0; }
-    bool loading_swa(page_id s) const noexcept { return swa_loading_[at(s)] > 0; }
+    bool loading_full(page_id f) const noexcept { return full_copies_.loading(f); }
+    bool loading_swa(page_id s) const noexcept { return swa_copies_.loading(s); }
     /// Whether the forward pass may read r's pages without waiting for a plan's loads.
     bool request_ready(request_id r) const noexcept {
         const auto f = pool_.full().pages(r);
@@ -150,8 +151,8 @@ public:
     const hybrid_copy_plan& take_plan() {
         hybrid_copy_plan& plan = flights_.emplace_back();
         plan.full.sequence = plan.swa.sequence = ++taken_;
-        take(pending_full_wb_, pending_full_loads_, full_load_of_, plan.full);
-        take(pending_swa_wb_, pending_swa_loads_, swa_load_of_, plan.swa);
+        full_copies_.take(plan.full);
+        swa_copies_.take(plan.swa);
         return plan;
     }
     /// The copies of `plan` have finished: its written-back host pages (and their SWA copies)
@@ -163,32 +164,23 @@ public:
         for (const copy_run& run : done.full.write_backs)
             for (std::int32_t i = 0; i < run.count; ++i) host_.finish_write(page_id{run.dst + i});
         for (const copy_run& run : done.full.loads)
-            for (std::int32_t i = 0; i < run.count; ++i) {
-                host_.unpin(page_id{run.src + i});
-                --full_loading_[static_cast<std::size_t>(run.dst + i)];
-            }
-        for (const copy_run& run : done.swa.loads)
-            for (std::int32_t i = 0; i < run.count; ++i) --swa_loading_[static_cast<std::size_t>(run.dst + i)];
+            for (std::int32_t i = 0; i < run.count; ++i) host_.unpin(page_id{run.src + i});
+        full_copies_.landed(done.full);
+        swa_copies_.landed(done.swa);
         flights_.pop_front();
         return true;
     }
     std::int64_t plans_in_flight() const noexcept { return static_cast<std::int64_t>(flights_.size()); }
     /// Copies planned and not yet taken (cancelled loads excluded), full and SWA.
-    std::int64_t planned_copies() const noexcept {
-        const auto live = [](const std::vector<copy_pair>& v) {
-            return std::count_if(v.begin(), v.end(), [](const copy_pair& c) { return c.src != null_page; });
-        };
-        return static_cast<std::int64_t>(pending_full_wb_.size() + pending_swa_wb_.size()) + live(pending_full_loads_) +
-               live(pending_swa_loads_);
-    }
+    std::int64_t planned_copies() const noexcept { return full_copies_.planned() + swa_copies_.planned(); }
 
     /// Empties both tiers. Errors: cache_in_use (a request owns a page, or a copy is planned or in
     /// flight).
     status reset_cache() {
         if (!flights_.empty() || planned_copies() != 0) return errc::cache_in_use;
         if (auto s = pool_.reset_cache(); !s) return s;  // no listener: nothing is written back
-        pending_full_loads_.clear();                     // cancelled loads only
-        pending_swa_loads_.clear();
+        full_copies_.drop_cancelled();                   // cancelled loads only
+        swa_copies_.drop_cancelled();
         host_.reset();
         for (std::int32_t h = 1; h < host_.size().pages; ++h)
             if (swa_of_[static_cast<std::size_t>(h)] != null_page) unlink_swa(page_id{h});
@@ -221,9 +213,10 @@ public:
             return error{errc::invariant_violated, "host SWA free + linked + null != M"};
         std::vector<std::int32_t> writes(static_cast<std::size_t>(host_.size().pages), 0), pins(writes.size(), 0);
         std::vector<std::int32_t> swa_writes(owner_of_.size(), 0);
-        std::vector<std::int32_t> full_loads(full_loading_.size(), 0), swa_loads(swa_loading_.size(), 0);
+        std::vector<std::int32_t> full_loads(static_cast<std::size_t>(pool_.full().size().pages), 0);
+        std::vector<std::int32_t> swa_loads(static_cast<std::size_t>(pool_.swa().size().pages), 0);
         status bad{};
-        const auto visit = [&](const copy_pair& c, bool is_swa, bool is_load) {
+        const auto visit = [&](const copy_queue::copy& c, bool is_swa, bool is_load) {
             if (!bad.ok() || (is_load && c.src == null_page)) return;
             if (!is_load && !is_swa) ++writes[at(c.dst)];
             if (!is_load && is_swa) {
@@ -240,10 +233,11 @@ public:
                                 "SWA load out of a host SWA page whose host page is not pinned"};
             }
         };
-        for (const copy_pair& c : pending_full_wb_) visit(c, false, false);
-        for (const copy_pair& c : pending_swa_wb_) visit(c, true, false);
-        for (const copy_pair& c : pending_full_loads_) visit(c, false, true);
-        for (const copy_pair& c : pending_swa_loads_) visit(c, true, true);
+        for (const copy_queue::copy& c : full_copies_.write_backs()) visit(c, false, false);
+        for (const copy_queue::copy& c : swa_copies_.write_backs()) visit(c, true, false);
+        for (const copy_queue::copy& c : full_copies_.loads()) visit(c, false, true);
+        for (const copy_queue::copy& c : swa_copies_.loads()) visit(c, true, true);
+        const auto planned_full = full_loads, planned_swa = swa_loads;  // the loads not taken yet
         for (const hybrid_copy_plan& plan : flights_) {
             const auto runs = [&](const std::vector<copy_run>& list, bool is_swa, bool is_load) {
                 for (const copy_run& run : list)
@@ -265,33 +259,32 @@ public:
         }
         for (std::size_t i = 0; i < swa_writes.size(); ++i)
             if (swa_writes[i] > 1) return error{errc::invariant_violated, "host SWA page written twice"};
-        if (full_loads != full_loading_ || swa_loads != swa_loading_)
-            return error{errc::invariant_violated, "GPU page loading count drift"};
-        for (const auto& [loads, pool_owns] :
-             {std::pair{&pending_full_loads_, true}, std::pair{&pending_swa_loads_, false}})
-            for (const copy_pair& c : *loads) {
-                if (c.src == null_page) continue;
-                const bool held = pool_owns ? pool_.full().ref_count(c.dst) > 0 || pool_.full().is_cached(c.dst)
-                                            : pool_.swa().ref_count(c.dst) > 0 || pool_.swa().is_cached(c.dst);
-                if (!held) return error{errc::invariant_violated, "planned load into a free GPU page"};
-            }
+        // The loads of taken plans: all counted loads less the planned ones.
+        for (std::size_t i = 0; i < full_loads.size(); ++i) full_loads[i] -= planned_full[i];
+        for (std::size_t i = 0; i < swa_loads.size(); ++i) swa_loads[i] -= planned_swa[i];
+        if (auto s = full_copies_.check_invariants(full_loads); !s) return s;
+        if (auto s = swa_copies_.check_invariants(swa_loads); !s) return s;
+        const auto held = [](const auto& pool, const copy_queue& copies) {
+            return std::all_of(copies.loads().begin(), copies.loads().end(), [&](const copy_queue::copy& c) {
+                return c.src == null_page || pool.ref_count(c.dst) > 0 || pool.is_cached(c.dst);
+            });
+        };
+        if (!held(pool_.full(), full_copies_) || !held(pool_.swa(), swa_copies_))
+            return error{errc::invariant_violated, "planned load into a free GPU page"};
         return {};
     }
 
 private:
-    struct copy_pair {
-        page_id src, dst;
-    };
     // What the pool tells the tier, inside its calls (hybrid_pool's listener).
     struct listener : no_hooks {
         tiered_hybrid_pool& t;
         explicit listener(tiered_hybrid_pool& tier) noexcept : t(tier) {}
         void full_losing(page_id f) { t.write_back(f); }
         void full_freed(page_id f) {
-            if (t.full_load_of_[at(f)] != 0) t.cancel(t.pending_full_loads_, t.full_load_of_, t.full_loading_, f, true);
+            if (t.full_copies_.load_planned(f)) t.host_.unpin(t.full_copies_.cancel_load(f));
         }
-        void swa_released(page_id s) {
-            if (t.swa_load_of_[at(s)] != 0) t.cancel(t.pending_swa_loads_, t.swa_load_of_, t.swa_loading_, s, false);
+        void group_released(std::size_t, page_id s) {                               // the SWA pool is group 0
+            if (t.swa_copies_.load_planned(s)) (void)t.swa_copies_.cancel_load(s);  // covered by its host page's pin
         }
     };
     // The listener the pool's calls get (tier_calls and this class's own calls).
@@ -303,10 +296,8 @@ private:
           swa_of_(static_cast<std::size_t>(host_pages.pages), null_page),
           owner_of_(static_cast<std::size_t>(host_swa_pages.pages), null_page),
           swa_free_(host_swa_pages),
-          full_load_of_(static_cast<std::size_t>(pool_.full().size().pages), 0),
-          full_loading_(full_load_of_.size(), 0),
-          swa_load_of_(static_cast<std::size_t>(pool_.swa().size().pages), 0),
-          swa_loading_(swa_load_of_.size(), 0) {}
+          full_copies_(pool_.full().size()),
+          swa_copies_(pool_.swa().size()) {}
 
     static std::size_t at(page_id p) noexcept { return static_cast<std::size_t>(p.value); }
     std::int32_t page_size() const noexcept { return pool_.full().page_size_tokens(); }
@@ -356,28 +347,19 @@ private:
 
     // The pool evicts cached full page f, still keyed and still mapped to its SWA page (if any).
     void write_back(page_id f) {
-        if (full_load_of_[at(f)] != 0) {  // its load has not been taken: the host page has the content
-            cancel(pending_full_loads_, full_load_of_, full_loading_, f, true);
+        if (full_copies_.load_planned(f)) {  // its load has not been taken: the host page has the content
+            host_.unpin(full_copies_.cancel_load(f));
             ++stats_.already_on_host;
             return;
         }
-        const prefix_index& index = pool_.full().index();
-        const page_id up = index.parent(f);
-        const std::uint64_t parent_key = up == null_page ? 0 : index.key(up);
-        const std::uint64_t key = index.key(f);
-        const page_content c = index.content(f);
-        if (const page_id h = host_.find_copy(parent_key, key, c); h != null_page) {
-            host_.touch(h);
-            ++stats_.already_on_host;
+        const auto target = host_.reserve_for(pool_.full().index(), f);
+        if (target.host == null_page) {
+            ++(target.already_held ? stats_.already_on_host : stats_.lost_pages);
             return;
         }
-        if (!host_.can_reserve()) {
-            ++stats_.lost_pages;
-            return;
-        }
-        const page_id h = host_.reserve(key, parent_key, up != null_page, c);
+        const page_id h = target.host;
         if (swa_of_[at(h)] != null_page) unlink_swa(h);  // a reused host page's SWA copy goes with its content
-        pending_full_wb_.push_back({f, h});
+        full_copies_.write_back(f, h);
         ++stats_.written_back_pages;
         const page_id s = pool_.full_to_swa()[at(f)];
         if (s == null_page) return;  // a tombstone: the GPU tier no longer has the SWA content
@@ -387,48 +369,18 @@ private:
         }
         const page_id hs = swa_free_.pop();
         link_swa(h, hs);
-        pending_swa_wb_.push_back({s, hs});
+        swa_copies_.write_back(s, hs);
         ++swa_stats_.written_back_pages;
-    }
-
-    void plan_load(std::vector<copy_pair>& pending, std::vector<std::int32_t>& load_of,
-                   std::vector<std::int32_t>& loading, page_id src, page_id dst) {
-        load_of[at(dst)] = static_cast<std::int32_t>(pending.size()) + 1;
-        ++loading[at(dst)];
-        pending.push_back({src, dst});
-    }
-    // The planned load into GPU page p is dropped (p left its requests before the plan was taken);
-    // a full load's host page is unpinned (it still holds the content).
-    void cancel(std::vector<copy_pair>& pending, std::vector<std::int32_t>& load_of, std::vector<std::int32_t>& loading,
-                page_id p, bool full) {
-        copy_pair& c = pending[static_cast<std::size_t>(load_of[at(p)] - 1)];
-        if (full) host_.unpin(c.src);
-        c.src = null_page;
-        load_of[at(p)] = 0;
-        --loading[at(p)];
-    }
-    void take(std::vector<copy_pair>& write_backs, std::vector<copy_pair>& loads, std::vector<std::int32_t>& load_of,
-              copy_plan& plan) {
-        for (const copy_pair& c : write_backs) append_copy(plan.write_backs, c.src, c.dst);
-        for (const copy_pair& c : loads) {
-            if (c.src == null_page) continue;  // cancelled
-            append_copy(plan.loads, c.src, c.dst);
-            load_of[at(c.dst)] = 0;
-        }
-        write_backs.clear();
-        loads.clear();
     }
 
     pool_type pool_;
     host_type host_;
-    std::vector<page_id> swa_of_;    // by host page: its host SWA page, or null (link_swa / unlink_swa)
-    std::vector<page_id> owner_of_;  // by host SWA page: the host page it belongs to (the inverse)
-    lifo_free_stack swa_free_;       // host SWA pages not linked
-    // Planned copies not taken yet; a cancelled load keeps its slot with src == null_page.
-    std::vector<copy_pair> pending_full_wb_, pending_swa_wb_, pending_full_loads_, pending_swa_loads_;
-    std::vector<std::int32_t> full_load_of_, full_loading_;  // by GPU full page: 1 + pending index; planned + in flight
-    std::vector<std::int32_t> swa_load_of_, swa_loading_;    // the same by GPU SWA page
-    std::deque<hybrid_copy_plan> flights_;                   // taken, not completed, oldest first
+    std::vector<page_id> swa_of_;           // by host page: its host SWA page, or null (link_swa / unlink_swa)
+    std::vector<page_id> owner_of_;         // by host SWA page: the host page it belongs to (the inverse)
+    lifo_free_stack swa_free_;              // host SWA pages not linked
+    copy_queue full_copies_;                // between GPU full pages and host pages
+    copy_queue swa_copies_;                 // between GPU SWA pages and host SWA pages
+    std::deque<hybrid_copy_plan> flights_;  // taken, not completed, oldest first
     std::uint64_t taken_ = 0;
     std::vector<page_id> hit_host_;  // attach_prefix scratch
     tier_stats stats_;

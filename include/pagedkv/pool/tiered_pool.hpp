@@ -11,6 +11,7 @@
 #include "pagedkv/cache/copy_plan.hpp"
 #include "pagedkv/cache/host_tier.hpp"
 #include "pagedkv/evict/lru.hpp"
+#include "pagedkv/pool/copy_queue.hpp"
 #include "pagedkv/pool/full_pool.hpp"
 #include "pagedkv/pool/tier_calls.hpp"
 
@@ -110,12 +111,8 @@ public:
                 host_.pin(hit_host_[static_cast<std::size_t>(i)]);  // before any eviction
             (void)pool_.extend(r, load * page_size(), listen());    // fits: counted above
             const auto pages = pool_.pages(r);
-            for (std::int64_t i = 0; i < load; ++i) {
-                const page_id gpu = pages[static_cast<std::size_t>(g.pages + i)];
-                load_of_[at(gpu)] = static_cast<std::int32_t>(pending_loads_.size()) + 1;
-                ++loading_[at(gpu)];
-                pending_loads_.push_back({hit_host_[static_cast<std::size_t>(i)], gpu});
-            }
+            for (std::int64_t i = 0; i < load; ++i)
+                copies_.load(hit_host_[static_cast<std::size_t>(i)], pages[static_cast<std::size_t>(g.pages + i)]);
             (void)pool_.commit(r, load * page_size(), tokens, page_extra_keys, listen());  // keys them
             stats_.loaded_pages += load;
             stats_.host_hit_tokens += load * page_size();
@@ -124,7 +121,7 @@ public:
     }
 
     /// Whether a load into GPU page p is planned or in flight (its content is not there yet).
-    bool loading(page_id p) const noexcept { return loading_[at(p)] > 0; }
+    bool loading(page_id p) const noexcept { return copies_.loading(p); }
     /// Whether the forward pass may read r's pages without waiting for a plan's loads.
     bool request_ready(request_id r) const noexcept {
         return std::none_of(pool_.pages(r).begin(), pool_.pages(r).end(), [&](page_id p) { return loading(p); });
@@ -137,14 +134,7 @@ public:
     const copy_plan& take_plan() {
         copy_plan& plan = flights_.emplace_back();
         plan.sequence = ++taken_;
-        for (const copy_pair& c : pending_write_backs_) append_copy(plan.write_backs, c.src, c.dst);
-        for (const copy_pair& c : pending_loads_) {
-            if (c.src == null_page) continue;  // cancelled
-            append_copy(plan.loads, c.src, c.dst);
-            load_of_[at(c.dst)] = 0;
-        }
-        pending_write_backs_.clear();
-        pending_loads_.clear();
+        copies_.take(plan);
         return plan;
     }
     /// The copies of `plan` have finished: its written-back host pages become hits (reported
@@ -157,28 +147,22 @@ public:
         for (const copy_run& run : done.write_backs)
             for (std::int32_t i = 0; i < run.count; ++i) host_.finish_write(page_id{run.dst + i});
         for (const copy_run& run : done.loads)
-            for (std::int32_t i = 0; i < run.count; ++i) {
-                host_.unpin(page_id{run.src + i});
-                --loading_[static_cast<std::size_t>(run.dst + i)];
-            }
+            for (std::int32_t i = 0; i < run.count; ++i) host_.unpin(page_id{run.src + i});
+        copies_.landed(done);
         flights_.pop_front();
         return true;
     }
     /// Plans taken and not yet completed.
     std::int64_t plans_in_flight() const noexcept { return static_cast<std::int64_t>(flights_.size()); }
     /// Copies planned and not yet taken (cancelled loads excluded).
-    std::int64_t planned_copies() const noexcept {
-        return static_cast<std::int64_t>(pending_write_backs_.size()) +
-               std::count_if(pending_loads_.begin(), pending_loads_.end(),
-                             [](const copy_pair& c) { return c.src != null_page; });
-    }
+    std::int64_t planned_copies() const noexcept { return copies_.planned(); }
 
     /// Empties both tiers. Errors: cache_in_use (a request owns a page, or a copy is planned or in
     /// flight).
     status reset_cache() {
         if (!flights_.empty() || planned_copies() != 0) return errc::cache_in_use;
         if (auto s = pool_.reset_cache(); !s) return s;  // no hooks: nothing is written back
-        pending_loads_.clear();  // cancelled loads only: their slots wait for take_plan otherwise
+        copies_.drop_cancelled();  // cancelled loads only: their slots wait for take_plan otherwise
         host_.reset();
         return {};
     }
@@ -195,15 +179,11 @@ public:
         if (auto s = host_.check_invariants(); !s) return s;
         std::vector<std::int32_t> pins(static_cast<std::size_t>(host_.size().pages), 0);
         std::vector<std::int32_t> writes(pins.size(), 0);
-        std::vector<std::int32_t> loads(static_cast<std::size_t>(pool_.size().pages), 0);
-        for (const copy_pair& c : pending_write_backs_) ++writes[at(c.dst)];
-        for (std::size_t i = 0; i < pending_loads_.size(); ++i) {
-            const copy_pair& c = pending_loads_[i];
+        std::vector<std::int32_t> in_flight(static_cast<std::size_t>(pool_.size().pages), 0);
+        for (const copy_queue::copy& c : copies_.write_backs()) ++writes[at(c.dst)];
+        for (const copy_queue::copy& c : copies_.loads()) {
             if (c.src == null_page) continue;
             ++pins[at(c.src)];
-            ++loads[at(c.dst)];
-            if (load_of_[at(c.dst)] != static_cast<std::int32_t>(i) + 1)
-                return error{errc::invariant_violated, "planned load not indexed by its GPU page"};
             if (pool_.ref_count(c.dst) == 0 && !pool_.is_cached(c.dst))
                 return error{errc::invariant_violated, "planned load into a free GPU page"};
             if (const auto key = pool_.key_of(c.dst); key && *key != host_.key(c.src))
@@ -215,7 +195,7 @@ public:
             for (const copy_run& run : plan.loads)
                 for (std::int32_t i = 0; i < run.count; ++i) {
                     ++pins[static_cast<std::size_t>(run.src + i)];
-                    ++loads[static_cast<std::size_t>(run.dst + i)];
+                    ++in_flight[static_cast<std::size_t>(run.dst + i)];
                 }
         }
         for (std::int32_t i = 1; i < host_.size().pages; ++i) {
@@ -225,19 +205,10 @@ public:
             if (host_.pins(h) != pins[at(h)])
                 return error{errc::invariant_violated, "host page pins != loads planned out of it"};
         }
-        for (std::int32_t i = 0; i < pool_.size().pages; ++i) {
-            if (loading_[static_cast<std::size_t>(i)] != loads[static_cast<std::size_t>(i)])
-                return error{errc::invariant_violated, "GPU page loading count drift"};
-            if (load_of_[static_cast<std::size_t>(i)] != 0 && loads[static_cast<std::size_t>(i)] == 0)
-                return error{errc::invariant_violated, "stale planned-load index"};
-        }
-        return {};
+        return copies_.check_invariants(in_flight);
     }
 
 private:
-    struct copy_pair {
-        page_id src, dst;
-    };
     struct gpu_walk {
         std::int64_t pages = 0;
         std::uint64_t last_key = 0;  // the key of the last page hit (0: none)
@@ -248,17 +219,14 @@ private:
         explicit hooks(tiered_pool& tier) noexcept : t(tier) {}
         void losing(page_id p) { t.write_back(p); }
         void freed(page_id p) {
-            if (t.load_of_[at(p)] != 0) t.cancel_load(p);
+            if (t.copies_.load_planned(p)) t.host_.unpin(t.copies_.cancel_load(p));
         }
     };
     // The listener the pool's calls get (tier_calls and this class's own calls).
     hooks listen() noexcept { return hooks{*this}; }
 
     tiered_pool(Pool pool, pool_size host_pages)
-        : pool_(std::move(pool)),
-          host_(host_pages, pool_.page_size_tokens()),
-          load_of_(static_cast<std::size_t>(pool_.size().pages), 0),
-          loading_(load_of_.size(), 0) {}
+        : pool_(std::move(pool)), host_(host_pages, pool_.page_size_tokens()), copies_(pool_.size()) {}
 
     static std::size_t at(page_id p) noexcept { return static_cast<std::size_t>(p.value); }
     std::int32_t page_size() const noexcept { return pool_.page_size_tokens(); }
@@ -296,45 +264,24 @@ private:
 
     // The pool evicts cached page p, still keyed: save its content in the host tier.
     void write_back(page_id p) {
-        if (load_of_[at(p)] != 0) {  // its load has not even been taken: the host page has it
-            cancel_load(p);
+        if (copies_.load_planned(p)) {  // its load has not even been taken: the host page has it
+            host_.unpin(copies_.cancel_load(p));
             ++stats_.already_on_host;
             return;
         }
-        const prefix_index& index = pool_.index();
-        const page_id up = index.parent(p);
-        const std::uint64_t parent_key = up == null_page ? 0 : index.key(up);
-        const std::uint64_t key = index.key(p);
-        const page_content c = index.content(p);
-        if (const page_id h = host_.find_copy(parent_key, key, c); h != null_page) {
-            host_.touch(h);
-            ++stats_.already_on_host;
+        const auto target = host_.reserve_for(pool_.index(), p);
+        if (target.host == null_page) {
+            ++(target.already_held ? stats_.already_on_host : stats_.lost_pages);
             return;
         }
-        if (!host_.can_reserve()) {
-            ++stats_.lost_pages;
-            return;
-        }
-        pending_write_backs_.push_back({p, host_.reserve(key, parent_key, up != null_page, c)});
+        copies_.write_back(p, target.host);
         ++stats_.written_back_pages;
-    }
-    // The planned load into GPU page p is dropped: p left its requests before the plan was taken.
-    void cancel_load(page_id p) {
-        copy_pair& c = pending_loads_[static_cast<std::size_t>(load_of_[at(p)] - 1)];
-        host_.unpin(c.src);
-        c.src = null_page;
-        load_of_[at(p)] = 0;
-        --loading_[at(p)];
     }
 
     Pool pool_;
     host_type host_;
-    // Planned copies not taken yet; a cancelled load keeps its slot with src == null_page.
-    std::vector<copy_pair> pending_write_backs_;  // src: GPU page, dst: host page
-    std::vector<copy_pair> pending_loads_;        // src: host page, dst: GPU page
-    std::vector<std::int32_t> load_of_;           // by GPU page: 1 + its entry in pending_loads_, 0 if none
-    std::vector<std::int32_t> loading_;           // by GPU page: planned plus in-flight loads into it
-    std::deque<copy_plan> flights_;               // taken, not completed, oldest first
+    copy_queue copies_;              // planned, not taken yet
+    std::deque<copy_plan> flights_;  // taken, not completed, oldest first
     std::uint64_t taken_ = 0;
     std::vector<page_id> hit_host_;  // attach_prefix scratch
     tier_stats stats_;
