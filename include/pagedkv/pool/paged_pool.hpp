@@ -51,10 +51,14 @@ class paged_pool : public pool_bodies<Alloc, Kind, Evict> {
     using state::attach_list, state::attached, state::discard_all, state::discard_cached, state::hold_committed,
         state::key_committed, state::open_slot, state::release_all, state::resize, state::take_pages,
         state::truncate_list;
+    // Only composites plan with these (a request created committed; a prefix hit's first live page).
+    using state::live_from, state::pages_to_hold;
 
 public:
-    using state::caching, state::indexed, state::contains, state::live_from, state::used_pages;
-    using state::check_commit, state::check_truncate, state::lookup, state::pages_to_extend, state::pages_to_hold;
+    using state::caching, state::indexed, state::contains, state::used_pages;
+    /// The checks of extend / commit / truncate, changing nothing: an engine's admission dry run,
+    /// and how batch calls refuse a whole batch before applying any of it.
+    using state::check_commit, state::check_truncate, state::lookup, state::pages_to_extend;
 
     /// A full-attention pool. Errors: invalid_pool_size (also: an indexed pool of more than
     /// INT32_MAX tokens, N x P, whose index could not store them), invalid_page_size.
