@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <pagedkv/debug/state_digest.hpp>
@@ -113,24 +114,43 @@ struct pool_model {
     std::int32_t page_size_tokens = 1;
     std::int64_t window_tokens = 0;       // unused by full-attention views
     std::vector<request_model> requests;  // every id ever issued, in order; freed ones stay (stale ids)
+    std::vector<std::vector<std::uint32_t>> by_slot;  // indices into `requests` by id slot: find is O(1)
+    std::int64_t live_count = 0;                      // requests with `live`
 
     std::int64_t pages(std::int64_t tokens) const noexcept {
         return tokens / page_size_tokens + (tokens % page_size_tokens != 0);
     }
     /// Page i holds tokens [iP, (i+1)P); the next query (at the committed length L) sees keys from
     /// L - W + 1 on, so an SWA view has released every page that ends before that key.
-    std::int64_t released(attention_kind view, std::int64_t committed) const noexcept {
+    /// A chunked view (chunks of C tokens) has released the pages wholly before the next query's
+    /// chunk, which starts at floor(L / C) * C. `rule_tokens`: the view's W or C.
+    std::int64_t released(attention_kind view, std::int64_t rule_tokens, std::int64_t committed) const noexcept {
         if (view == attention_kind::full) return 0;
-        const std::int64_t first_key = committed - window_tokens + 1;  // no overflow: L >= 0, W >= 1
+        const std::int64_t first_key = view == attention_kind::chunked
+                                           ? committed / rule_tokens * rule_tokens
+                                           : committed - rule_tokens + 1;  // no overflow: L >= 0, W >= 1
         return first_key <= 0 ? 0 : first_key / page_size_tokens;
+    }
+    std::int64_t released(attention_kind view, std::int64_t committed) const noexcept {
+        return released(view, window_tokens, committed);
     }
     /// Table entries are int32 page indices: one request holds at most INT32_MAX pages.
     std::int64_t max_tokens() const noexcept { return std::int64_t{INT32_MAX} * page_size_tokens; }
-    request_model* find(request_id r) noexcept {
-        for (request_model& m : requests)
-            if (m.id == r) return &m;
+    const request_model* find(request_id r) const noexcept {
+        if (r.slot >= by_slot.size()) return nullptr;
+        for (std::uint32_t i : by_slot[r.slot])
+            if (requests[i].id == r) return &requests[i];
         return nullptr;
     }
+    request_model* find(request_id r) noexcept { return const_cast<request_model*>(std::as_const(*this).find(r)); }
+    /// Records a newly issued id (live). References into `requests` may move.
+    request_model& issue(const request_model& m) {
+        if (m.id.slot >= by_slot.size()) by_slot.resize(m.id.slot + std::size_t{1});
+        by_slot[m.id.slot].push_back(static_cast<std::uint32_t>(requests.size()));
+        live_count += m.live;
+        return requests.emplace_back(m);
+    }
+    void retire(request_model& m) noexcept { m.live = false, --live_count; }
     bool live(request_id r) noexcept {
         const request_model* m = find(r);
         return m && m->live;
@@ -139,13 +159,18 @@ struct pool_model {
 
 // ---- the targets: one full pool, one SWA pool, one hybrid pool (through a trace recorder) ----------
 
+template <class V>
+inline constexpr attention_kind kind_of = std::remove_cvref_t<V>::kind;
+
 template <class Pool>
 struct single_target {
     static constexpr bool hybrid = false;
     static constexpr bool caching = false;
     static constexpr std::string_view name = Pool::kind == attention_kind::full ? "full" : "swa";
+    static constexpr std::size_t views = 1;
     std::optional<Pool> pool;
     pool_model model;
+    std::int64_t disturbed = 0;  // unused: no cache
 
     Pool& api() noexcept { return *pool; }
     const Pool& state() const noexcept { return *pool; }
@@ -153,6 +178,12 @@ struct single_target {
     void for_each_view(F&& f) const {
         f(*pool);
     }
+    template <class V>
+    std::int64_t rule_tokens(const V&) const noexcept {
+        return model.window_tokens;
+    }
+    std::int64_t evicted_pages() const noexcept { return 0; }
+    status check_request_invariants(request_id r) const { return pool->check_request_invariants(r); }
     /// `swa_pages` is unused: a single pool has one size.
     status create(std::int32_t pages, std::int32_t, std::int32_t page_size, std::int64_t window) {
         auto made = [&] {
@@ -165,16 +196,16 @@ struct single_target {
         pool.emplace(std::move(made.value()));
         return {};
     }
-    template <attention_kind K>
-    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+    template <class V>
+    status dense(const V&, std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
         return emit_dense_table(*pool, b, out, row);
     }
-    template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
+    template <class V>
+    result<std::int32_t> csr(const V&, std::span<const request_id> b, csr_table_out out) {
         return emit_csr_table(*pool, b, out);
     }
-    template <attention_kind K>
-    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
+    template <class V>
+    result<std::int64_t> slots(const V&, std::span<const request_id> b, std::span<std::int64_t> out) {
         return emit_slot_mapping(*pool, b, out);
     }
 };
@@ -187,8 +218,10 @@ struct hybrid_target {
     static constexpr bool hybrid = true;
     static constexpr bool caching = Caching;
     static constexpr std::string_view name = Caching ? "cache" : "hybrid";
+    static constexpr std::size_t views = 2;
     trace_recorder<pool_type> rec;
     pool_model model;
+    std::int64_t disturbed = 0;  // creates, truncations, resets: what may take a cached prefix away
 
     explicit hybrid_target(std::ostream* trace) : rec(trace) {}
     trace_recorder<pool_type>& api() noexcept { return rec; }
@@ -197,20 +230,33 @@ struct hybrid_target {
     void for_each_view(F&& f) const {
         f(rec.pool().full()), f(rec.pool().swa());
     }
+    template <class V>
+    std::int64_t rule_tokens(const V&) const noexcept {
+        return model.window_tokens;
+    }
+    std::int64_t evicted_pages() const noexcept {
+        if constexpr (Caching)
+            return rec.has_pool() ? state().full().stats().evicted_pages + state().swa().stats().evicted_pages : 0;
+        else
+            return 0;
+    }
+    status check_request_invariants(request_id r) const { return state().check_request_invariants(r); }
+    /// View 1's (the SWA view's) slot of a full slot.
+    std::int64_t group_slot(std::size_t, std::int64_t full_slot) const { return state().swa_slot(full_slot); }
     status create(std::int32_t full_pages, std::int32_t swa_pages, std::int32_t page_size, std::int64_t window) {
         return rec.create(pool_size{full_pages}, pool_size{swa_pages}, page_size, window);
     }
-    template <attention_kind K>
-    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
-        return rec.template emit_dense_table<K>(b, out, row);
+    template <class V>
+    status dense(const V&, std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+        return rec.template emit_dense_table<kind_of<V>>(b, out, row);
     }
-    template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
-        return rec.template emit_csr_table<K>(b, out);
+    template <class V>
+    result<std::int32_t> csr(const V&, std::span<const request_id> b, csr_table_out out) {
+        return rec.template emit_csr_table<kind_of<V>>(b, out);
     }
-    template <attention_kind K>
-    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
-        return rec.template emit_slot_mapping<K>(b, out);
+    template <class V>
+    result<std::int64_t> slots(const V&, std::span<const request_id> b, std::span<std::int64_t> out) {
+        return rec.template emit_slot_mapping<kind_of<V>>(b, out);
     }
 };
 
@@ -222,8 +268,10 @@ struct tier_target {
     static constexpr bool caching = true;
     static constexpr bool tiered = true;
     static constexpr std::string_view name = "tier";
+    static constexpr std::size_t views = 1;
     std::optional<pool_type> pool;
     pool_model model;
+    std::int64_t disturbed = 0;                  // creates, truncations, resets
     std::vector<std::uint64_t> gpu_kv, host_kv;  // slot p * P + i: token i of page p
     std::vector<std::uint64_t> in_flight;        // sequences of plans taken, not completed, oldest first
     std::uint64_t taken = 0;                     // plans taken from this pool
@@ -234,6 +282,13 @@ struct tier_target {
     void for_each_view(F&& f) const {
         f(pool->gpu());
     }
+    template <class V>
+    std::int64_t rule_tokens(const V&) const noexcept {
+        return 0;
+    }
+    std::int64_t evicted_pages() const noexcept { return pool ? pool->gpu().stats().evicted_pages : 0; }
+    /// No per-request check across both tiers: the whole pool.
+    status check_request_invariants(request_id) const { return pool->check_invariants(); }
     status create(std::int32_t gpu_pages, std::int32_t host_pages, std::int32_t page_size) {
         auto made = pool_type::create(pool_size{gpu_pages}, pool_size{host_pages}, page_size);
         if (!made) return made.err();
@@ -244,16 +299,16 @@ struct tier_target {
         taken = 0;
         return {};
     }
-    template <attention_kind K>
-    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+    template <class V>
+    status dense(const V&, std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
         return emit_dense_table(pool->gpu(), b, out, row);
     }
-    template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
+    template <class V>
+    result<std::int32_t> csr(const V&, std::span<const request_id> b, csr_table_out out) {
         return emit_csr_table(pool->gpu(), b, out);
     }
-    template <attention_kind K>
-    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
+    template <class V>
+    result<std::int64_t> slots(const V&, std::span<const request_id> b, std::span<std::int64_t> out) {
         return emit_slot_mapping(pool->gpu(), b, out);
     }
     /// The plan's contract, executed on the K/V values: every write-back, then every load.
@@ -271,9 +326,6 @@ struct tier_target {
 /// Whether `T` is the host-tier target (the other targets have no `tiered` member).
 template <class T>
 concept tier_like = requires { requires T::tiered; };
-
-template <class V>
-inline constexpr attention_kind kind_of = std::remove_cvref_t<V>::kind;
 
 // ---- decoding ---------------------------------------------------------------------------------------
 
@@ -381,6 +433,7 @@ public:
                         break;
                 }
             }
+            check_at_end(full_), check_at_end(swa_), check_at_end(hybrid_), check_at_end(cache_);
         } catch (property_violation& v) {
             out.failed_call = counts_.total() - 1;
             out.what = std::move(v.what);
@@ -397,6 +450,7 @@ public:
             do_tier_create(24, 16, 4);
             byte_reader in(input);
             while (!in.done()) tier_step(in.next() % 16, in);
+            check_at_end(tier_);
         } catch (property_violation& v) {
             out.failed_call = counts_.total() - 1;
             out.what = std::move(v.what);
@@ -427,40 +481,123 @@ private:
         if (!holds) violated(t, c, what);
     }
 
-    // Counts the call and checks the result against the allowed errors, and all-or-nothing.
+    // ---- checking: what every call must leave behind --------------------------------------------
+    //
+    // A failing call must leave the state digest unchanged (all-or-nothing), so the state is the
+    // one already checked after the previous call and nothing else needs checking. A successful
+    // mutation of request r is checked at the cost of what it touched (`check_touched`): r's
+    // invariants and its agreement with the model in every view, and the pool's O(1) counts. Every
+    // `full_check_every` successful mutations, after every pool-wide one (create, reset_cache) and
+    // at the end of every input, the whole state is checked (`check_state`): check_invariants(),
+    // every request against the model, every page's owners. A broken property is therefore still
+    // found in the input that breaks it, at most full_check_every mutations later.
+    static constexpr std::int64_t full_check_every = 16;
+    std::int64_t since_full_check_ = 0;
+
+    // The digest before a call, where its check needs one: a call the model expects to fail. (A
+    // call expected to succeed that fails breaks the model check before any digest is compared.)
     template <class T>
-    void settle(const T& t, call c, errc got, errc_set allowed, std::uint64_t digest_before, bool mutating = true) {
+    static std::optional<std::uint64_t> digest_if_failing(const T& t, errc_set allowed) {
+        if (allowed == 0) return std::nullopt;
+        return state_digest(t.state());
+    }
+
+    // Counts the call and checks the result against the allowed errors, and all-or-nothing.
+    // `touched`: the request a mutation changed, or no_request for a pool-wide call. A const call
+    // (`mutating` false) compares its digest in the caller, once for every view it emits through.
+    template <class T>
+    void settle(const T& t, call c, errc got, errc_set allowed, std::optional<std::uint64_t> digest_before,
+                request_id touched, bool mutating = true) {
         const auto i = static_cast<std::size_t>(c);
         (got == errc{} ? counts_.ok[i] : counts_.failed[i]) += 1;
         if (got == errc{} && allowed != 0) violated(t, c, "succeeded where the model expects an error");
         if (got != errc{} && (allowed & bit(got)) == 0)
             violated(t, c, std::string("returned ") + std::string(to_string(got)) + ", not an error the model allows");
-        if ((got != errc{} || !mutating) && state_digest(t.state()) != digest_before)
-            violated(t, c, "state changed by a failing or const call");
-        check_state(t, c);
+        if (!mutating) return;
+        if (got != errc{}) {
+            if (digest_before && state_digest(t.state()) != *digest_before)
+                violated(t, c, "state changed by a failing call");
+            return;
+        }
+        check_touched(t, c, touched);
+    }
+
+    // A const call changed nothing: the digest after equals `before`.
+    template <class T>
+    static void expect_unchanged(const T& t, call c, std::uint64_t before) {
+        if (state_digest(t.state()) != before) violated(t, c, "state changed by a const call");
+    }
+
+    // After a successful mutation of `r` (no_request: of the whole pool): r's invariants and r in
+    // every view against the model, the pool's counts; or, when due, the whole state.
+    template <class T>
+    void check_touched(const T& t, call c, request_id r) {
+        if (r == no_request || ++since_full_check_ >= full_check_every) return check_state(t, c);
+        const request_model* m = t.model.find(r);
+        const bool live = m && m->live;
+        if (live)
+            if (const status s = t.check_request_invariants(r); !s)
+                violated(t, c, std::string("invariant: ") + s.err().detail);
+        t.for_each_view([&](const auto& v) {
+            expect(t, c, v.contains(r) == live, "liveness differs from the model");
+            expect(t, c, v.live_requests() == t.model.live_count, "live request count differs");
+            const std::int64_t cached = [&] {
+                if constexpr (T::caching)
+                    return v.cached_pages();
+                else
+                    return 0;
+            }();
+            expect(t, c, v.free_pages() + v.used_pages() + cached + 1 == v.size().pages,
+                   "free + used + cached + null != pool size");
+            if (live) check_request(t, c, v, *m);
+        });
+    }
+
+    // Pages the view's rule has released at committed length `committed`, by the model.
+    template <class T, class V>
+    static std::int64_t released(const T& t, const V& v, std::int64_t committed) noexcept {
+        return t.model.released(kind_of<V>, t.rule_tokens(v), committed);
+    }
+
+    // One live request in one view against the model.
+    template <class T, class V>
+    static void check_request(const T& t, call c, const V& v, const request_model& m) {
+        expect(t, c, v.length_tokens(m.id) == m.length_tokens, "length differs from the model");
+        expect(t, c, v.committed_tokens(m.id) == m.committed_tokens, "committed length differs");
+        expect(t, c, v.first_live_page(m.id) == released(t, v, m.committed_tokens),
+               "released pages differ from the window rule");
+        expect(t, c, static_cast<std::int64_t>(v.pages(m.id).size()) == t.model.pages(m.length_tokens),
+               "page list length != ceil(length / P)");
+    }
+
+    // The whole state once more after the input's last call (which check_touched may have checked
+    // only in part).
+    template <class T>
+    void check_at_end(const T& t) {
+        try {
+            check_state(t, call::create);
+        } catch (property_violation& v) {
+            v.what = "at the end of the input: " + v.what;
+            throw;
+        }
     }
 
     // Every view agrees with the model: invariants, liveness, lengths, released pages, page counts.
     template <class T>
     void check_state(const T& t, call c) {
+        since_full_check_ = 0;
         if (const status s = t.state().check_invariants(); !s)
             violated(t, c, std::string("invariant: ") + s.err().detail);
         t.for_each_view([&](const auto& v) {
-            constexpr attention_kind k = kind_of<decltype(v)>;
             std::int64_t used = 0, live = 0;
             for (const request_model& m : t.model.requests) {
                 expect(t, c, v.contains(m.id) == m.live, "liveness differs from the model");
                 if (!m.live) continue;
                 ++live;
-                expect(t, c, v.length_tokens(m.id) == m.length_tokens, "length differs from the model");
-                expect(t, c, v.committed_tokens(m.id) == m.committed_tokens, "committed length differs");
-                const std::int64_t gone = t.model.released(k, m.committed_tokens);
-                expect(t, c, v.first_live_page(m.id) == gone, "released pages differ from the window rule");
-                expect(t, c, static_cast<std::int64_t>(v.pages(m.id).size()) == t.model.pages(m.length_tokens),
-                       "page list length != ceil(length / P)");
-                used += t.model.pages(m.length_tokens) - gone;
+                check_request(t, c, v, m);
+                used += t.model.pages(m.length_tokens) - released(t, v, m.committed_tokens);
             }
-            expect(t, c, v.live_requests() == live, "live request count differs");
+            expect(t, c, v.live_requests() == live && live == t.model.live_count, "live request count differs");
             if constexpr (T::caching) {
                 check_sharing(t, c, v);
             } else {
@@ -485,7 +622,7 @@ private:
         for (const request_model& m : t.model.requests) {
             if (!m.live) continue;
             const auto list = v.pages(m.id);
-            for (std::size_t i = static_cast<std::size_t>(t.model.released(k, m.committed_tokens)); i < list.size();
+            for (std::size_t i = static_cast<std::size_t>(released(t, v, m.committed_tokens)); i < list.size();
                  ++i) {
                 const auto p = static_cast<std::size_t>(list[i].value);
                 const auto idx = static_cast<std::int64_t>(i);
@@ -537,17 +674,21 @@ private:
             else
                 return t.pool.has_value();
         }();
-        const std::uint64_t before = had ? state_digest(t.state()) : 0;
+        // A caching pool's digest, sharing check and index cost its token slots (the index stores
+        // every keyed page's tokens): a valid create above max_cache_tokens is skipped, so pools
+        // stay small enough to run dry and every check stays cheap. Invalid ones still run.
+        if (T::caching && had && allowed == 0 && (std::int64_t{pages} + swa_pages) * page > max_cache_tokens) return;
+        const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
         const status s = t.create(pages, swa_pages, page, window);
-        if (s) t.model = pool_model{page, sliding ? window : 0, {}};
-        if (s && T::caching) ++cache_disturbed_;
+        if (s) t.model = pool_model{page, sliding ? window : 0, {}, {}, 0};
+        if (s && T::caching) ++t.disturbed;
         if (!had) {  // only the first create can meet an empty target; it must be valid
             if (!s) violated(t, call::create, "the starting pools must be valid");
             counts_.ok[0] += 1;
             check_state(t, call::create);
             return;
         }
-        settle(t, call::create, s.code(), allowed, before);
+        settle(t, call::create, s.code(), allowed, before, no_request);
     }
 
     template <class T>
@@ -602,30 +743,11 @@ private:
 
     // ---- prefix reuse: the caching hybrid pool ------------------------------------------------------
 
-    // Evictions, truncations and new pools: what may take a request's cached prefix away.
-    std::int64_t cache_disturbed_ = 0;
-    std::int64_t disturbances() const {
-        if (!cache_.rec.has_pool()) return cache_disturbed_;
-        return cache_disturbed_ + cache_.state().full().stats().evicted_pages +
-               cache_.state().swa().stats().evicted_pages;
-    }
-
-    // The same for the tier target: its creates, truncations, resets and GPU evictions.
-    std::int64_t tier_disturbed_ = 0;
+    // Evictions, truncations, resets and new pools: what may take a request's cached prefix away.
     std::int64_t host_hit_tokens_ = 0;  // of the tier pools replaced by a create
     template <class T>
-    std::int64_t disturbances_of(const T&) const {
-        if constexpr (tier_like<T>)
-            return tier_disturbed_ + (tier_.pool ? tier_.state().gpu().stats().evicted_pages : 0);
-        else
-            return disturbances();
-    }
-    template <class T>
-    std::int64_t& disturbed_of(const T&) {
-        if constexpr (tier_like<T>)
-            return tier_disturbed_;
-        else
-            return cache_disturbed_;
+    static std::int64_t disturbances_of(const T& t) {
+        return t.disturbed + t.evicted_pages();
     }
 
     // The first `n` tokens of m's stream (n clamped to what a pool can hold), in tokens_.
@@ -637,8 +759,8 @@ private:
     }
     // Token-count variants for keying calls: the new committed length, its whole pages, one short
     // of them (tokens_too_short), or a few more.
-    std::int64_t keying_tokens(std::uint8_t v, std::int64_t committed) const {
-        const std::int64_t whole = committed / cache_.model.page_size_tokens * cache_.model.page_size_tokens;
+    static std::int64_t keying_tokens(std::uint8_t v, std::int64_t committed, std::int64_t page) {
+        const std::int64_t whole = committed / page * page;
         switch (v % 4) {
             case 0:
                 return committed;
@@ -716,10 +838,10 @@ private:
         const auto tokens = stream_of(m, n_tokens);
         const std::int64_t predicted = m && m->live ? t.state().lookup(tokens, m->scope) : 0;
         const std::int64_t hits_before = t.state().full().stats().hit_tokens;
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const auto hit = t.api().attach_prefix(r, tokens);
         if (hit) m->length_tokens = m->committed_tokens = hit.value();
-        settle(t, call::attach, hit.code(), allowed, before);
+        settle(t, call::attach, hit.code(), allowed, before, r);
         if (!hit) return;
         const std::int64_t page = t.model.page_size_tokens;
         expect(t, call::attach, hit.value() % page == 0 && hit.value() >= 0, "a hit of a partial page");
@@ -734,8 +856,8 @@ private:
     // cache_committed, preempt) gets `variant`'s token count, and fails when it is short.
     template <class T>
     errc_set keying_errors(const T& t, std::uint8_t variant, std::int64_t keyed_len, std::int64_t& n_tokens) const {
-        n_tokens = keying_tokens(variant, keyed_len);
         const std::int64_t page = t.model.page_size_tokens;
+        n_tokens = keying_tokens(variant, keyed_len, page);
         return n_tokens < keyed_len / page * page ? bit(errc::tokens_too_short) : errc_set{0};
     }
 
@@ -756,10 +878,10 @@ private:
             if (allowed == 0) forward_pass(t, *m, n);  // the K/V of the tokens it commits
         }
         const auto tokens = stream_of(m, n_tokens);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().commit(r, n, tokens);
         if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens;
-        settle(t, call::commit_keyed, s.code(), allowed, before);
+        settle(t, call::commit_keyed, s.code(), allowed, before, r);
     }
 
     template <class T>
@@ -772,9 +894,9 @@ private:
         else
             allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().cache_committed(r, tokens);
-        settle(t, call::cache, s.code(), allowed, before);
+        settle(t, call::cache, s.code(), allowed, before, r);
     }
 
     // Preempts r, then resumes it as a new request (same scope, same stream) that attaches its
@@ -790,10 +912,10 @@ private:
         else
             allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().preempt(r, tokens);
-        if (s) m->live = false;
-        settle(t, call::preempt, s.code(), allowed, before);
+        if (s) t.model.retire(*m);
+        settle(t, call::preempt, s.code(), allowed, before, r);
         if (!s) return;
         const request_model was = *m;  // do_add may reallocate the model's vector
         const bool calm = was.keyed_all && disturbances_of(t) == was.calm_since;
@@ -819,13 +941,13 @@ private:
         errc_set allowed = 0;
         for (const request_model& m : t.model.requests)
             if (m.live && m.length_tokens > 0) allowed = bit(errc::cache_in_use);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().reset_cache();
-        settle(t, call::reset, s.code(), allowed, before);
+        settle(t, call::reset, s.code(), allowed, before, no_request);
         if (s) {
-            ++cache_disturbed_;
-            expect(t, call::reset, t.state().full().cached_pages() == 0 && t.state().swa().cached_pages() == 0,
-                   "reset_cache left cached pages");
+            ++t.disturbed;
+            t.for_each_view(
+                [&](const auto& v) { expect(t, call::reset, v.cached_pages() == 0, "reset_cache left cached pages"); });
         }
     }
 
@@ -911,17 +1033,17 @@ private:
         // The harness mirrors both tiers' K/V values: a valid create too large for that is skipped.
         if (allowed == 0 && (std::int64_t{gpu_pages} + host_pages) * page > max_entries) return;
         const bool had = t.pool.has_value();
-        const std::uint64_t before = had ? state_digest(t.state()) : 0;
+        const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
         const std::int64_t host_hits = t.pool ? t.state().stats().host_hit_tokens : 0;
         const status s = t.create(gpu_pages, host_pages, page);
-        if (s) t.model = pool_model{page, 0, {}}, ++tier_disturbed_, host_hit_tokens_ += host_hits;
+        if (s) t.model = pool_model{page, 0, {}, {}, 0}, ++t.disturbed, host_hit_tokens_ += host_hits;
         if (!had) {
             if (!s) violated(t, call::create, "the starting pool must be valid");
             counts_.ok[0] += 1;
             check_state(t, call::create);
             return;
         }
-        settle(t, call::create, s.code(), allowed, before);
+        settle(t, call::create, s.code(), allowed, before, no_request);
     }
 
     // attach_prefix over both tiers; returns the tokens attached (0 when it fails).
@@ -935,10 +1057,10 @@ private:
         const auto tokens = stream_of(m, n_tokens);
         const tier_hit predicted = m && m->live ? t.state().lookup(tokens, m->scope) : tier_hit{};
         const std::int64_t host_hits_before = t.state().stats().host_hit_tokens;
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const auto hit = t.api().attach_prefix(r, tokens);
         if (hit) m->length_tokens = m->committed_tokens = hit.value().tokens();
-        settle(t, call::attach, hit.code(), allowed, before);
+        settle(t, call::attach, hit.code(), allowed, before, r);
         if (!hit) return 0;
         const tier_hit h = hit.value();
         const std::int64_t page = t.model.page_size_tokens;
@@ -1048,11 +1170,11 @@ private:
         for (const request_model& m : t.model.requests)
             if (m.live && m.length_tokens > 0) allowed = bit(errc::cache_in_use);
         if (t.state().planned_copies() > 0 || t.state().plans_in_flight() > 0) allowed = bit(errc::cache_in_use);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().reset_cache();
-        settle(t, call::reset, s.code(), allowed, before);
+        settle(t, call::reset, s.code(), allowed, before, no_request);
         if (s) {
-            ++tier_disturbed_;
+            ++t.disturbed;
             expect(t, call::reset,
                    t.state().gpu().cached_pages() == 0 &&
                        t.state().host().free_pages() + 1 == t.state().host().size().pages,
@@ -1067,7 +1189,6 @@ private:
 
     template <class T>
     request_id do_add(T& t, cache_scope scope = {}, std::uint8_t stream = 0) {
-        const std::uint64_t before = state_digest(t.state());
         const auto r = [&] {
             if constexpr (T::caching)
                 return t.api().add_request(scope);
@@ -1076,10 +1197,21 @@ private:
         }();
         const bool fresh = !r || !t.model.find(r.value());
         if (r && fresh)
-            t.model.requests.push_back(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
-        settle(t, call::add, r.code(), 0, before);
+            t.model.issue(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
+        settle(t, call::add, r.code(), 0, std::nullopt, r ? r.value() : no_request);
         expect(t, call::add, fresh, "an id was issued twice");
         return r ? r.value() : request_id{};
+    }
+
+    static constexpr errc out_of_pages(attention_kind view) noexcept {
+        switch (view) {
+            case attention_kind::full:
+                return errc::out_of_full_pages;
+            case attention_kind::sliding:
+                return errc::out_of_swa_pages;
+            default:
+                return errc::out_of_chunked_pages;
+        }
     }
 
     template <class T>
@@ -1096,14 +1228,13 @@ private:
             const std::int64_t need = t.model.pages(m->length_tokens + n) - t.model.pages(m->length_tokens);
             t.for_each_view([&](const auto& v) {
                 if (need > (T::caching ? v.available_pages() : v.free_pages()))
-                    allowed |= bit(kind_of<decltype(v)> == attention_kind::full ? errc::out_of_full_pages
-                                                                                : errc::out_of_swa_pages);
+                    allowed |= bit(out_of_pages(kind_of<decltype(v)>));
             });
         }
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().extend(r, n);
         if (s) m->length_tokens += n;
-        settle(t, call::extend, s.code(), allowed, before);
+        settle(t, call::extend, s.code(), allowed, before, r);
     }
 
     template <class T>
@@ -1116,10 +1247,10 @@ private:
             allowed = bit(errc::negative_length);
         else if (n > m->length_tokens - m->committed_tokens)
             allowed = bit(errc::commit_exceeds_reserved);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().commit(r, n);
         if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens, m->keyed_all = false;
-        settle(t, call::commit, s.code(), allowed, before);
+        settle(t, call::commit, s.code(), allowed, before, r);
     }
 
     template <class T>
@@ -1135,31 +1266,30 @@ private:
         else {
             const std::int64_t committed = std::min(m->committed_tokens, n);
             t.for_each_view([&](const auto& v) {
-                constexpr attention_kind k = kind_of<decltype(v)>;
-                if (t.model.released(k, committed) < t.model.released(k, m->committed_tokens))
+                if (released(t, v, committed) < released(t, v, m->committed_tokens))
                     allowed |= bit(errc::window_already_released);
                 const std::int64_t partial = n / t.model.page_size_tokens;
                 if (T::caching && n % t.model.page_size_tokens != 0 && partial < t.model.pages(m->length_tokens) &&
-                    partial >= t.model.released(k, m->committed_tokens) &&
+                    partial >= released(t, v, m->committed_tokens) &&
                     v.ref_count(v.pages(r)[static_cast<std::size_t>(partial)]) > 1)
                     allowed |= bit(errc::truncate_into_shared_page);
             });
         }
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().truncate(r, n);
         if (s) m->length_tokens = n, m->committed_tokens = std::min(m->committed_tokens, n);
-        if (s && T::caching) ++disturbed_of(t);  // it may unkey pages other requests chain through
-        settle(t, call::truncate, s.code(), allowed, before);
+        if (s && T::caching) ++t.disturbed;  // it may unkey pages other requests chain through
+        settle(t, call::truncate, s.code(), allowed, before, r);
     }
 
     template <class T>
     void do_free(T& t, request_id r) {
         request_model* m = t.model.find(r);
         const errc_set allowed = (!m || !m->live) ? bit(errc::unknown_request) : 0;
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().free_request(r);
-        if (s) m->live = false;
-        settle(t, call::free, s.code(), allowed, before);
+        if (s) t.model.retire(*m);
+        settle(t, call::free, s.code(), allowed, before, r);
     }
 
     // ---- tables -------------------------------------------------------------------------------------
@@ -1167,6 +1297,8 @@ private:
     static constexpr std::int32_t sentinel = -0x3c3c3c3d;
     static constexpr std::size_t guard = 4;  // sentinel entries past every buffer's capacity
     static constexpr std::int64_t max_entries = std::int64_t{1} << 18;
+    static constexpr std::int64_t max_cache_tokens = std::int64_t{1} << 12;
+    static constexpr std::size_t max_views = 4;  // the multi-group target: full + 3 groups
 
     // Pages of distinct requests in one table must never coincide: that is one user's KV read as
     // another's. `owner` is indexed by page; duplicate ids in a batch are the same request.
@@ -1220,18 +1352,17 @@ private:
             else if (m.pages(m.find(r)->length_tokens) > row)
                 allowed |= bit(errc::row_too_short);
         }
+        const std::uint64_t before = state_digest(t.state());
         t.for_each_view([&](const auto& v) {
-            constexpr attention_kind k = kind_of<decltype(v)>;
             std::vector<std::int32_t> buf(static_cast<std::size_t>(cap) + guard, sentinel);
-            const std::uint64_t before = state_digest(t.state());
-            const status s = t.template dense<k>(batch_, std::span(buf).first(static_cast<std::size_t>(cap)), row);
-            settle(t, call::dense, s.code(), allowed, before, false);
+            const status s = t.dense(v, batch_, std::span(buf).first(static_cast<std::size_t>(cap)), row);
+            settle(t, call::dense, s.code(), allowed, std::nullopt, no_request, false);
             std::size_t written = 0;
             if (s) {
                 ownership own(v.size().pages);
                 for (std::size_t b = 0; b < batch_.size(); ++b) {
                     const request_model& rm = *m.find(batch_[b]);
-                    const std::int64_t n = m.pages(rm.length_tokens), gone = m.released(k, rm.committed_tokens);
+                    const std::int64_t n = m.pages(rm.length_tokens), gone = released(t, v, rm.committed_tokens);
                     const std::int32_t* e = buf.data() + b * static_cast<std::size_t>(row);
                     for (std::int64_t i = 0; i < row; ++i) {
                         const std::int32_t p = e[i];
@@ -1252,14 +1383,15 @@ private:
                                [](std::int32_t x) { return x == sentinel; }),
                    "wrote past the table it returned (or wrote while failing)");
         });
+        expect_unchanged(t, call::dense, before);
     }
 
     template <class T>
     void do_csr(T& t, std::uint8_t variant) {
         pool_model& m = t.model;
         const std::size_t batch_size = batch_.size();
+        const std::uint64_t before = state_digest(t.state());
         t.for_each_view([&](const auto& v) {
-            constexpr attention_kind k = kind_of<decltype(v)>;
             std::int64_t nnz = 0;
             bool all_live = true;
             for (request_id r : batch_) {
@@ -1268,7 +1400,7 @@ private:
                     continue;
                 }
                 const request_model& rm = *m.find(r);
-                nnz += m.pages(rm.length_tokens) - m.released(k, rm.committed_tokens);
+                nnz += m.pages(rm.length_tokens) - released(t, v, rm.committed_tokens);
             }
             if (nnz > max_entries) return;
             std::size_t caps[3] = {batch_size + 1, static_cast<std::size_t>(nnz), batch_size};
@@ -1298,9 +1430,8 @@ private:
             for (std::size_t i = 0; i < 3; ++i) bufs[i].assign(caps[i] + guard, sentinel);
             const csr_table_out out{std::span(bufs[0]).first(caps[0]), std::span(bufs[1]).first(caps[1]),
                                     std::span(bufs[2]).first(caps[2])};
-            const std::uint64_t before = state_digest(t.state());
-            const auto n = t.template csr<k>(batch_, out);
-            settle(t, call::csr, n.code(), allowed, before, false);
+            const auto n = t.csr(v, batch_, out);
+            settle(t, call::csr, n.code(), allowed, std::nullopt, no_request, false);
             std::size_t written[3] = {0, 0, 0};
             if (n) {
                 expect(t, call::csr, n.value() == nnz, "nnz differs from the in-window page count");
@@ -1309,7 +1440,7 @@ private:
                 const std::int64_t page = m.page_size_tokens;
                 for (std::size_t b = 0; b < batch_size; ++b) {
                     const request_model& rm = *m.find(batch_[b]);
-                    const std::int64_t gone = m.released(k, rm.committed_tokens);
+                    const std::int64_t gone = released(t, v, rm.committed_tokens);
                     const std::int64_t rows = m.pages(rm.length_tokens) - gone;
                     expect(t, call::csr, bufs[0][b + 1] - bufs[0][b] == rows, "row length != in-window pages");
                     for (std::int64_t j = 0; j < rows; ++j) {
@@ -1337,6 +1468,7 @@ private:
                                    [](std::int32_t x) { return x == sentinel; }),
                        "wrote past the table it returned (or wrote while failing)");
         });
+        expect_unchanged(t, call::csr, before);
     }
 
     template <class T>
@@ -1363,14 +1495,14 @@ private:
             allowed |= bit(errc::unknown_request);
         else if (total > cap)
             allowed |= bit(errc::buffer_too_small);
-        std::vector<std::int64_t> per_view[2];
+        std::array<std::vector<std::int64_t>, max_views> per_view;
+        std::size_t view = 0;
+        const std::uint64_t before = state_digest(t.state());
         t.for_each_view([&](const auto& v) {
-            constexpr attention_kind k = kind_of<decltype(v)>;
-            std::vector<std::int64_t>& buf = per_view[k == attention_kind::full ? 0 : 1];
+            std::vector<std::int64_t>& buf = per_view[view++];
             buf.assign(static_cast<std::size_t>(cap) + guard, sentinel);
-            const std::uint64_t before = state_digest(t.state());
-            const auto n = t.template slots<k>(batch_, std::span(buf).first(static_cast<std::size_t>(cap)));
-            settle(t, call::slots, n.code(), allowed, before, false);
+            const auto n = t.slots(v, batch_, std::span(buf).first(static_cast<std::size_t>(cap)));
+            settle(t, call::slots, n.code(), allowed, std::nullopt, no_request, false);
             std::size_t written = 0;
             if (n) {
                 expect(t, call::slots, n.value() == total, "slot count != tokens in flight");
@@ -1397,13 +1529,16 @@ private:
                    "wrote past the slots it returned (or wrote while failing)");
             buf.resize(written);  // a failing view leaves nothing to compare
         });
-        // A hybrid pool's SWA slot of a token is its full slot mapped through full_to_swa.
-        if constexpr (T::hybrid) {
-            if (!per_view[0].empty() || !per_view[1].empty()) {
-                expect(t, call::slots, per_view[0].size() == per_view[1].size(), "views disagree on slot count");
+        expect_unchanged(t, call::slots, before);
+        // A hybrid pool's slot of a token in group view j is its full slot mapped through the group's
+        // mapping (full_to_swa, full_to_group<j - 1>).
+        if constexpr (T::views > 1) {
+            for (std::size_t j = 1; j < T::views; ++j) {
+                if (per_view[0].empty() && per_view[j].empty()) continue;
+                expect(t, call::slots, per_view[0].size() == per_view[j].size(), "views disagree on slot count");
                 for (std::size_t i = 0; i < per_view[0].size(); ++i)
-                    expect(t, call::slots, t.state().swa_slot(per_view[0][i]) == per_view[1][i],
-                           "swa_slot(full slot) != the SWA view's slot");
+                    expect(t, call::slots, t.group_slot(j, per_view[0][i]) == per_view[j][i],
+                           "a group's slot != its mapping applied to the full slot");
             }
         }
     }

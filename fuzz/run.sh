@@ -19,8 +19,10 @@ status=0
 fuzz_target() {
   local name=$1 corpus=$2 regressions=$3 work="$build/$1.work"
   mkdir -p "$work/corpus" "$work/crashes"
+  # The checks and the state digest are left out of the coverage tracing (fuzz/coverage_ignore.txt).
   "$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wpedantic -Werror -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined ${PAGEDKV_FUZZ_CXXFLAGS:-} -Iinclude "fuzz/$name.cpp" -o "$build/$name"
+    -fno-sanitize-recover=undefined -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt \
+    ${PAGEDKV_FUZZ_CXXFLAGS:-} -Iinclude "fuzz/$name.cpp" -o "$build/$name"
   local kept=("$corpus")
   [ -d "$regressions" ] && kept=("$regressions" "$corpus")
   # Every kept input must still pass (libFuzzer runs each file once with -runs=0).
