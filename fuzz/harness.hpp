@@ -44,9 +44,10 @@ enum class call : std::uint8_t {
     reset,  // prefix reuse (the caching hybrid pool)
     resume,
     take,
-    complete  // the host tier
+    complete,      // the host tier
+    add_committed  // the multi-group target: add_committed_request
 };
-inline constexpr std::size_t call_kinds = trace_ops.size() + 3;
+inline constexpr std::size_t call_kinds = trace_ops.size() + 4;
 /// The kinds `run` (the four pools of fuzz_pools) can reach: every kind before the tier's.
 inline constexpr std::size_t pool_call_kinds = static_cast<std::size_t>(call::take);
 inline constexpr std::array<std::string_view, call_kinds> call_names = [] {
@@ -55,6 +56,7 @@ inline constexpr std::array<std::string_view, call_kinds> call_names = [] {
     names[static_cast<std::size_t>(call::resume)] = "resume";
     names[static_cast<std::size_t>(call::take)] = "take";
     names[static_cast<std::size_t>(call::complete)] = "complete";
+    names[static_cast<std::size_t>(call::add_committed)] = "add_committed";
     return names;
 }();
 static_assert(static_cast<std::size_t>(call::reset) == static_cast<std::size_t>(trace_op::reset) &&
@@ -327,6 +329,109 @@ struct tier_target {
 template <class T>
 concept tier_like = requires { requires T::tiered; };
 
+/// The three-group hybrid (docs/hybrid.md, issue 15): one full pool and three groups — a sliding
+/// window, a second window and chunked local attention — every pool caching under LRU. The groups'
+/// windows and chunk are the model's, set by its create; `rule_tokens` finds a view's by address.
+struct multi_target {
+    using pool_type =
+        caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::sliding, attention_kind::chunked>;
+    static constexpr std::size_t groups = pool_type::group_count;
+    static constexpr bool hybrid = false;
+    static constexpr bool caching = true;
+    static constexpr bool multi = true;
+    static constexpr std::size_t views = 1 + groups;
+    static constexpr std::string_view name = "multi";
+    std::optional<pool_type> pool;
+    pool_model model;
+    std::array<std::int64_t, groups> group_rule_tokens{};  // W, W', C of groups 0, 1, 2
+    std::int64_t disturbed = 0;                            // creates, truncations, resets
+
+    pool_type& api() noexcept { return *pool; }
+    const pool_type& state() const noexcept { return *pool; }
+    template <class F>
+    void for_each_view(F&& f) const {
+        f(pool->full()), f(pool->group<0>()), f(pool->group<1>()), f(pool->group<2>());
+    }
+    template <class V>
+    std::int64_t rule_tokens(const V& v) const noexcept {
+        const void* at = &v;
+        if (at == &pool->group<0>()) return group_rule_tokens[0];
+        if (at == &pool->group<1>()) return group_rule_tokens[1];
+        if (at == &pool->group<2>()) return group_rule_tokens[2];
+        return 0;  // the full view
+    }
+    std::int64_t evicted_pages() const noexcept {
+        std::int64_t n = 0;
+        if (pool) for_each_view([&](const auto& v) { n += v.stats().evicted_pages; });
+        return n;
+    }
+    status create(std::int32_t full_pages, std::array<std::int32_t, groups> group_pages, std::int32_t page_size,
+                  std::array<std::int64_t, groups> rules) {
+        auto made = pool_type::create(pool_size{full_pages}, page_size, group_size{pool_size{group_pages[0]}, rules[0]},
+                                      group_size{pool_size{group_pages[1]}, rules[1]},
+                                      group_size{pool_size{group_pages[2]}, rules[2]});
+        if (!made) return made.err();
+        pool.emplace(std::move(made.value()));
+        group_rule_tokens = rules;
+        return {};
+    }
+    /// r's invariants in every pool, and each group's mapping along r's list (the class comment of
+    /// multi_hybrid_pool): an entry before the group's first live page is the null page, every other
+    /// one is the group page its mapping gives the full page at that index.
+    status check_request_invariants(request_id r) const {
+        if (auto s = pool->full().check_request_invariants(r); !s) return s;
+        status bad{};
+        const auto full = pool->full().pages(r);
+        auto check = [&]<std::size_t K>(std::integral_constant<std::size_t, K>) {
+            const auto& g = pool->group<K>();
+            if (!bad.ok()) return;
+            if (auto s = g.check_request_invariants(r); !s) {
+                bad = s;
+                return;
+            }
+            const auto list = g.pages(r);
+            const auto map = pool->full_to_group<K>();
+            const auto live = static_cast<std::size_t>(g.first_live_page(r));
+            if (list.size() != full.size()) bad = error{errc::invariant_violated, "a group's list length != the full one's"};
+            for (std::size_t i = 0; bad.ok() && i < list.size(); ++i)
+                if (i < live ? list[i] != null_page
+                             : list[i] == null_page || list[i] != map[static_cast<std::size_t>(full[i].value)])
+                    bad = error{errc::invariant_violated, "a group entry differs from its mapping of the full page"};
+        };
+        check(std::integral_constant<std::size_t, 0>{});
+        check(std::integral_constant<std::size_t, 1>{});
+        check(std::integral_constant<std::size_t, 2>{});
+        return bad;
+    }
+    /// View j's (group j - 1's) slot of a full slot.
+    std::int64_t group_slot(std::size_t view, std::int64_t full_slot) const {
+        switch (view) {
+            case 1:
+                return pool->group_slot<0>(full_slot);
+            case 2:
+                return pool->group_slot<1>(full_slot);
+            default:
+                return pool->group_slot<2>(full_slot);
+        }
+    }
+    template <class V>
+    status dense(const V& v, std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+        return emit_dense_table(v, b, out, row);
+    }
+    template <class V>
+    result<std::int32_t> csr(const V& v, std::span<const request_id> b, csr_table_out out) {
+        return emit_csr_table(v, b, out);
+    }
+    template <class V>
+    result<std::int64_t> slots(const V& v, std::span<const request_id> b, std::span<std::int64_t> out) {
+        return emit_slot_mapping(v, b, out);
+    }
+};
+
+/// Whether `T` is the multi-group target.
+template <class T>
+concept multi_like = requires { requires T::multi; };
+
 // ---- decoding ---------------------------------------------------------------------------------------
 
 /// Bytes in, one at a time; past the end every byte reads as 0.
@@ -418,7 +523,7 @@ public:
             while (!in.done()) {
                 const std::uint8_t b = in.next();
                 if (b >= cache_opcodes) {
-                    cache_step(b - cache_opcodes, in);
+                    cache_step(cache_, b - cache_opcodes, in);
                     continue;
                 }
                 switch (b % 3) {
@@ -460,6 +565,30 @@ public:
         return out;
     }
 
+    /// The three-group hybrid's input: every byte is call `b % 17` on the multi target, as for the
+    /// caching hybrid pool (`cache_step`), plus 16: add_committed_request. It starts as 40 full
+    /// pages and three groups of 12 (windows 6 and 9, chunks of 8), P = 4.
+    outcome run_multi(std::span<const std::uint8_t> input) {
+        outcome out;
+        try {
+            do_multi_create(multi_, 40, {12, 12, 12}, 4, {6, 9, 8});
+            byte_reader in(input);
+            while (!in.done()) {
+                const unsigned opcode = in.next() % 17;
+                if (opcode == 16)
+                    do_add_committed(multi_, decode_tokens(in.next(), multi_.model, nullptr));
+                else
+                    cache_step(multi_, opcode, in);
+            }
+            check_at_end(multi_);
+        } catch (property_violation& v) {
+            out.failed_call = counts_.total() - 1;
+            out.what = std::move(v.what);
+        }
+        out.counts = counts_;
+        return out;
+    }
+
 private:
     static constexpr std::uint8_t cache_opcodes = 240;  // bytes 240..255 drive the caching pool
     single_target<full_pool<>> full_;
@@ -467,6 +596,7 @@ private:
     hybrid_target<false> hybrid_;
     hybrid_target<true> cache_;
     tier_target tier_;
+    multi_target multi_;
     call_counts counts_;
     std::vector<request_id> batch_;
     std::vector<token_id> tokens_;  // scratch: a request's stream tokens
@@ -698,6 +828,14 @@ private:
             case 0: {  // create, possibly with invalid parameters
                 if constexpr (tier_like<T>) {
                     return;  // tier_step decodes the tier's own create
+                } else if constexpr (multi_like<T>) {
+                    const std::int32_t full_pages = decode_pool_size(in.next());
+                    std::array<std::int32_t, multi_target::groups> group_pages{};
+                    for (std::int32_t& g : group_pages) g = decode_pool_size(in.next());
+                    const std::int32_t page = decode_page_size(in.next());
+                    std::array<std::int64_t, multi_target::groups> rules{};
+                    for (std::int64_t& r : rules) r = decode_window(in.next(), page);
+                    return do_multi_create(t, full_pages, group_pages, page, rules);
                 } else {
                     const std::int32_t pages = decode_pool_size(in.next());
                     const std::int32_t swa_pages = T::hybrid ? decode_pool_size(in.next()) : 0;
@@ -773,8 +911,8 @@ private:
         }
     }
 
-    void cache_step(unsigned opcode, byte_reader& in) {
-        auto& t = cache_;
+    template <class T>
+    void cache_step(T& t, unsigned opcode, byte_reader& in) {
         pool_model& m = t.model;
         switch (opcode) {
             case 0:
@@ -1022,6 +1160,55 @@ private:
             default:
                 return step(t, 9, in);
         }
+    }
+
+    // ---- the three-group hybrid ------------------------------------------------------------------------
+
+    void do_multi_create(multi_target& t, std::int32_t full_pages, std::array<std::int32_t, multi_target::groups> groups,
+                         std::int32_t page, std::array<std::int64_t, multi_target::groups> rules) {
+        errc_set allowed = 0;
+        if (page < 1) allowed |= bit(errc::invalid_page_size);
+        std::int64_t slots = full_pages;
+        for (std::int32_t g : groups) slots += g;
+        if (full_pages < 2 || std::any_of(groups.begin(), groups.end(), [](std::int32_t g) { return g < 2; }))
+            allowed |= bit(errc::invalid_pool_size);
+        if (std::int64_t{full_pages} * page > INT32_MAX) allowed |= bit(errc::invalid_pool_size);  // the index's tokens
+        if (rules[0] < 1 || rules[1] < 1) allowed |= bit(errc::invalid_window);
+        if (rules[2] < 1) allowed |= bit(errc::invalid_chunk);
+        const bool had = t.pool.has_value();
+        if (had && allowed == 0 && slots * page > max_cache_tokens) return;  // as for the caching hybrid
+        const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
+        const status s = t.create(full_pages, groups, page, rules);
+        if (s) t.model = pool_model{page, 0, {}, {}, 0}, ++t.disturbed;
+        if (!had) {
+            if (!s) violated(t, call::create, "the starting pool must be valid");
+            counts_.ok[0] += 1;
+            check_state(t, call::create);
+            return;
+        }
+        settle(t, call::create, s.code(), allowed, before, no_request);
+    }
+
+    // A request holding n committed tokens in every pool, as if prefilled here: full pages for all
+    // of them, in each group the pages its rule still lets the next query see; nothing keyed.
+    template <class T>
+    void do_add_committed(T& t, std::int64_t n) {
+        errc_set allowed = 0;
+        if (n < 0)
+            allowed = bit(errc::negative_length);
+        else if (n > t.model.max_tokens())
+            allowed = bit(errc::length_overflow);
+        else
+            t.for_each_view([&](const auto& v) {
+                if (t.model.pages(n) - released(t, v, n) > v.available_pages())
+                    allowed |= bit(out_of_pages(kind_of<decltype(v)>));
+            });
+        const auto before = digest_if_failing(t, allowed);
+        const auto r = t.api().add_committed_request(n);
+        const bool fresh = !r || !t.model.find(r.value());
+        if (r && fresh) t.model.issue(request_model{r.value(), n, n, true, 0, cache_scope{}, false, disturbances_of(t)});
+        settle(t, call::add_committed, r.code(), allowed, before, r ? r.value() : no_request);
+        expect(t, call::add_committed, fresh, "an id was issued twice");
     }
 
     void do_tier_create(std::int32_t gpu_pages, std::int32_t host_pages, std::int32_t page) {
@@ -1543,6 +1730,9 @@ private:
         }
     }
 };
+
+/// Runs one input of the three-group target (fuzz/fuzz_multi.cpp) on a fresh multi-group hybrid.
+inline outcome run_multi(std::span<const std::uint8_t> input) { return session(nullptr).run_multi(input); }
 
 /// Runs one input of the host-tier target (fuzz/fuzz_tier.cpp) on a fresh tiered pool.
 inline outcome run_tier(std::span<const std::uint8_t> input) { return session(nullptr).run_tier(input); }

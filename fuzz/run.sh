@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Fuzz the pools (fuzz_pools: full, SWA, hybrid, caching hybrid) and the host tier (fuzz_tier) for
-# a bounded time each (docs/fuzzing.md).
+# Fuzz the pools (fuzz_pools: full, SWA, hybrid, caching hybrid), the host tier (fuzz_tier) and the
+# three-group hybrid (fuzz_multi) for a bounded time each (docs/fuzzing.md).
 #   fuzz/run.sh [SECONDS]        fuzz each target for SECONDS (default 60); 0 = only replay kept inputs
-#   fuzz/run.sh --merge SECONDS  then fold inputs that reach new edges into fuzz/corpus/ (corpus-tier/)
+#   fuzz/run.sh --merge SECONDS  then fold inputs that reach new edges into fuzz/corpus/ (corpus-tier/,
+#                                corpus-multi/)
 # Needs Debian's clang and libclang-rt-dev (clang++ -fsanitize=fuzzer). Builds in $PAGEDKV_FUZZ_BUILD
 # (default build-fuzz). A crash stops the run and is copied into fuzz/regressions/ (fuzz_tier's into
-# fuzz/regressions-tier/), which the host tests replay (tests/test_fuzz_regressions.cpp): fix the
-# bug, keep the file.
+# fuzz/regressions-tier/, fuzz_multi's into fuzz/regressions-multi/), which the host tests replay
+# (tests/test_fuzz_regressions.cpp): fix the bug, keep the file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 merge=0
@@ -54,4 +55,5 @@ fuzz_target() {
 }
 fuzz_target fuzz_pools fuzz/corpus fuzz/regressions || status=1
 fuzz_target fuzz_tier fuzz/corpus-tier fuzz/regressions-tier || status=1
+fuzz_target fuzz_multi fuzz/corpus-multi fuzz/regressions-multi || status=1
 exit "$status"
