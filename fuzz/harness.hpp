@@ -804,10 +804,7 @@ private:
             else
                 return t.pool.has_value();
         }();
-        // A caching pool's digest, sharing check and index cost its token slots (the index stores
-        // every keyed page's tokens): a valid create above max_cache_tokens is skipped, so pools
-        // stay small enough to run dry and every check stays cheap. Invalid ones still run.
-        if (T::caching && had && allowed == 0 && (std::int64_t{pages} + swa_pages) * page > max_cache_tokens) return;
+        if (T::caching && had && too_many_slots(pages, std::array{swa_pages}, page)) return;
         const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
         const status s = t.create(pages, swa_pages, page, window);
         if (s) t.model = pool_model{page, sliding ? window : 0, {}, {}, 0};
@@ -1162,21 +1159,31 @@ private:
         }
     }
 
+    // A caching pool's digest, sharing check and index cost its token slots (the full pool's index
+    // stores every page's tokens, allocated when the full pool is made, before the other pools'
+    // parameters are checked): a create whose full pool is valid and whose pools of a valid size
+    // hold more than max_cache_tokens slots is skipped, so pools stay small enough to run dry and
+    // every check stays cheap. Every other invalid create still runs.
+    static bool too_many_slots(std::int32_t full_pages, std::span<const std::int32_t> other_pages, std::int32_t page) {
+        if (page < 1 || full_pages < 2 || std::int64_t{full_pages} * page > INT32_MAX) return false;
+        std::int64_t pages = full_pages;
+        for (std::int32_t p : other_pages) pages += std::max(0, p);
+        return pages * page > max_cache_tokens;
+    }
+
     // ---- the three-group hybrid ------------------------------------------------------------------------
 
     void do_multi_create(multi_target& t, std::int32_t full_pages, std::array<std::int32_t, multi_target::groups> groups,
                          std::int32_t page, std::array<std::int64_t, multi_target::groups> rules) {
         errc_set allowed = 0;
         if (page < 1) allowed |= bit(errc::invalid_page_size);
-        std::int64_t slots = full_pages;
-        for (std::int32_t g : groups) slots += g;
         if (full_pages < 2 || std::any_of(groups.begin(), groups.end(), [](std::int32_t g) { return g < 2; }))
             allowed |= bit(errc::invalid_pool_size);
         if (std::int64_t{full_pages} * page > INT32_MAX) allowed |= bit(errc::invalid_pool_size);  // the index's tokens
         if (rules[0] < 1 || rules[1] < 1) allowed |= bit(errc::invalid_window);
         if (rules[2] < 1) allowed |= bit(errc::invalid_chunk);
         const bool had = t.pool.has_value();
-        if (had && allowed == 0 && slots * page > max_cache_tokens) return;  // as for the caching hybrid
+        if (had && too_many_slots(full_pages, groups, page)) return;
         const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
         const status s = t.create(full_pages, groups, page, rules);
         if (s) t.model = pool_model{page, 0, {}, {}, 0}, ++t.disturbed;
