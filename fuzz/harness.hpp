@@ -173,6 +173,7 @@ struct single_target {
     std::optional<Pool> pool;
     pool_model model;
     std::int64_t disturbed = 0;  // unused: no cache
+    mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
 
     Pool& api() noexcept { return *pool; }
     const Pool& state() const noexcept { return *pool; }
@@ -224,6 +225,7 @@ struct hybrid_target {
     trace_recorder<pool_type> rec;
     pool_model model;
     std::int64_t disturbed = 0;  // creates, truncations, resets: what may take a cached prefix away
+    mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
 
     explicit hybrid_target(std::ostream* trace) : rec(trace) {}
     trace_recorder<pool_type>& api() noexcept { return rec; }
@@ -274,6 +276,7 @@ struct tier_target {
     std::optional<pool_type> pool;
     pool_model model;
     std::int64_t disturbed = 0;                  // creates, truncations, resets
+    mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
     std::vector<std::uint64_t> gpu_kv, host_kv;  // slot p * P + i: token i of page p
     std::vector<std::uint64_t> in_flight;        // sequences of plans taken, not completed, oldest first
     std::uint64_t taken = 0;                     // plans taken from this pool
@@ -345,6 +348,7 @@ struct multi_target {
     pool_model model;
     std::array<std::int64_t, groups> group_rule_tokens{};  // W, W', C of groups 0, 1, 2
     std::int64_t disturbed = 0;                            // creates, truncations, resets
+    mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
 
     pool_type& api() noexcept { return *pool; }
     const pool_type& state() const noexcept { return *pool; }
@@ -617,12 +621,12 @@ private:
     // one already checked after the previous call and nothing else needs checking. A successful
     // mutation of request r is checked at the cost of what it touched (`check_touched`): r's
     // invariants and its agreement with the model in every view, and the pool's O(1) counts. Every
-    // `full_check_every` successful mutations, after every pool-wide one (create, reset_cache) and
-    // at the end of every input, the whole state is checked (`check_state`): check_invariants(),
-    // every request against the model, every page's owners. A broken property is therefore still
-    // found in the input that breaks it, at most full_check_every mutations later.
-    static constexpr std::int64_t full_check_every = 16;
-    std::int64_t since_full_check_ = 0;
+    // `full_check_every` successful mutations of a target, after every pool-wide one (create,
+    // reset_cache) and at the end of every input, the target's whole state is checked
+    // (`check_state`): check_invariants(), every request against the model, every page's owners. A
+    // broken property is therefore still found in the input that breaks it, at most
+    // full_check_every mutations of that target later.
+    static constexpr std::int64_t full_check_every = 16;  // per target (`since_full_check`)
 
     // The digest before a call, where its check needs one: a call the model expects to fail. (A
     // call expected to succeed that fails breaks the model check before any digest is compared.)
@@ -662,7 +666,7 @@ private:
     // every view against the model, the pool's counts; or, when due, the whole state.
     template <class T>
     void check_touched(const T& t, call c, request_id r) {
-        if (r == no_request || ++since_full_check_ >= full_check_every) return check_state(t, c);
+        if (r == no_request || ++t.since_full_check >= full_check_every) return check_state(t, c);
         const request_model* m = t.model.find(r);
         const bool live = m && m->live;
         if (live)
@@ -715,7 +719,7 @@ private:
     // Every view agrees with the model: invariants, liveness, lengths, released pages, page counts.
     template <class T>
     void check_state(const T& t, call c) {
-        since_full_check_ = 0;
+        t.since_full_check = 0;
         if (const status s = t.state().check_invariants(); !s)
             violated(t, c, std::string("invariant: ") + s.err().detail);
         t.for_each_view([&](const auto& v) {
