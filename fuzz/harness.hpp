@@ -114,8 +114,8 @@ inline token_id stream_token(std::uint8_t s, std::int64_t i) noexcept {
 /// One pool (or hybrid pair) as the conventions describe it.
 struct pool_model {
     std::int32_t page_size_tokens = 1;
-    std::int64_t window_tokens = 0;       // unused by full-attention views
-    std::vector<request_model> requests;  // every id ever issued, in order; freed ones stay (stale ids)
+    std::int64_t window_tokens = 0;                   // unused by full-attention views
+    std::vector<request_model> requests;              // every id ever issued, in order; freed ones stay (stale ids)
     std::vector<std::vector<std::uint32_t>> by_slot;  // indices into `requests` by id slot: find is O(1)
     std::int64_t live_count = 0;                      // requests with `live`
 
@@ -172,7 +172,7 @@ struct single_target {
     static constexpr std::size_t views = 1;
     std::optional<Pool> pool;
     pool_model model;
-    std::int64_t disturbed = 0;  // unused: no cache
+    std::int64_t disturbed = 0;                 // unused: no cache
     mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
 
     Pool& api() noexcept { return *pool; }
@@ -224,7 +224,7 @@ struct hybrid_target {
     static constexpr std::size_t views = 2;
     trace_recorder<pool_type> rec;
     pool_model model;
-    std::int64_t disturbed = 0;  // creates, truncations, resets: what may take a cached prefix away
+    std::int64_t disturbed = 0;                 // creates, truncations, resets: what may take a cached prefix away
     mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
 
     explicit hybrid_target(std::ostream* trace) : rec(trace) {}
@@ -276,7 +276,7 @@ struct tier_target {
     std::optional<pool_type> pool;
     pool_model model;
     std::int64_t disturbed = 0;                  // creates, truncations, resets
-    mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
+    mutable std::int64_t since_full_check = 0;   // successful mutations since its whole state was checked
     std::vector<std::uint64_t> gpu_kv, host_kv;  // slot p * P + i: token i of page p
     std::vector<std::uint64_t> in_flight;        // sequences of plans taken, not completed, oldest first
     std::uint64_t taken = 0;                     // plans taken from this pool
@@ -348,7 +348,7 @@ struct multi_target {
     pool_model model;
     std::array<std::int64_t, groups> group_rule_tokens{};  // W, W', C of groups 0, 1, 2
     std::int64_t disturbed = 0;                            // creates, truncations, resets
-    mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
+    mutable std::int64_t since_full_check = 0;             // successful mutations since its whole state was checked
 
     pool_type& api() noexcept { return *pool; }
     const pool_type& state() const noexcept { return *pool; }
@@ -396,7 +396,8 @@ struct multi_target {
             const auto list = g.pages(r);
             const auto map = pool->full_to_group<K>();
             const auto live = static_cast<std::size_t>(g.first_live_page(r));
-            if (list.size() != full.size()) bad = error{errc::invariant_violated, "a group's list length != the full one's"};
+            if (list.size() != full.size())
+                bad = error{errc::invariant_violated, "a group's list length != the full one's"};
             for (std::size_t i = 0; bad.ok() && i < list.size(); ++i)
                 if (i < live ? list[i] != null_page
                              : list[i] == null_page || list[i] != map[static_cast<std::size_t>(full[i].value)])
@@ -756,8 +757,7 @@ private:
         for (const request_model& m : t.model.requests) {
             if (!m.live) continue;
             const auto list = v.pages(m.id);
-            for (std::size_t i = static_cast<std::size_t>(released(t, v, m.committed_tokens)); i < list.size();
-                 ++i) {
+            for (std::size_t i = static_cast<std::size_t>(released(t, v, m.committed_tokens)); i < list.size(); ++i) {
                 const auto p = static_cast<std::size_t>(list[i].value);
                 const auto idx = static_cast<std::int64_t>(i);
                 if (owners[p]++ == 0) {
@@ -1177,8 +1177,9 @@ private:
 
     // ---- the three-group hybrid ------------------------------------------------------------------------
 
-    void do_multi_create(multi_target& t, std::int32_t full_pages, std::array<std::int32_t, multi_target::groups> groups,
-                         std::int32_t page, std::array<std::int64_t, multi_target::groups> rules) {
+    void do_multi_create(multi_target& t, std::int32_t full_pages,
+                         std::array<std::int32_t, multi_target::groups> groups, std::int32_t page,
+                         std::array<std::int64_t, multi_target::groups> rules) {
         errc_set allowed = 0;
         if (page < 1) allowed |= bit(errc::invalid_page_size);
         if (full_pages < 2 || std::any_of(groups.begin(), groups.end(), [](std::int32_t g) { return g < 2; }))
@@ -1217,7 +1218,8 @@ private:
         const auto before = digest_if_failing(t, allowed);
         const auto r = t.api().add_committed_request(n);
         const bool fresh = !r || !t.model.find(r.value());
-        if (r && fresh) t.model.issue(request_model{r.value(), n, n, true, 0, cache_scope{}, false, disturbances_of(t)});
+        if (r && fresh)
+            t.model.issue(request_model{r.value(), n, n, true, 0, cache_scope{}, false, disturbances_of(t)});
         settle(t, call::add_committed, r.code(), allowed, before, r ? r.value() : no_request);
         expect(t, call::add_committed, fresh, "an id was issued twice");
     }
@@ -1394,8 +1396,7 @@ private:
                 return t.api().add_request();
         }();
         const bool fresh = !r || !t.model.find(r.value());
-        if (r && fresh)
-            t.model.issue(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
+        if (r && fresh) t.model.issue(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
         settle(t, call::add, r.code(), 0, std::nullopt, r ? r.value() : no_request);
         expect(t, call::add, fresh, "an id was issued twice");
         return r ? r.value() : request_id{};

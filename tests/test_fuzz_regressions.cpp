@@ -105,14 +105,14 @@ TEST_CASE("the three-group hybrid's seeds and kept inputs pass and reach every c
         CHECK_MESSAGE(out.ok(), f.filename().string() << ": call " << out.failed_call << ": " << out.what);
         total += out.counts;
     }
-    for (call c : {call::create, call::extend, call::commit, call::truncate, call::free, call::dense, call::csr,
-                   call::slots, call::attach, call::commit_keyed, call::cache, call::preempt, call::reset,
-                   call::add_committed}) {
+    for (call c :
+         {call::create, call::extend, call::commit, call::truncate, call::free, call::dense, call::csr, call::slots,
+          call::attach, call::commit_keyed, call::cache, call::preempt, call::reset, call::add_committed}) {
         CAPTURE(pagedkv::fuzz::call_names[index(c)]);
         CHECK(total.ok[index(c)] > 0);
         CHECK(total.failed[index(c)] > 0);
     }
-    for (call c : {call::add, call::resume}) CHECK(total.ok[index(c)] > 0);  // these cannot fail
+    for (call c : {call::add, call::resume}) CHECK(total.ok[index(c)] > 0);     // these cannot fail
     CHECK(total.ok[index(call::take)] + total.ok[index(call::complete)] == 0);  // the tier's
 }
 
