@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <pagedkv/debug/state_digest.hpp>
@@ -43,9 +44,10 @@ enum class call : std::uint8_t {
     reset,  // prefix reuse (the caching hybrid pool)
     resume,
     take,
-    complete  // the host tier
+    complete,      // the host tier
+    add_committed  // the multi-group target: add_committed_request
 };
-inline constexpr std::size_t call_kinds = trace_ops.size() + 3;
+inline constexpr std::size_t call_kinds = trace_ops.size() + 4;
 /// The kinds `run` (the four pools of fuzz_pools) can reach: every kind before the tier's.
 inline constexpr std::size_t pool_call_kinds = static_cast<std::size_t>(call::take);
 inline constexpr std::array<std::string_view, call_kinds> call_names = [] {
@@ -54,6 +56,7 @@ inline constexpr std::array<std::string_view, call_kinds> call_names = [] {
     names[static_cast<std::size_t>(call::resume)] = "resume";
     names[static_cast<std::size_t>(call::take)] = "take";
     names[static_cast<std::size_t>(call::complete)] = "complete";
+    names[static_cast<std::size_t>(call::add_committed)] = "add_committed";
     return names;
 }();
 static_assert(static_cast<std::size_t>(call::reset) == static_cast<std::size_t>(trace_op::reset) &&
@@ -111,26 +114,45 @@ inline token_id stream_token(std::uint8_t s, std::int64_t i) noexcept {
 /// One pool (or hybrid pair) as the conventions describe it.
 struct pool_model {
     std::int32_t page_size_tokens = 1;
-    std::int64_t window_tokens = 0;       // unused by full-attention views
-    std::vector<request_model> requests;  // every id ever issued, in order; freed ones stay (stale ids)
+    std::int64_t window_tokens = 0;                   // unused by full-attention views
+    std::vector<request_model> requests;              // every id ever issued, in order; freed ones stay (stale ids)
+    std::vector<std::vector<std::uint32_t>> by_slot;  // indices into `requests` by id slot: find is O(1)
+    std::int64_t live_count = 0;                      // requests with `live`
 
     std::int64_t pages(std::int64_t tokens) const noexcept {
         return tokens / page_size_tokens + (tokens % page_size_tokens != 0);
     }
     /// Page i holds tokens [iP, (i+1)P); the next query (at the committed length L) sees keys from
     /// L - W + 1 on, so an SWA view has released every page that ends before that key.
-    std::int64_t released(attention_kind view, std::int64_t committed) const noexcept {
+    /// A chunked view (chunks of C tokens) has released the pages wholly before the next query's
+    /// chunk, which starts at floor(L / C) * C. `rule_tokens`: the view's W or C.
+    std::int64_t released(attention_kind view, std::int64_t rule_tokens, std::int64_t committed) const noexcept {
         if (view == attention_kind::full) return 0;
-        const std::int64_t first_key = committed - window_tokens + 1;  // no overflow: L >= 0, W >= 1
+        const std::int64_t first_key = view == attention_kind::chunked
+                                           ? committed / rule_tokens * rule_tokens
+                                           : committed - rule_tokens + 1;  // no overflow: L >= 0, W >= 1
         return first_key <= 0 ? 0 : first_key / page_size_tokens;
+    }
+    std::int64_t released(attention_kind view, std::int64_t committed) const noexcept {
+        return released(view, window_tokens, committed);
     }
     /// Table entries are int32 page indices: one request holds at most INT32_MAX pages.
     std::int64_t max_tokens() const noexcept { return std::int64_t{INT32_MAX} * page_size_tokens; }
-    request_model* find(request_id r) noexcept {
-        for (request_model& m : requests)
-            if (m.id == r) return &m;
+    const request_model* find(request_id r) const noexcept {
+        if (r.slot >= by_slot.size()) return nullptr;
+        for (std::uint32_t i : by_slot[r.slot])
+            if (requests[i].id == r) return &requests[i];
         return nullptr;
     }
+    request_model* find(request_id r) noexcept { return const_cast<request_model*>(std::as_const(*this).find(r)); }
+    /// Records a newly issued id (live). References into `requests` may move.
+    request_model& issue(const request_model& m) {
+        if (m.id.slot >= by_slot.size()) by_slot.resize(m.id.slot + std::size_t{1});
+        by_slot[m.id.slot].push_back(static_cast<std::uint32_t>(requests.size()));
+        live_count += m.live;
+        return requests.emplace_back(m);
+    }
+    void retire(request_model& m) noexcept { m.live = false, --live_count; }
     bool live(request_id r) noexcept {
         const request_model* m = find(r);
         return m && m->live;
@@ -139,13 +161,19 @@ struct pool_model {
 
 // ---- the targets: one full pool, one SWA pool, one hybrid pool (through a trace recorder) ----------
 
+template <class V>
+inline constexpr attention_kind kind_of = std::remove_cvref_t<V>::kind;
+
 template <class Pool>
 struct single_target {
     static constexpr bool hybrid = false;
     static constexpr bool caching = false;
     static constexpr std::string_view name = Pool::kind == attention_kind::full ? "full" : "swa";
+    static constexpr std::size_t views = 1;
     std::optional<Pool> pool;
     pool_model model;
+    std::int64_t disturbed = 0;                 // unused: no cache
+    mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
 
     Pool& api() noexcept { return *pool; }
     const Pool& state() const noexcept { return *pool; }
@@ -153,6 +181,12 @@ struct single_target {
     void for_each_view(F&& f) const {
         f(*pool);
     }
+    template <class V>
+    std::int64_t rule_tokens(const V&) const noexcept {
+        return model.window_tokens;
+    }
+    std::int64_t evicted_pages() const noexcept { return 0; }
+    status check_request_invariants(request_id r) const { return pool->check_request_invariants(r); }
     /// `swa_pages` is unused: a single pool has one size.
     status create(std::int32_t pages, std::int32_t, std::int32_t page_size, std::int64_t window) {
         auto made = [&] {
@@ -165,16 +199,16 @@ struct single_target {
         pool.emplace(std::move(made.value()));
         return {};
     }
-    template <attention_kind K>
-    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+    template <class V>
+    status dense(const V&, std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
         return emit_dense_table(*pool, b, out, row);
     }
-    template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
+    template <class V>
+    result<std::int32_t> csr(const V&, std::span<const request_id> b, csr_table_out out) {
         return emit_csr_table(*pool, b, out);
     }
-    template <attention_kind K>
-    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
+    template <class V>
+    result<std::int64_t> slots(const V&, std::span<const request_id> b, std::span<std::int64_t> out) {
         return emit_slot_mapping(*pool, b, out);
     }
 };
@@ -187,8 +221,11 @@ struct hybrid_target {
     static constexpr bool hybrid = true;
     static constexpr bool caching = Caching;
     static constexpr std::string_view name = Caching ? "cache" : "hybrid";
+    static constexpr std::size_t views = 2;
     trace_recorder<pool_type> rec;
     pool_model model;
+    std::int64_t disturbed = 0;                 // creates, truncations, resets: what may take a cached prefix away
+    mutable std::int64_t since_full_check = 0;  // successful mutations since its whole state was checked
 
     explicit hybrid_target(std::ostream* trace) : rec(trace) {}
     trace_recorder<pool_type>& api() noexcept { return rec; }
@@ -197,20 +234,33 @@ struct hybrid_target {
     void for_each_view(F&& f) const {
         f(rec.pool().full()), f(rec.pool().swa());
     }
+    template <class V>
+    std::int64_t rule_tokens(const V&) const noexcept {
+        return model.window_tokens;
+    }
+    std::int64_t evicted_pages() const noexcept {
+        if constexpr (Caching)
+            return rec.has_pool() ? state().full().stats().evicted_pages + state().swa().stats().evicted_pages : 0;
+        else
+            return 0;
+    }
+    status check_request_invariants(request_id r) const { return state().check_request_invariants(r); }
+    /// View 1's (the SWA view's) slot of a full slot.
+    std::int64_t group_slot(std::size_t, std::int64_t full_slot) const { return state().swa_slot(full_slot); }
     status create(std::int32_t full_pages, std::int32_t swa_pages, std::int32_t page_size, std::int64_t window) {
         return rec.create(pool_size{full_pages}, pool_size{swa_pages}, page_size, window);
     }
-    template <attention_kind K>
-    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
-        return rec.template emit_dense_table<K>(b, out, row);
+    template <class V>
+    status dense(const V&, std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+        return rec.template emit_dense_table<kind_of<V>>(b, out, row);
     }
-    template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
-        return rec.template emit_csr_table<K>(b, out);
+    template <class V>
+    result<std::int32_t> csr(const V&, std::span<const request_id> b, csr_table_out out) {
+        return rec.template emit_csr_table<kind_of<V>>(b, out);
     }
-    template <attention_kind K>
-    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
-        return rec.template emit_slot_mapping<K>(b, out);
+    template <class V>
+    result<std::int64_t> slots(const V&, std::span<const request_id> b, std::span<std::int64_t> out) {
+        return rec.template emit_slot_mapping<kind_of<V>>(b, out);
     }
 };
 
@@ -222,8 +272,11 @@ struct tier_target {
     static constexpr bool caching = true;
     static constexpr bool tiered = true;
     static constexpr std::string_view name = "tier";
+    static constexpr std::size_t views = 1;
     std::optional<pool_type> pool;
     pool_model model;
+    std::int64_t disturbed = 0;                  // creates, truncations, resets
+    mutable std::int64_t since_full_check = 0;   // successful mutations since its whole state was checked
     std::vector<std::uint64_t> gpu_kv, host_kv;  // slot p * P + i: token i of page p
     std::vector<std::uint64_t> in_flight;        // sequences of plans taken, not completed, oldest first
     std::uint64_t taken = 0;                     // plans taken from this pool
@@ -234,6 +287,13 @@ struct tier_target {
     void for_each_view(F&& f) const {
         f(pool->gpu());
     }
+    template <class V>
+    std::int64_t rule_tokens(const V&) const noexcept {
+        return 0;
+    }
+    std::int64_t evicted_pages() const noexcept { return pool ? pool->gpu().stats().evicted_pages : 0; }
+    /// No per-request check across both tiers: the whole pool.
+    status check_request_invariants(request_id) const { return pool->check_invariants(); }
     status create(std::int32_t gpu_pages, std::int32_t host_pages, std::int32_t page_size) {
         auto made = pool_type::create(pool_size{gpu_pages}, pool_size{host_pages}, page_size);
         if (!made) return made.err();
@@ -244,16 +304,16 @@ struct tier_target {
         taken = 0;
         return {};
     }
-    template <attention_kind K>
-    status dense(std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+    template <class V>
+    status dense(const V&, std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
         return emit_dense_table(pool->gpu(), b, out, row);
     }
-    template <attention_kind K>
-    result<std::int32_t> csr(std::span<const request_id> b, csr_table_out out) {
+    template <class V>
+    result<std::int32_t> csr(const V&, std::span<const request_id> b, csr_table_out out) {
         return emit_csr_table(pool->gpu(), b, out);
     }
-    template <attention_kind K>
-    result<std::int64_t> slots(std::span<const request_id> b, std::span<std::int64_t> out) {
+    template <class V>
+    result<std::int64_t> slots(const V&, std::span<const request_id> b, std::span<std::int64_t> out) {
         return emit_slot_mapping(pool->gpu(), b, out);
     }
     /// The plan's contract, executed on the K/V values: every write-back, then every load.
@@ -272,8 +332,110 @@ struct tier_target {
 template <class T>
 concept tier_like = requires { requires T::tiered; };
 
-template <class V>
-inline constexpr attention_kind kind_of = std::remove_cvref_t<V>::kind;
+/// The three-group hybrid (docs/hybrid.md, issue 15): one full pool and three groups — a sliding
+/// window, a second window and chunked local attention — every pool caching under LRU. The groups'
+/// windows and chunk are the model's, set by its create; `rule_tokens` finds a view's by address.
+struct multi_target {
+    using pool_type =
+        caching_multi_hybrid_pool<lru, attention_kind::sliding, attention_kind::sliding, attention_kind::chunked>;
+    static constexpr std::size_t groups = pool_type::group_count;
+    static constexpr bool hybrid = false;
+    static constexpr bool caching = true;
+    static constexpr bool multi = true;
+    static constexpr std::size_t views = 1 + groups;
+    static constexpr std::string_view name = "multi";
+    std::optional<pool_type> pool;
+    pool_model model;
+    std::array<std::int64_t, groups> group_rule_tokens{};  // W, W', C of groups 0, 1, 2
+    std::int64_t disturbed = 0;                            // creates, truncations, resets
+    mutable std::int64_t since_full_check = 0;             // successful mutations since its whole state was checked
+
+    pool_type& api() noexcept { return *pool; }
+    const pool_type& state() const noexcept { return *pool; }
+    template <class F>
+    void for_each_view(F&& f) const {
+        f(pool->full()), f(pool->group<0>()), f(pool->group<1>()), f(pool->group<2>());
+    }
+    template <class V>
+    std::int64_t rule_tokens(const V& v) const noexcept {
+        const void* at = &v;
+        if (at == &pool->group<0>()) return group_rule_tokens[0];
+        if (at == &pool->group<1>()) return group_rule_tokens[1];
+        if (at == &pool->group<2>()) return group_rule_tokens[2];
+        return 0;  // the full view
+    }
+    std::int64_t evicted_pages() const noexcept {
+        std::int64_t n = 0;
+        if (pool) for_each_view([&](const auto& v) { n += v.stats().evicted_pages; });
+        return n;
+    }
+    status create(std::int32_t full_pages, std::array<std::int32_t, groups> group_pages, std::int32_t page_size,
+                  std::array<std::int64_t, groups> rules) {
+        auto made = pool_type::create(pool_size{full_pages}, page_size, group_size{pool_size{group_pages[0]}, rules[0]},
+                                      group_size{pool_size{group_pages[1]}, rules[1]},
+                                      group_size{pool_size{group_pages[2]}, rules[2]});
+        if (!made) return made.err();
+        pool.emplace(std::move(made.value()));
+        group_rule_tokens = rules;
+        return {};
+    }
+    /// r's invariants in every pool, and each group's mapping along r's list (the class comment of
+    /// multi_hybrid_pool): an entry before the group's first live page is the null page, every other
+    /// one is the group page its mapping gives the full page at that index.
+    status check_request_invariants(request_id r) const {
+        if (auto s = pool->full().check_request_invariants(r); !s) return s;
+        status bad{};
+        const auto full = pool->full().pages(r);
+        auto check = [&]<std::size_t K>(std::integral_constant<std::size_t, K>) {
+            const auto& g = pool->group<K>();
+            if (!bad.ok()) return;
+            if (auto s = g.check_request_invariants(r); !s) {
+                bad = s;
+                return;
+            }
+            const auto list = g.pages(r);
+            const auto map = pool->full_to_group<K>();
+            const auto live = static_cast<std::size_t>(g.first_live_page(r));
+            if (list.size() != full.size())
+                bad = error{errc::invariant_violated, "a group's list length != the full one's"};
+            for (std::size_t i = 0; bad.ok() && i < list.size(); ++i)
+                if (i < live ? list[i] != null_page
+                             : list[i] == null_page || list[i] != map[static_cast<std::size_t>(full[i].value)])
+                    bad = error{errc::invariant_violated, "a group entry differs from its mapping of the full page"};
+        };
+        check(std::integral_constant<std::size_t, 0>{});
+        check(std::integral_constant<std::size_t, 1>{});
+        check(std::integral_constant<std::size_t, 2>{});
+        return bad;
+    }
+    /// View j's (group j - 1's) slot of a full slot.
+    std::int64_t group_slot(std::size_t view, std::int64_t full_slot) const {
+        switch (view) {
+            case 1:
+                return pool->group_slot<0>(full_slot);
+            case 2:
+                return pool->group_slot<1>(full_slot);
+            default:
+                return pool->group_slot<2>(full_slot);
+        }
+    }
+    template <class V>
+    status dense(const V& v, std::span<const request_id> b, std::span<std::int32_t> out, std::int64_t row) {
+        return emit_dense_table(v, b, out, row);
+    }
+    template <class V>
+    result<std::int32_t> csr(const V& v, std::span<const request_id> b, csr_table_out out) {
+        return emit_csr_table(v, b, out);
+    }
+    template <class V>
+    result<std::int64_t> slots(const V& v, std::span<const request_id> b, std::span<std::int64_t> out) {
+        return emit_slot_mapping(v, b, out);
+    }
+};
+
+/// Whether `T` is the multi-group target.
+template <class T>
+concept multi_like = requires { requires T::multi; };
 
 // ---- decoding ---------------------------------------------------------------------------------------
 
@@ -366,7 +528,7 @@ public:
             while (!in.done()) {
                 const std::uint8_t b = in.next();
                 if (b >= cache_opcodes) {
-                    cache_step(b - cache_opcodes, in);
+                    cache_step(cache_, b - cache_opcodes, in);
                     continue;
                 }
                 switch (b % 3) {
@@ -381,6 +543,7 @@ public:
                         break;
                 }
             }
+            check_at_end(full_), check_at_end(swa_), check_at_end(hybrid_), check_at_end(cache_);
         } catch (property_violation& v) {
             out.failed_call = counts_.total() - 1;
             out.what = std::move(v.what);
@@ -397,12 +560,37 @@ public:
             do_tier_create(24, 16, 4);
             byte_reader in(input);
             while (!in.done()) tier_step(in.next() % 16, in);
+            check_at_end(tier_);
         } catch (property_violation& v) {
             out.failed_call = counts_.total() - 1;
             out.what = std::move(v.what);
         }
         out.counts = counts_;
         out.host_hit_tokens = host_hit_tokens_ + (tier_.pool ? tier_.state().stats().host_hit_tokens : 0);
+        return out;
+    }
+
+    /// The three-group hybrid's input: every byte is call `b % 17` on the multi target, as for the
+    /// caching hybrid pool (`cache_step`), plus 16: add_committed_request. It starts as 40 full
+    /// pages and three groups of 12 (windows 6 and 9, chunks of 8), P = 4.
+    outcome run_multi(std::span<const std::uint8_t> input) {
+        outcome out;
+        try {
+            do_multi_create(multi_, 40, {12, 12, 12}, 4, {6, 9, 8});
+            byte_reader in(input);
+            while (!in.done()) {
+                const unsigned opcode = in.next() % 17;
+                if (opcode == 16)
+                    do_add_committed(multi_, decode_tokens(in.next(), multi_.model, nullptr));
+                else
+                    cache_step(multi_, opcode, in);
+            }
+            check_at_end(multi_);
+        } catch (property_violation& v) {
+            out.failed_call = counts_.total() - 1;
+            out.what = std::move(v.what);
+        }
+        out.counts = counts_;
         return out;
     }
 
@@ -413,6 +601,7 @@ private:
     hybrid_target<false> hybrid_;
     hybrid_target<true> cache_;
     tier_target tier_;
+    multi_target multi_;
     call_counts counts_;
     std::vector<request_id> batch_;
     std::vector<token_id> tokens_;  // scratch: a request's stream tokens
@@ -427,40 +616,123 @@ private:
         if (!holds) violated(t, c, what);
     }
 
-    // Counts the call and checks the result against the allowed errors, and all-or-nothing.
+    // ---- checking: what every call must leave behind --------------------------------------------
+    //
+    // A failing call must leave the state digest unchanged (all-or-nothing), so the state is the
+    // one already checked after the previous call and nothing else needs checking. A successful
+    // mutation of request r is checked at the cost of what it touched (`check_touched`): r's
+    // invariants and its agreement with the model in every view, and the pool's O(1) counts. Every
+    // `full_check_every` successful mutations of a target, after every pool-wide one (create,
+    // reset_cache) and at the end of every input, the target's whole state is checked
+    // (`check_state`): check_invariants(), every request against the model, every page's owners. A
+    // broken property is therefore still found in the input that breaks it, at most
+    // full_check_every mutations of that target later.
+    static constexpr std::int64_t full_check_every = 16;  // per target (`since_full_check`)
+
+    // The digest before a call, where its check needs one: a call the model expects to fail. (A
+    // call expected to succeed that fails breaks the model check before any digest is compared.)
     template <class T>
-    void settle(const T& t, call c, errc got, errc_set allowed, std::uint64_t digest_before, bool mutating = true) {
+    static std::optional<std::uint64_t> digest_if_failing(const T& t, errc_set allowed) {
+        if (allowed == 0) return std::nullopt;
+        return state_digest(t.state());
+    }
+
+    // Counts the call and checks the result against the allowed errors, and all-or-nothing.
+    // `touched`: the request a mutation changed, or no_request for a pool-wide call. A const call
+    // (`mutating` false) compares its digest in the caller, once for every view it emits through.
+    template <class T>
+    void settle(const T& t, call c, errc got, errc_set allowed, std::optional<std::uint64_t> digest_before,
+                request_id touched, bool mutating = true) {
         const auto i = static_cast<std::size_t>(c);
         (got == errc{} ? counts_.ok[i] : counts_.failed[i]) += 1;
         if (got == errc{} && allowed != 0) violated(t, c, "succeeded where the model expects an error");
         if (got != errc{} && (allowed & bit(got)) == 0)
             violated(t, c, std::string("returned ") + std::string(to_string(got)) + ", not an error the model allows");
-        if ((got != errc{} || !mutating) && state_digest(t.state()) != digest_before)
-            violated(t, c, "state changed by a failing or const call");
-        check_state(t, c);
+        if (!mutating) return;
+        if (got != errc{}) {
+            if (digest_before && state_digest(t.state()) != *digest_before)
+                violated(t, c, "state changed by a failing call");
+            return;
+        }
+        check_touched(t, c, touched);
+    }
+
+    // A const call changed nothing: the digest after equals `before`.
+    template <class T>
+    static void expect_unchanged(const T& t, call c, std::uint64_t before) {
+        if (state_digest(t.state()) != before) violated(t, c, "state changed by a const call");
+    }
+
+    // After a successful mutation of `r` (no_request: of the whole pool): r's invariants and r in
+    // every view against the model, the pool's counts; or, when due, the whole state.
+    template <class T>
+    void check_touched(const T& t, call c, request_id r) {
+        if (r == no_request || ++t.since_full_check >= full_check_every) return check_state(t, c);
+        const request_model* m = t.model.find(r);
+        const bool live = m && m->live;
+        if (live)
+            if (const status s = t.check_request_invariants(r); !s)
+                violated(t, c, std::string("invariant: ") + s.err().detail);
+        t.for_each_view([&](const auto& v) {
+            expect(t, c, v.contains(r) == live, "liveness differs from the model");
+            expect(t, c, v.live_requests() == t.model.live_count, "live request count differs");
+            const std::int64_t cached = [&] {
+                if constexpr (T::caching)
+                    return v.cached_pages();
+                else
+                    return 0;
+            }();
+            expect(t, c, v.free_pages() + v.used_pages() + cached + 1 == v.size().pages,
+                   "free + used + cached + null != pool size");
+            if (live) check_request(t, c, v, *m);
+        });
+    }
+
+    // Pages the view's rule has released at committed length `committed`, by the model.
+    template <class T, class V>
+    static std::int64_t released(const T& t, const V& v, std::int64_t committed) noexcept {
+        return t.model.released(kind_of<V>, t.rule_tokens(v), committed);
+    }
+
+    // One live request in one view against the model.
+    template <class T, class V>
+    static void check_request(const T& t, call c, const V& v, const request_model& m) {
+        expect(t, c, v.length_tokens(m.id) == m.length_tokens, "length differs from the model");
+        expect(t, c, v.committed_tokens(m.id) == m.committed_tokens, "committed length differs");
+        expect(t, c, v.first_live_page(m.id) == released(t, v, m.committed_tokens),
+               "released pages differ from the window rule");
+        expect(t, c, static_cast<std::int64_t>(v.pages(m.id).size()) == t.model.pages(m.length_tokens),
+               "page list length != ceil(length / P)");
+    }
+
+    // The whole state once more after the input's last call (which check_touched may have checked
+    // only in part).
+    template <class T>
+    void check_at_end(const T& t) {
+        try {
+            check_state(t, call::create);
+        } catch (property_violation& v) {
+            v.what = "at the end of the input: " + v.what;
+            throw;
+        }
     }
 
     // Every view agrees with the model: invariants, liveness, lengths, released pages, page counts.
     template <class T>
     void check_state(const T& t, call c) {
+        t.since_full_check = 0;
         if (const status s = t.state().check_invariants(); !s)
             violated(t, c, std::string("invariant: ") + s.err().detail);
         t.for_each_view([&](const auto& v) {
-            constexpr attention_kind k = kind_of<decltype(v)>;
             std::int64_t used = 0, live = 0;
             for (const request_model& m : t.model.requests) {
                 expect(t, c, v.contains(m.id) == m.live, "liveness differs from the model");
                 if (!m.live) continue;
                 ++live;
-                expect(t, c, v.length_tokens(m.id) == m.length_tokens, "length differs from the model");
-                expect(t, c, v.committed_tokens(m.id) == m.committed_tokens, "committed length differs");
-                const std::int64_t gone = t.model.released(k, m.committed_tokens);
-                expect(t, c, v.first_live_page(m.id) == gone, "released pages differ from the window rule");
-                expect(t, c, static_cast<std::int64_t>(v.pages(m.id).size()) == t.model.pages(m.length_tokens),
-                       "page list length != ceil(length / P)");
-                used += t.model.pages(m.length_tokens) - gone;
+                check_request(t, c, v, m);
+                used += t.model.pages(m.length_tokens) - released(t, v, m.committed_tokens);
             }
-            expect(t, c, v.live_requests() == live, "live request count differs");
+            expect(t, c, v.live_requests() == live && live == t.model.live_count, "live request count differs");
             if constexpr (T::caching) {
                 check_sharing(t, c, v);
             } else {
@@ -485,8 +757,7 @@ private:
         for (const request_model& m : t.model.requests) {
             if (!m.live) continue;
             const auto list = v.pages(m.id);
-            for (std::size_t i = static_cast<std::size_t>(t.model.released(k, m.committed_tokens)); i < list.size();
-                 ++i) {
+            for (std::size_t i = static_cast<std::size_t>(released(t, v, m.committed_tokens)); i < list.size(); ++i) {
                 const auto p = static_cast<std::size_t>(list[i].value);
                 const auto idx = static_cast<std::int64_t>(i);
                 if (owners[p]++ == 0) {
@@ -537,17 +808,18 @@ private:
             else
                 return t.pool.has_value();
         }();
-        const std::uint64_t before = had ? state_digest(t.state()) : 0;
+        if (T::caching && had && too_many_slots(pages, std::array{swa_pages}, page)) return;
+        const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
         const status s = t.create(pages, swa_pages, page, window);
-        if (s) t.model = pool_model{page, sliding ? window : 0, {}};
-        if (s && T::caching) ++cache_disturbed_;
+        if (s) t.model = pool_model{page, sliding ? window : 0, {}, {}, 0};
+        if (s && T::caching) ++t.disturbed;
         if (!had) {  // only the first create can meet an empty target; it must be valid
             if (!s) violated(t, call::create, "the starting pools must be valid");
             counts_.ok[0] += 1;
             check_state(t, call::create);
             return;
         }
-        settle(t, call::create, s.code(), allowed, before);
+        settle(t, call::create, s.code(), allowed, before, no_request);
     }
 
     template <class T>
@@ -557,6 +829,14 @@ private:
             case 0: {  // create, possibly with invalid parameters
                 if constexpr (tier_like<T>) {
                     return;  // tier_step decodes the tier's own create
+                } else if constexpr (multi_like<T>) {
+                    const std::int32_t full_pages = decode_pool_size(in.next());
+                    std::array<std::int32_t, multi_target::groups> group_pages{};
+                    for (std::int32_t& g : group_pages) g = decode_pool_size(in.next());
+                    const std::int32_t page = decode_page_size(in.next());
+                    std::array<std::int64_t, multi_target::groups> rules{};
+                    for (std::int64_t& r : rules) r = decode_window(in.next(), page);
+                    return do_multi_create(t, full_pages, group_pages, page, rules);
                 } else {
                     const std::int32_t pages = decode_pool_size(in.next());
                     const std::int32_t swa_pages = T::hybrid ? decode_pool_size(in.next()) : 0;
@@ -602,30 +882,11 @@ private:
 
     // ---- prefix reuse: the caching hybrid pool ------------------------------------------------------
 
-    // Evictions, truncations and new pools: what may take a request's cached prefix away.
-    std::int64_t cache_disturbed_ = 0;
-    std::int64_t disturbances() const {
-        if (!cache_.rec.has_pool()) return cache_disturbed_;
-        return cache_disturbed_ + cache_.state().full().stats().evicted_pages +
-               cache_.state().swa().stats().evicted_pages;
-    }
-
-    // The same for the tier target: its creates, truncations, resets and GPU evictions.
-    std::int64_t tier_disturbed_ = 0;
+    // Evictions, truncations, resets and new pools: what may take a request's cached prefix away.
     std::int64_t host_hit_tokens_ = 0;  // of the tier pools replaced by a create
     template <class T>
-    std::int64_t disturbances_of(const T&) const {
-        if constexpr (tier_like<T>)
-            return tier_disturbed_ + (tier_.pool ? tier_.state().gpu().stats().evicted_pages : 0);
-        else
-            return disturbances();
-    }
-    template <class T>
-    std::int64_t& disturbed_of(const T&) {
-        if constexpr (tier_like<T>)
-            return tier_disturbed_;
-        else
-            return cache_disturbed_;
+    static std::int64_t disturbances_of(const T& t) {
+        return t.disturbed + t.evicted_pages();
     }
 
     // The first `n` tokens of m's stream (n clamped to what a pool can hold), in tokens_.
@@ -637,8 +898,8 @@ private:
     }
     // Token-count variants for keying calls: the new committed length, its whole pages, one short
     // of them (tokens_too_short), or a few more.
-    std::int64_t keying_tokens(std::uint8_t v, std::int64_t committed) const {
-        const std::int64_t whole = committed / cache_.model.page_size_tokens * cache_.model.page_size_tokens;
+    static std::int64_t keying_tokens(std::uint8_t v, std::int64_t committed, std::int64_t page) {
+        const std::int64_t whole = committed / page * page;
         switch (v % 4) {
             case 0:
                 return committed;
@@ -651,8 +912,8 @@ private:
         }
     }
 
-    void cache_step(unsigned opcode, byte_reader& in) {
-        auto& t = cache_;
+    template <class T>
+    void cache_step(T& t, unsigned opcode, byte_reader& in) {
         pool_model& m = t.model;
         switch (opcode) {
             case 0:
@@ -716,10 +977,10 @@ private:
         const auto tokens = stream_of(m, n_tokens);
         const std::int64_t predicted = m && m->live ? t.state().lookup(tokens, m->scope) : 0;
         const std::int64_t hits_before = t.state().full().stats().hit_tokens;
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const auto hit = t.api().attach_prefix(r, tokens);
         if (hit) m->length_tokens = m->committed_tokens = hit.value();
-        settle(t, call::attach, hit.code(), allowed, before);
+        settle(t, call::attach, hit.code(), allowed, before, r);
         if (!hit) return;
         const std::int64_t page = t.model.page_size_tokens;
         expect(t, call::attach, hit.value() % page == 0 && hit.value() >= 0, "a hit of a partial page");
@@ -734,8 +995,8 @@ private:
     // cache_committed, preempt) gets `variant`'s token count, and fails when it is short.
     template <class T>
     errc_set keying_errors(const T& t, std::uint8_t variant, std::int64_t keyed_len, std::int64_t& n_tokens) const {
-        n_tokens = keying_tokens(variant, keyed_len);
         const std::int64_t page = t.model.page_size_tokens;
+        n_tokens = keying_tokens(variant, keyed_len, page);
         return n_tokens < keyed_len / page * page ? bit(errc::tokens_too_short) : errc_set{0};
     }
 
@@ -756,10 +1017,10 @@ private:
             if (allowed == 0) forward_pass(t, *m, n);  // the K/V of the tokens it commits
         }
         const auto tokens = stream_of(m, n_tokens);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().commit(r, n, tokens);
         if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens;
-        settle(t, call::commit_keyed, s.code(), allowed, before);
+        settle(t, call::commit_keyed, s.code(), allowed, before, r);
     }
 
     template <class T>
@@ -772,9 +1033,9 @@ private:
         else
             allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().cache_committed(r, tokens);
-        settle(t, call::cache, s.code(), allowed, before);
+        settle(t, call::cache, s.code(), allowed, before, r);
     }
 
     // Preempts r, then resumes it as a new request (same scope, same stream) that attaches its
@@ -790,10 +1051,10 @@ private:
         else
             allowed = keying_errors(t, variant, m->committed_tokens, n_tokens);
         const auto tokens = stream_of(m, n_tokens);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().preempt(r, tokens);
-        if (s) m->live = false;
-        settle(t, call::preempt, s.code(), allowed, before);
+        if (s) t.model.retire(*m);
+        settle(t, call::preempt, s.code(), allowed, before, r);
         if (!s) return;
         const request_model was = *m;  // do_add may reallocate the model's vector
         const bool calm = was.keyed_all && disturbances_of(t) == was.calm_since;
@@ -819,13 +1080,13 @@ private:
         errc_set allowed = 0;
         for (const request_model& m : t.model.requests)
             if (m.live && m.length_tokens > 0) allowed = bit(errc::cache_in_use);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().reset_cache();
-        settle(t, call::reset, s.code(), allowed, before);
+        settle(t, call::reset, s.code(), allowed, before, no_request);
         if (s) {
-            ++cache_disturbed_;
-            expect(t, call::reset, t.state().full().cached_pages() == 0 && t.state().swa().cached_pages() == 0,
-                   "reset_cache left cached pages");
+            ++t.disturbed;
+            t.for_each_view(
+                [&](const auto& v) { expect(t, call::reset, v.cached_pages() == 0, "reset_cache left cached pages"); });
         }
     }
 
@@ -902,6 +1163,67 @@ private:
         }
     }
 
+    // A caching pool's digest, sharing check and index cost its token slots (the full pool's index
+    // stores every page's tokens, allocated when the full pool is made, before the other pools'
+    // parameters are checked): a create whose full pool is valid and whose pools of a valid size
+    // hold more than max_cache_tokens slots is skipped, so pools stay small enough to run dry and
+    // every check stays cheap. Every other invalid create still runs.
+    static bool too_many_slots(std::int32_t full_pages, std::span<const std::int32_t> other_pages, std::int32_t page) {
+        if (page < 1 || full_pages < 2 || std::int64_t{full_pages} * page > INT32_MAX) return false;
+        std::int64_t pages = full_pages;
+        for (std::int32_t p : other_pages) pages += std::max(0, p);
+        return pages * page > max_cache_tokens;
+    }
+
+    // ---- the three-group hybrid ------------------------------------------------------------------------
+
+    void do_multi_create(multi_target& t, std::int32_t full_pages,
+                         std::array<std::int32_t, multi_target::groups> groups, std::int32_t page,
+                         std::array<std::int64_t, multi_target::groups> rules) {
+        errc_set allowed = 0;
+        if (page < 1) allowed |= bit(errc::invalid_page_size);
+        if (full_pages < 2 || std::any_of(groups.begin(), groups.end(), [](std::int32_t g) { return g < 2; }))
+            allowed |= bit(errc::invalid_pool_size);
+        if (std::int64_t{full_pages} * page > INT32_MAX) allowed |= bit(errc::invalid_pool_size);  // the index's tokens
+        if (rules[0] < 1 || rules[1] < 1) allowed |= bit(errc::invalid_window);
+        if (rules[2] < 1) allowed |= bit(errc::invalid_chunk);
+        const bool had = t.pool.has_value();
+        if (had && too_many_slots(full_pages, groups, page)) return;
+        const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
+        const status s = t.create(full_pages, groups, page, rules);
+        if (s) t.model = pool_model{page, 0, {}, {}, 0}, ++t.disturbed;
+        if (!had) {
+            if (!s) violated(t, call::create, "the starting pool must be valid");
+            counts_.ok[0] += 1;
+            check_state(t, call::create);
+            return;
+        }
+        settle(t, call::create, s.code(), allowed, before, no_request);
+    }
+
+    // A request holding n committed tokens in every pool, as if prefilled here: full pages for all
+    // of them, in each group the pages its rule still lets the next query see; nothing keyed.
+    template <class T>
+    void do_add_committed(T& t, std::int64_t n) {
+        errc_set allowed = 0;
+        if (n < 0)
+            allowed = bit(errc::negative_length);
+        else if (n > t.model.max_tokens())
+            allowed = bit(errc::length_overflow);
+        else
+            t.for_each_view([&](const auto& v) {
+                if (t.model.pages(n) - released(t, v, n) > v.available_pages())
+                    allowed |= bit(out_of_pages(kind_of<decltype(v)>));
+            });
+        const auto before = digest_if_failing(t, allowed);
+        const auto r = t.api().add_committed_request(n);
+        const bool fresh = !r || !t.model.find(r.value());
+        if (r && fresh)
+            t.model.issue(request_model{r.value(), n, n, true, 0, cache_scope{}, false, disturbances_of(t)});
+        settle(t, call::add_committed, r.code(), allowed, before, r ? r.value() : no_request);
+        expect(t, call::add_committed, fresh, "an id was issued twice");
+    }
+
     void do_tier_create(std::int32_t gpu_pages, std::int32_t host_pages, std::int32_t page) {
         tier_target& t = tier_;
         errc_set allowed = 0;
@@ -911,17 +1233,17 @@ private:
         // The harness mirrors both tiers' K/V values: a valid create too large for that is skipped.
         if (allowed == 0 && (std::int64_t{gpu_pages} + host_pages) * page > max_entries) return;
         const bool had = t.pool.has_value();
-        const std::uint64_t before = had ? state_digest(t.state()) : 0;
+        const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
         const std::int64_t host_hits = t.pool ? t.state().stats().host_hit_tokens : 0;
         const status s = t.create(gpu_pages, host_pages, page);
-        if (s) t.model = pool_model{page, 0, {}}, ++tier_disturbed_, host_hit_tokens_ += host_hits;
+        if (s) t.model = pool_model{page, 0, {}, {}, 0}, ++t.disturbed, host_hit_tokens_ += host_hits;
         if (!had) {
             if (!s) violated(t, call::create, "the starting pool must be valid");
             counts_.ok[0] += 1;
             check_state(t, call::create);
             return;
         }
-        settle(t, call::create, s.code(), allowed, before);
+        settle(t, call::create, s.code(), allowed, before, no_request);
     }
 
     // attach_prefix over both tiers; returns the tokens attached (0 when it fails).
@@ -935,10 +1257,10 @@ private:
         const auto tokens = stream_of(m, n_tokens);
         const tier_hit predicted = m && m->live ? t.state().lookup(tokens, m->scope) : tier_hit{};
         const std::int64_t host_hits_before = t.state().stats().host_hit_tokens;
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const auto hit = t.api().attach_prefix(r, tokens);
         if (hit) m->length_tokens = m->committed_tokens = hit.value().tokens();
-        settle(t, call::attach, hit.code(), allowed, before);
+        settle(t, call::attach, hit.code(), allowed, before, r);
         if (!hit) return 0;
         const tier_hit h = hit.value();
         const std::int64_t page = t.model.page_size_tokens;
@@ -1048,11 +1370,11 @@ private:
         for (const request_model& m : t.model.requests)
             if (m.live && m.length_tokens > 0) allowed = bit(errc::cache_in_use);
         if (t.state().planned_copies() > 0 || t.state().plans_in_flight() > 0) allowed = bit(errc::cache_in_use);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().reset_cache();
-        settle(t, call::reset, s.code(), allowed, before);
+        settle(t, call::reset, s.code(), allowed, before, no_request);
         if (s) {
-            ++tier_disturbed_;
+            ++t.disturbed;
             expect(t, call::reset,
                    t.state().gpu().cached_pages() == 0 &&
                        t.state().host().free_pages() + 1 == t.state().host().size().pages,
@@ -1067,7 +1389,6 @@ private:
 
     template <class T>
     request_id do_add(T& t, cache_scope scope = {}, std::uint8_t stream = 0) {
-        const std::uint64_t before = state_digest(t.state());
         const auto r = [&] {
             if constexpr (T::caching)
                 return t.api().add_request(scope);
@@ -1075,11 +1396,21 @@ private:
                 return t.api().add_request();
         }();
         const bool fresh = !r || !t.model.find(r.value());
-        if (r && fresh)
-            t.model.requests.push_back(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
-        settle(t, call::add, r.code(), 0, before);
+        if (r && fresh) t.model.issue(request_model{r.value(), 0, 0, true, stream, scope, true, disturbances_of(t)});
+        settle(t, call::add, r.code(), 0, std::nullopt, r ? r.value() : no_request);
         expect(t, call::add, fresh, "an id was issued twice");
         return r ? r.value() : request_id{};
+    }
+
+    static constexpr errc out_of_pages(attention_kind view) noexcept {
+        switch (view) {
+            case attention_kind::full:
+                return errc::out_of_full_pages;
+            case attention_kind::sliding:
+                return errc::out_of_swa_pages;
+            default:
+                return errc::out_of_chunked_pages;
+        }
     }
 
     template <class T>
@@ -1096,14 +1427,13 @@ private:
             const std::int64_t need = t.model.pages(m->length_tokens + n) - t.model.pages(m->length_tokens);
             t.for_each_view([&](const auto& v) {
                 if (need > (T::caching ? v.available_pages() : v.free_pages()))
-                    allowed |= bit(kind_of<decltype(v)> == attention_kind::full ? errc::out_of_full_pages
-                                                                                : errc::out_of_swa_pages);
+                    allowed |= bit(out_of_pages(kind_of<decltype(v)>));
             });
         }
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().extend(r, n);
         if (s) m->length_tokens += n;
-        settle(t, call::extend, s.code(), allowed, before);
+        settle(t, call::extend, s.code(), allowed, before, r);
     }
 
     template <class T>
@@ -1116,10 +1446,10 @@ private:
             allowed = bit(errc::negative_length);
         else if (n > m->length_tokens - m->committed_tokens)
             allowed = bit(errc::commit_exceeds_reserved);
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().commit(r, n);
         if (s) m->committed_tokens += n, m->length_tokens = m->committed_tokens, m->keyed_all = false;
-        settle(t, call::commit, s.code(), allowed, before);
+        settle(t, call::commit, s.code(), allowed, before, r);
     }
 
     template <class T>
@@ -1135,31 +1465,30 @@ private:
         else {
             const std::int64_t committed = std::min(m->committed_tokens, n);
             t.for_each_view([&](const auto& v) {
-                constexpr attention_kind k = kind_of<decltype(v)>;
-                if (t.model.released(k, committed) < t.model.released(k, m->committed_tokens))
+                if (released(t, v, committed) < released(t, v, m->committed_tokens))
                     allowed |= bit(errc::window_already_released);
                 const std::int64_t partial = n / t.model.page_size_tokens;
                 if (T::caching && n % t.model.page_size_tokens != 0 && partial < t.model.pages(m->length_tokens) &&
-                    partial >= t.model.released(k, m->committed_tokens) &&
+                    partial >= released(t, v, m->committed_tokens) &&
                     v.ref_count(v.pages(r)[static_cast<std::size_t>(partial)]) > 1)
                     allowed |= bit(errc::truncate_into_shared_page);
             });
         }
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().truncate(r, n);
         if (s) m->length_tokens = n, m->committed_tokens = std::min(m->committed_tokens, n);
-        if (s && T::caching) ++disturbed_of(t);  // it may unkey pages other requests chain through
-        settle(t, call::truncate, s.code(), allowed, before);
+        if (s && T::caching) ++t.disturbed;  // it may unkey pages other requests chain through
+        settle(t, call::truncate, s.code(), allowed, before, r);
     }
 
     template <class T>
     void do_free(T& t, request_id r) {
         request_model* m = t.model.find(r);
         const errc_set allowed = (!m || !m->live) ? bit(errc::unknown_request) : 0;
-        const std::uint64_t before = state_digest(t.state());
+        const auto before = digest_if_failing(t, allowed);
         const status s = t.api().free_request(r);
-        if (s) m->live = false;
-        settle(t, call::free, s.code(), allowed, before);
+        if (s) t.model.retire(*m);
+        settle(t, call::free, s.code(), allowed, before, r);
     }
 
     // ---- tables -------------------------------------------------------------------------------------
@@ -1167,6 +1496,8 @@ private:
     static constexpr std::int32_t sentinel = -0x3c3c3c3d;
     static constexpr std::size_t guard = 4;  // sentinel entries past every buffer's capacity
     static constexpr std::int64_t max_entries = std::int64_t{1} << 18;
+    static constexpr std::int64_t max_cache_tokens = std::int64_t{1} << 12;
+    static constexpr std::size_t max_views = 4;  // the multi-group target: full + 3 groups
 
     // Pages of distinct requests in one table must never coincide: that is one user's KV read as
     // another's. `owner` is indexed by page; duplicate ids in a batch are the same request.
@@ -1220,18 +1551,17 @@ private:
             else if (m.pages(m.find(r)->length_tokens) > row)
                 allowed |= bit(errc::row_too_short);
         }
+        const std::uint64_t before = state_digest(t.state());
         t.for_each_view([&](const auto& v) {
-            constexpr attention_kind k = kind_of<decltype(v)>;
             std::vector<std::int32_t> buf(static_cast<std::size_t>(cap) + guard, sentinel);
-            const std::uint64_t before = state_digest(t.state());
-            const status s = t.template dense<k>(batch_, std::span(buf).first(static_cast<std::size_t>(cap)), row);
-            settle(t, call::dense, s.code(), allowed, before, false);
+            const status s = t.dense(v, batch_, std::span(buf).first(static_cast<std::size_t>(cap)), row);
+            settle(t, call::dense, s.code(), allowed, std::nullopt, no_request, false);
             std::size_t written = 0;
             if (s) {
                 ownership own(v.size().pages);
                 for (std::size_t b = 0; b < batch_.size(); ++b) {
                     const request_model& rm = *m.find(batch_[b]);
-                    const std::int64_t n = m.pages(rm.length_tokens), gone = m.released(k, rm.committed_tokens);
+                    const std::int64_t n = m.pages(rm.length_tokens), gone = released(t, v, rm.committed_tokens);
                     const std::int32_t* e = buf.data() + b * static_cast<std::size_t>(row);
                     for (std::int64_t i = 0; i < row; ++i) {
                         const std::int32_t p = e[i];
@@ -1252,14 +1582,15 @@ private:
                                [](std::int32_t x) { return x == sentinel; }),
                    "wrote past the table it returned (or wrote while failing)");
         });
+        expect_unchanged(t, call::dense, before);
     }
 
     template <class T>
     void do_csr(T& t, std::uint8_t variant) {
         pool_model& m = t.model;
         const std::size_t batch_size = batch_.size();
+        const std::uint64_t before = state_digest(t.state());
         t.for_each_view([&](const auto& v) {
-            constexpr attention_kind k = kind_of<decltype(v)>;
             std::int64_t nnz = 0;
             bool all_live = true;
             for (request_id r : batch_) {
@@ -1268,7 +1599,7 @@ private:
                     continue;
                 }
                 const request_model& rm = *m.find(r);
-                nnz += m.pages(rm.length_tokens) - m.released(k, rm.committed_tokens);
+                nnz += m.pages(rm.length_tokens) - released(t, v, rm.committed_tokens);
             }
             if (nnz > max_entries) return;
             std::size_t caps[3] = {batch_size + 1, static_cast<std::size_t>(nnz), batch_size};
@@ -1298,9 +1629,8 @@ private:
             for (std::size_t i = 0; i < 3; ++i) bufs[i].assign(caps[i] + guard, sentinel);
             const csr_table_out out{std::span(bufs[0]).first(caps[0]), std::span(bufs[1]).first(caps[1]),
                                     std::span(bufs[2]).first(caps[2])};
-            const std::uint64_t before = state_digest(t.state());
-            const auto n = t.template csr<k>(batch_, out);
-            settle(t, call::csr, n.code(), allowed, before, false);
+            const auto n = t.csr(v, batch_, out);
+            settle(t, call::csr, n.code(), allowed, std::nullopt, no_request, false);
             std::size_t written[3] = {0, 0, 0};
             if (n) {
                 expect(t, call::csr, n.value() == nnz, "nnz differs from the in-window page count");
@@ -1309,7 +1639,7 @@ private:
                 const std::int64_t page = m.page_size_tokens;
                 for (std::size_t b = 0; b < batch_size; ++b) {
                     const request_model& rm = *m.find(batch_[b]);
-                    const std::int64_t gone = m.released(k, rm.committed_tokens);
+                    const std::int64_t gone = released(t, v, rm.committed_tokens);
                     const std::int64_t rows = m.pages(rm.length_tokens) - gone;
                     expect(t, call::csr, bufs[0][b + 1] - bufs[0][b] == rows, "row length != in-window pages");
                     for (std::int64_t j = 0; j < rows; ++j) {
@@ -1337,6 +1667,7 @@ private:
                                    [](std::int32_t x) { return x == sentinel; }),
                        "wrote past the table it returned (or wrote while failing)");
         });
+        expect_unchanged(t, call::csr, before);
     }
 
     template <class T>
@@ -1363,14 +1694,14 @@ private:
             allowed |= bit(errc::unknown_request);
         else if (total > cap)
             allowed |= bit(errc::buffer_too_small);
-        std::vector<std::int64_t> per_view[2];
+        std::array<std::vector<std::int64_t>, max_views> per_view;
+        std::size_t view = 0;
+        const std::uint64_t before = state_digest(t.state());
         t.for_each_view([&](const auto& v) {
-            constexpr attention_kind k = kind_of<decltype(v)>;
-            std::vector<std::int64_t>& buf = per_view[k == attention_kind::full ? 0 : 1];
+            std::vector<std::int64_t>& buf = per_view[view++];
             buf.assign(static_cast<std::size_t>(cap) + guard, sentinel);
-            const std::uint64_t before = state_digest(t.state());
-            const auto n = t.template slots<k>(batch_, std::span(buf).first(static_cast<std::size_t>(cap)));
-            settle(t, call::slots, n.code(), allowed, before, false);
+            const auto n = t.slots(v, batch_, std::span(buf).first(static_cast<std::size_t>(cap)));
+            settle(t, call::slots, n.code(), allowed, std::nullopt, no_request, false);
             std::size_t written = 0;
             if (n) {
                 expect(t, call::slots, n.value() == total, "slot count != tokens in flight");
@@ -1397,17 +1728,23 @@ private:
                    "wrote past the slots it returned (or wrote while failing)");
             buf.resize(written);  // a failing view leaves nothing to compare
         });
-        // A hybrid pool's SWA slot of a token is its full slot mapped through full_to_swa.
-        if constexpr (T::hybrid) {
-            if (!per_view[0].empty() || !per_view[1].empty()) {
-                expect(t, call::slots, per_view[0].size() == per_view[1].size(), "views disagree on slot count");
+        expect_unchanged(t, call::slots, before);
+        // A hybrid pool's slot of a token in group view j is its full slot mapped through the group's
+        // mapping (full_to_swa, full_to_group<j - 1>).
+        if constexpr (T::views > 1) {
+            for (std::size_t j = 1; j < T::views; ++j) {
+                if (per_view[0].empty() && per_view[j].empty()) continue;
+                expect(t, call::slots, per_view[0].size() == per_view[j].size(), "views disagree on slot count");
                 for (std::size_t i = 0; i < per_view[0].size(); ++i)
-                    expect(t, call::slots, t.state().swa_slot(per_view[0][i]) == per_view[1][i],
-                           "swa_slot(full slot) != the SWA view's slot");
+                    expect(t, call::slots, t.group_slot(j, per_view[0][i]) == per_view[j][i],
+                           "a group's slot != its mapping applied to the full slot");
             }
         }
     }
 };
+
+/// Runs one input of the three-group target (fuzz/fuzz_multi.cpp) on a fresh multi-group hybrid.
+inline outcome run_multi(std::span<const std::uint8_t> input) { return session(nullptr).run_multi(input); }
 
 /// Runs one input of the host-tier target (fuzz/fuzz_tier.cpp) on a fresh tiered pool.
 inline outcome run_tier(std::span<const std::uint8_t> input) { return session(nullptr).run_tier(input); }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Fuzz the pools (fuzz_pools: full, SWA, hybrid, caching hybrid) and the host tier (fuzz_tier) for
-# a bounded time each (docs/fuzzing.md).
+# Fuzz the pools (fuzz_pools: full, SWA, hybrid, caching hybrid), the host tier (fuzz_tier) and the
+# three-group hybrid (fuzz_multi) for a bounded time each (docs/fuzzing.md).
 #   fuzz/run.sh [SECONDS]        fuzz each target for SECONDS (default 60); 0 = only replay kept inputs
-#   fuzz/run.sh --merge SECONDS  then fold inputs that reach new edges into fuzz/corpus/ (corpus-tier/)
+#   fuzz/run.sh --merge SECONDS  then fold inputs that reach new edges into fuzz/corpus/ (corpus-tier/,
+#                                corpus-multi/)
 # Needs Debian's clang and libclang-rt-dev (clang++ -fsanitize=fuzzer). Builds in $PAGEDKV_FUZZ_BUILD
 # (default build-fuzz). A crash stops the run and is copied into fuzz/regressions/ (fuzz_tier's into
-# fuzz/regressions-tier/), which the host tests replay (tests/test_fuzz_regressions.cpp): fix the
-# bug, keep the file.
+# fuzz/regressions-tier/, fuzz_multi's into fuzz/regressions-multi/), which the host tests replay
+# (tests/test_fuzz_regressions.cpp): fix the bug, keep the file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 merge=0
@@ -19,8 +20,10 @@ status=0
 fuzz_target() {
   local name=$1 corpus=$2 regressions=$3 work="$build/$1.work"
   mkdir -p "$work/corpus" "$work/crashes"
+  # The checks and the state digest are left out of the coverage tracing (fuzz/coverage_ignore.txt).
   "$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wpedantic -Werror -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined ${PAGEDKV_FUZZ_CXXFLAGS:-} -Iinclude "fuzz/$name.cpp" -o "$build/$name"
+    -fno-sanitize-recover=undefined -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt \
+    ${PAGEDKV_FUZZ_CXXFLAGS:-} -Iinclude "fuzz/$name.cpp" -o "$build/$name"
   local kept=("$corpus")
   [ -d "$regressions" ] && kept=("$regressions" "$corpus")
   # Every kept input must still pass (libFuzzer runs each file once with -runs=0).
@@ -52,4 +55,5 @@ fuzz_target() {
 }
 fuzz_target fuzz_pools fuzz/corpus fuzz/regressions || status=1
 fuzz_target fuzz_tier fuzz/corpus-tier fuzz/regressions-tier || status=1
+fuzz_target fuzz_multi fuzz/corpus-multi fuzz/regressions-multi || status=1
 exit "$status"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the hand-made seeds of fuzz/corpus/ (seed-*): engine-like scenarios encoded in the input
 format of fuzz/harness.hpp (docs/fuzzing.md), so fuzzing starts from deep, meaningful states.
-Usage: fuzz/seeds.py [out_dir=fuzz/corpus]   (fuzz_tier's seeds go to out_dir/../corpus-tier)"""
+Usage: fuzz/seeds.py [out_dir=fuzz/corpus]   (fuzz_tier's seeds go to out_dir/../corpus-tier,
+fuzz_multi's to out_dir/../corpus-multi)"""
 import os
 import sys
 
@@ -262,6 +263,92 @@ def tier_bad():
     return s.t(T_ADD_PLAIN).t(T_COMPLETE, OLDEST).t(T_TAKE).t(T_COMPLETE, NEVER_TAKEN)
 
 
+M_ADD_COMMITTED = 16  # fuzz_multi: the caching pool's opcodes (C_*), plus add_committed_request
+
+
+class MultiSeed(Seed):
+    """Inputs of fuzz_multi (run_multi): one byte per call, opcode b % 17, the C_* calls on the
+    three-group hybrid (full; windows W0, W1; chunks C), plus M_ADD_COMMITTED."""
+    def m(self, opcode, *operands):
+        self.b.append(opcode)
+        self.b.extend(operands)
+        return self
+
+    def create(self, full, groups, page, w0, w1, chunk):  # sizes in pages, rules in tokens (1..40)
+        return self.m(C_CREATE, Seed.size(full), *[Seed.size(g) for g in groups], Seed.page(page),
+                      Seed.window(w0), Seed.window(w1), Seed.window(chunk))
+
+    def add_scoped(self, tenant, stream):
+        return self.m(C_ADD, tenant + 2 * stream)
+
+    def tables_m(self, reqs, variant=0):
+        for opcode in (C_DENSE, C_CSR, C_SLOTS):
+            self.m(opcode, len(reqs), *reqs, variant)
+        return self
+
+
+def multi_share():
+    """Starting pool (40 full pages, groups of 12: W = 6, W = 9, C = 8; P = 4): a prompt keyed and
+    freed, hits across streams and tenants, chunk boundaries, preempt + resume, tables, reset."""
+    s = MultiSeed()
+    s.add_scoped(0, 28).m(C_ATTACH, 0, 40).m(C_EXTEND, 0, Seed.pages_tok(7)).m(C_COMMIT_KEYED, 0, Seed.rel(2), 0)
+    s.m(C_FREE, 0)
+    s.add_scoped(0, 24).m(C_ATTACH, 1, 40)            # hits up to 28 tokens of request 0's pages
+    s.add_scoped(1, 28).m(C_ATTACH, 2, 40)            # another tenant: no hit
+    s.add_scoped(0, 28).m(C_ATTACH, 3, 17)            # H = 16: a chunk boundary, no chunk page needed
+    s.m(C_SPECULATE, 1, 3, 2, 0).m(C_SPECULATE, 3, 5, 7, 1).m(C_SPECULATE, 2, 7, 9, 0)
+    s.tables_m([1, 3, 2]).tables_m([3], 1)
+    s.m(C_TRUNCATE, 3, Seed.rel(1, -1))               # back one committed token
+    s.m(C_EXTEND, 1, Seed.tok(5)).m(C_TRUNCATE, 1, Seed.rel(1, 1)).m(C_COMMIT, 1, Seed.tok(1))  # drafts rolled back
+    s.m(C_CACHE, 1, 2).m(C_CACHE, 1, 1)               # tokens_too_short, then exact
+    s.m(C_PREEMPT, 3, 0).m(C_PREEMPT, 1, 0)           # preempt + resume: hits their own prefix
+    s.m(C_RESET)                                      # cache_in_use
+    s.m(M_ADD_COMMITTED, Seed.pages_tok(5, 1)).tables_m([6, 5])
+    for r in range(8):
+        s.m(C_FREE, r)
+    return s.m(C_RESET).m(C_ADD_PLAIN).m(C_ATTACH, 8, 40)
+
+
+def multi_pressure():
+    """Groups of 5 pages: window and chunk pages evicted while their full pages stay cached
+    (tombstones per group), plain commits, add_committed_request short of group pages."""
+    s = MultiSeed().create(16, [5, 5, 5], 4, 6, 9, 8)
+    for i in range(4):
+        s.add_scoped(0, 28).m(C_ATTACH, i, 30).m(C_EXTEND, i, Seed.pages_tok(3, 1))
+        s.m(C_COMMIT_KEYED if i % 2 == 0 else C_COMMIT, i, Seed.rel(2), *([0] if i % 2 == 0 else []))
+        s.m(C_PREEMPT, i, 0)
+        s.add_scoped(0, 24 + i).m(C_ATTACH, 4 + 2 * i + 1, 30).m(C_EXTEND, 4 + 2 * i + 1, Seed.pages_tok(5))
+        s.m(C_SPECULATE, 4 + 2 * i + 1, 2, 3, 1).tables_m([4 + 2 * i + 1])
+    return s.m(M_ADD_COMMITTED, Seed.pages_tok(7)).m(M_ADD_COMMITTED, Seed.tok(3))
+
+
+def multi_bad():
+    """Each pool's invalid create, negative and too long committed requests, rollbacks into a
+    released window and chunk, stale and never-issued ids, keying tokens one short."""
+    s = MultiSeed()
+    bad = 224 + 1                                                       # a 1-page pool
+    s.m(C_CREATE, bad, 10, 10, 10, Seed.page(4), 5, 8, 7)               # the full pool
+    for g in range(3):
+        sizes = [10, 10, 10]
+        sizes[g] = bad
+        s.m(C_CREATE, 38, *sizes, Seed.page(4), 5, 8, 7)                # each group
+    s.m(C_CREATE, 38, 10, 10, 10, 224, 5, 8, 7)                         # page size 0
+    s.m(C_CREATE, 38, 10, 10, 10, Seed.page(4), 192, 8, 7)              # window 0
+    s.m(C_CREATE, 38, 10, 10, 10, Seed.page(4), 5, 193, 7)              # window -1
+    s.m(C_CREATE, 38, 10, 10, 10, Seed.page(4), 5, 8, 192)              # chunk 0
+    s.m(M_ADD_COMMITTED, 224).m(M_ADD_COMMITTED, 229)                   # -1 tokens; past the int32 table
+    s.add_scoped(0, 5).m(C_EXTEND, 0, Seed.pages_tok(7, 1)).m(C_COMMIT_KEYED, 0, Seed.rel(2), 0)  # 29 committed
+    s.m(C_TRUNCATE, 0, Seed.pages_tok(5))             # 20: window 6 needs page 3 again: released
+    s.m(C_TRUNCATE, 0, Seed.pages_tok(6))             # 24: the chunk boundary itself
+    s.m(C_EXTEND, 0, Seed.pages_tok(2)).m(C_COMMIT_KEYED, 0, Seed.rel(2), 2)  # tokens_too_short
+    s.m(C_ATTACH, 0, 9)                               # request_not_empty
+    s.m(C_FREE, 0).m(C_FREE, 0).m(C_EXTEND, 0, 1).m(C_ATTACH, 250, 9)       # stale, never issued
+    s.m(C_PREEMPT, 0, 0).m(C_SPECULATE, 250, 1, 3, 0).tables_m([0])
+    s.m(C_EXTEND, 1, Seed.tok(1))
+    s.m(C_ADD_PLAIN).m(C_EXTEND, 1, 226).m(C_TRUNCATE, 1, 224).m(C_COMMIT, 1, Seed.tok(19)).m(C_COMMIT, 1, 224)
+    return s.m(M_ADD_COMMITTED, Seed.pages_tok(7))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     os.makedirs(out, exist_ok=True)
@@ -278,6 +365,12 @@ def main():
     os.makedirs(tier_out, exist_ok=True)
     for scenario in (tier_offload, tier_lagging, tier_bad):
         with open(os.path.join(tier_out, f"seed-{scenario.__name__.replace('_', '-')}"), "wb") as f:
+            f.write(scenario().b)
+    # fuzz_multi's seeds, in corpus-multi/.
+    multi_out = os.path.join(os.path.dirname(os.path.abspath(out)), "corpus-multi")
+    os.makedirs(multi_out, exist_ok=True)
+    for scenario in (multi_share, multi_pressure, multi_bad):
+        with open(os.path.join(multi_out, f"seed-{scenario.__name__.replace('_', '-')}"), "wb") as f:
             f.write(scenario().b)
 
 

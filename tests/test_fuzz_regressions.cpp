@@ -95,6 +95,27 @@ TEST_CASE("the host tier's seeds and kept inputs pass, load from the host tier a
     CHECK(total.ok[index(call::commit)] + total.ok[index(call::cache)] == 0);  // the tier target keys every commit
 }
 
+TEST_CASE("the three-group hybrid's seeds and kept inputs pass and reach every call kind both succeeding and failing") {
+    auto files = files_under("fuzz/corpus-multi");
+    REQUIRE_MESSAGE(files.size() >= 3, "multi seeds missing under " PAGEDKV_SOURCE_DIR "/fuzz/corpus-multi");
+    for (const fs::path& f : files_under("fuzz/regressions-multi")) files.push_back(f);
+    pagedkv::fuzz::call_counts total;
+    for (const fs::path& f : files) {
+        const auto out = pagedkv::fuzz::run_multi(bytes_of(f));
+        CHECK_MESSAGE(out.ok(), f.filename().string() << ": call " << out.failed_call << ": " << out.what);
+        total += out.counts;
+    }
+    for (call c :
+         {call::create, call::extend, call::commit, call::truncate, call::free, call::dense, call::csr, call::slots,
+          call::attach, call::commit_keyed, call::cache, call::preempt, call::reset, call::add_committed}) {
+        CAPTURE(pagedkv::fuzz::call_names[index(c)]);
+        CHECK(total.ok[index(c)] > 0);
+        CHECK(total.failed[index(c)] > 0);
+    }
+    for (call c : {call::add, call::resume}) CHECK(total.ok[index(c)] > 0);     // these cannot fail
+    CHECK(total.ok[index(call::take)] + total.ok[index(call::complete)] == 0);  // the tier's
+}
+
 TEST_CASE("the tier decoder: an evicted page written back, then loaded by a hit, its bytes checked") {
     // One byte per call (b % 16): see docs/fuzzing.md. Starting tier: 24 GPU pages, 16 host, P = 4.
     const std::vector<std::uint8_t> input{
