@@ -2,6 +2,7 @@
 // handle no pool issues, and a checked build that stops on `value()` of an error.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,6 +96,40 @@ std::pair<bool, std::string> run_child(F&& f) {
     return {WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, err};
 }
 }  // namespace
+
+#if !defined(__SANITIZE_ADDRESS__)  // ASan reserves terabytes of address space: no limit fits beside it
+TEST_CASE("a composite refuses another pool's bad argument before building its full pool's prefix index") {
+    // A valid full pool of 2 x 2^29 tokens needs a 4 GiB index; the child may map 1 GiB more than it
+    // has. Building that index first (as fuzzing found) fails the allocation and aborts the child.
+    const auto refused_without_allocating = [](auto create, errc expected) {
+        return !run_child([&] {
+                    unsigned long long pages = 0;  // the child's mapped size now, in pages
+                    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+                        if (std::fscanf(f, "%llu", &pages) != 1) pages = 0;
+                        std::fclose(f);
+                    }
+                    rlimit lim{};
+                    getrlimit(RLIMIT_AS, &lim);
+                    lim.rlim_cur = pages * static_cast<unsigned long long>(sysconf(_SC_PAGESIZE)) + (1ull << 30);
+                    if (pages == 0 || setrlimit(RLIMIT_AS, &lim) != 0) std::abort();
+                    try {  // a failed allocation ends the child here, not in the test framework
+                        if (create().code() != expected) std::abort();
+                    } catch (...) {
+                        std::abort();
+                    }
+                }).first;
+    };
+    CHECK(refused_without_allocating(
+        [] { return caching_hybrid_pool<lru>::create(pool_size{2}, pool_size{8}, 1 << 29, 0); }, errc::invalid_window));
+    using groups = multi_hybrid_pool<full_pool<lifo_free_stack, lru>, swa_pool<lifo_free_stack, lru>,
+                                     chunked_pool<lifo_free_stack, lru>>;
+    CHECK(refused_without_allocating(
+        [] { return groups::create(pool_size{2}, 1 << 29, group_size{pool_size{8}, 64}, group_size{pool_size{8}, 0}); },
+        errc::invalid_chunk));
+    // The order of errors is kept: the full pool's own size error still comes first.
+    CHECK(caching_hybrid_pool<lru>::create(pool_size{1}, pool_size{8}, 16, 0).code() == errc::invalid_pool_size);
+}
+#endif
 
 #if PAGEDKV_CHECKED
 TEST_CASE("checked builds: a query on a request that is not live aborts and names the precondition") {

@@ -39,13 +39,15 @@ public:
     using swa_pool_type = typename pools::template group_pool_type<0>;
     using pools::caching;
 
-    /// Errors: those of the two pools' `create` (full first).
+    /// Errors: those of the two pools' `create` (full first). The full pool, which may hold a large
+    /// prefix index, is built last: nothing is allocated for a call that fails.
     static result<hybrid_pool> create(pool_size full_pages, pool_size swa_pages, std::int32_t page_size_tokens,
                                       std::int64_t window_tokens) {
-        auto f = FullPool::create(full_pages, page_size_tokens);
-        if (!f) return f.err();
+        if (auto c = FullPool::check_create(full_pages, page_size_tokens); !c) return c.err();
         auto s = SwaPool::create(swa_pages, page_size_tokens, window_tokens);
         if (!s) return s.err();
+        auto f = FullPool::create(full_pages, page_size_tokens);
+        if (!f) return f.err();
         return hybrid_pool(std::move(f.value()), std::move(s.value()));
     }
 

@@ -73,15 +73,17 @@ public:
 
     /// The full pool and one pool per group, created with one page size. Errors: those of each
     /// pool's `create` (invalid_pool_size, invalid_page_size, invalid_window, invalid_chunk), the
-    /// full pool's first, then the groups' in order.
+    /// full pool's first, then the groups' in order. The full pool, which may hold a large prefix
+    /// index, is built last: nothing is allocated for it in a call that fails.
     static result<multi_hybrid_pool> create(pool_size full_pages, std::int32_t page_size_tokens,
                                             typename sized<GroupPools>::type... groups) {
-        auto f = FullPool::create(full_pages, page_size_tokens);
-        if (!f) return f.err();
+        if (auto c = FullPool::check_create(full_pages, page_size_tokens); !c) return c.err();
         error bad{};
         // One create per group, in order; after the first failure the rest are not attempted.
         auto made = std::tuple{make_group<GroupPools>(groups, page_size_tokens, bad)...};
         if (bad.code != errc{}) return bad;
+        auto f = FullPool::create(full_pages, page_size_tokens);
+        if (!f) return f.err();
         return std::apply([&](auto&... g) { return from_pools(std::move(f.value()), std::move(*g)...); }, made);
     }
 

@@ -60,6 +60,12 @@ public:
     /// and how batch calls refuse a whole batch before applying any of it.
     using state::check_commit, state::check_truncate, state::lookup, state::pages_to_extend;
 
+    /// The size errors `create` would return (invalid_page_size, invalid_pool_size), allocating
+    /// nothing: a composite checks its full pool, whose prefix index may be gigabytes, before it
+    /// creates any pool, so that another pool's bad argument is refused without that allocation.
+    static status check_create(pool_size size, std::int32_t page_size_tokens) noexcept {
+        return validate(size, page_size_tokens);
+    }
     /// A full-attention pool. Errors: invalid_pool_size (also: an indexed pool of more than
     /// INT32_MAX tokens, N x P, whose index could not store them), invalid_page_size.
     static result<paged_pool> create(pool_size size, std::int32_t page_size_tokens)
