@@ -657,6 +657,17 @@ private:
         check_touched(t, c, touched);
     }
 
+    // A create's result: the first create of a target (nothing to compare against) must succeed;
+    // a later one is settled like any pool-wide call.
+    template <class T>
+    void settle_create(const T& t, status s, bool had, errc_set allowed, std::optional<std::uint64_t> before,
+                       const char* first_must_succeed) {
+        if (had) return settle(t, call::create, s.code(), allowed, before, no_request);
+        if (!s) violated(t, call::create, first_must_succeed);
+        counts_.ok[0] += 1;
+        check_state(t, call::create);
+    }
+
     // A const call changed nothing: the digest after equals `before`.
     template <class T>
     static void expect_unchanged(const T& t, call c, std::uint64_t before) {
@@ -813,13 +824,7 @@ private:
         const status s = t.create(pages, swa_pages, page, window);
         if (s) t.model = pool_model{page, sliding ? window : 0, {}, {}, 0};
         if (s && T::caching) ++t.disturbed;
-        if (!had) {  // only the first create can meet an empty target; it must be valid
-            if (!s) violated(t, call::create, "the starting pools must be valid");
-            counts_.ok[0] += 1;
-            check_state(t, call::create);
-            return;
-        }
-        settle(t, call::create, s.code(), allowed, before, no_request);
+        settle_create(t, s, had, allowed, before, "the starting pools must be valid");
     }
 
     template <class T>
@@ -1192,13 +1197,7 @@ private:
         const auto before = had ? digest_if_failing(t, allowed) : std::nullopt;
         const status s = t.create(full_pages, groups, page, rules);
         if (s) t.model = pool_model{page, 0, {}, {}, 0}, ++t.disturbed;
-        if (!had) {
-            if (!s) violated(t, call::create, "the starting pool must be valid");
-            counts_.ok[0] += 1;
-            check_state(t, call::create);
-            return;
-        }
-        settle(t, call::create, s.code(), allowed, before, no_request);
+        settle_create(t, s, had, allowed, before, "the starting pool must be valid");
     }
 
     // A request holding n committed tokens in every pool, as if prefilled here: full pages for all
@@ -1237,13 +1236,7 @@ private:
         const std::int64_t host_hits = t.pool ? t.state().stats().host_hit_tokens : 0;
         const status s = t.create(gpu_pages, host_pages, page);
         if (s) t.model = pool_model{page, 0, {}, {}, 0}, ++t.disturbed, host_hit_tokens_ += host_hits;
-        if (!had) {
-            if (!s) violated(t, call::create, "the starting pool must be valid");
-            counts_.ok[0] += 1;
-            check_state(t, call::create);
-            return;
-        }
-        settle(t, call::create, s.code(), allowed, before, no_request);
+        settle_create(t, s, had, allowed, before, "the starting pool must be valid");
     }
 
     // attach_prefix over both tiers; returns the tokens attached (0 when it fails).
