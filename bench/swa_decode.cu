@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -229,6 +230,7 @@ measured run(const config& c, int page_size, int sm_count, std::size_t l2_bytes,
 int main(int argc, char** argv) {
     const char* csv_path = nullptr;
     bool quick = false, small = false, sweep = false;  // --small: B = 1 and 8 only
+    std::optional<config> only;                        // --only B,ctx,W,Hq,Hkv,D: one config (for ncu)
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--csv") && i + 1 < argc)
             csv_path = argv[++i];
@@ -238,8 +240,14 @@ int main(int argc, char** argv) {
             small = true;
         else if (!std::strcmp(argv[i], "--splits-sweep"))
             sweep = true;
+        else if (config c{}; !std::strcmp(argv[i], "--only") && i + 1 < argc &&
+                             std::sscanf(argv[++i], "%d,%d,%d,%d,%d,%d", &c.batch, &c.context, &c.window, &c.q_heads,
+                                         &c.kv_heads, &c.head_dim) == 6)
+            only = c;
         else {
-            std::fprintf(stderr, "usage: swa_decode [--csv FILE] [--quick] [--small] [--splits-sweep]\n");
+            std::fprintf(
+                stderr,
+                "usage: swa_decode [--csv FILE] [--quick] [--small] [--splits-sweep] [--only B,ctx,W,Hq,Hkv,D]\n");
             return 2;
         }
     }
@@ -270,6 +278,7 @@ int main(int argc, char** argv) {
                     for (const int D : {128, 256})
                         if ((!quick || (ctx == 8192 && W == 1024)) && (!small || B <= 8))
                             configs.push_back({B, ctx, W, hq, hkv, D});
+    if (only) configs.assign(1, *only);
 
     FILE* csv = csv_path ? std::fopen(csv_path, "w") : nullptr;
     if (csv)

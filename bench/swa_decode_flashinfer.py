@@ -188,6 +188,14 @@ def rel(a, b):
 
 def run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2_bytes, gen, min_launches=16):
     qpr = MTP_QUERIES if fam == "mtp" else 1
+    phases, t_phase = {}, [time.time()]
+
+    def phase(name):  # seconds since the last mark, so a slow configuration says where its time went
+        torch.cuda.synchronize()
+        now = time.time()
+        phases[name] = phases.get(name, 0.0) + now - t_phase[0]
+        t_phase[0] = now
+
     window = W if fam != "full" else 0
     first_key = max(0, ctx - qpr + 1 - window) if window > 0 else 0
     first_page, last_page = first_key // PAGE, (ctx - 1) // PAGE
@@ -246,6 +254,7 @@ def run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2_bytes, gen, min_la
             except Exception as e:  # noqa: BLE001
                 errors[name] = repr(e)[:300]
 
+    phase("setup+plan")
     # Correctness, eagerly on copy 0: every output against pagedkv's, both against float32.
     first_call = {}
     for name, fn in list(kernels.items()):
@@ -257,7 +266,7 @@ def run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2_bytes, gen, min_la
         except Exception as e:  # noqa: BLE001
             errors[name] = repr(e)[:300]
             del kernels[name]
-    torch.cuda.synchronize()
+    phase("eager")
     check = {}
     refs = [(b, reference(q, k_all[0], v_all[0], indices, npages, first_key, kv_len_csr, first_page, b, qpr, window,
                           scale)) for b in sorted({0, B - 1})]
@@ -265,6 +274,7 @@ def run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2_bytes, gen, min_la
         o = outs[name]
         vs_ref = max(rel(o[b * qpr:(b + 1) * qpr], r) for b, r in refs)
         check[name] = (rel(o, outs["pagedkv"]), vs_ref)
+    phase("reference")
 
     est_us = kv_bytes / 3.0e12 * 1e6 + 5.0
     per_graph = max(min_launches, copies) // copies * copies
@@ -275,10 +285,13 @@ def run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2_bytes, gen, min_la
             graphs[name] = graph_of(fn, copies, per_graph)
         except Exception as e:  # noqa: BLE001
             errors[name] = "graph: " + repr(e)[:300]
+        phase(f"capture {name}")
     t = time_graphs(graphs, per_graph, reps)
+    phase("replays")
     del graphs
     useful = B * keys * hkv * d * 2 * 2 + 2 * q.numel() * 2
-    return dict(splits=splits, useful=useful, times=t, check=check, errors=errors, copies=copies, first_call=first_call)
+    return dict(splits=splits, useful=useful, times=t, check=check, errors=errors, copies=copies, first_call=first_call,
+                phases=phases)
 
 
 def configs(families):
@@ -362,6 +375,8 @@ def main():
         slow = {n: round(v, 1) for n, v in r["first_call"].items() if v > 1.0}
         if slow:  # a first call this slow built something (FlashInfer's JIT) the warm-up did not
             line += f" first calls {slow} s"
+        if time.time() - t_cfg > 10.0:
+            line += " phases {" + ", ".join(f"{k} {v:.1f}" for k, v in r["phases"].items()) + "} s"
         if r["errors"]:
             line += f" ERR {r['errors']}"
         print(line, flush=True)

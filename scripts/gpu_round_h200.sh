@@ -21,7 +21,8 @@
 # [".wt16", ".whl"]: `cd .wt16 && bash scripts/gpu_round_h200.sh check`, then at once (the machine
 # stays warm 30 s) `cd .wt16 && bash scripts/gpu_round_h200.sh bench`. The MTP family alone:
 # `SKIP_CUDA_BENCH=1 FI_ARGS="--families mtp" bash scripts/gpu_round_h200.sh bench`. NCU=1 adds Nsight
-# Compute profiles of the decode kernel (first --quick --small config) and the sync kernels;
+# Compute profiles of the decode kernel (first --quick --small config, then B = 256 with 32/8 and
+# 16/16 heads) and the sync kernels;
 # SPLITS_SWEEP=1 times B = 1 and 8 with 2x and 4x the plan's split count (bench/swa_decode.cu).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -115,6 +116,11 @@ bench)
   if [ "${NCU:-0}" = 1 ]; then  # Nsight Compute while the JIT warm-up runs: the decode kernel's first config, the sync kernels
     timeout 150 ncu --set full -k regex:decode_kernel -c 1 "$B/swa_decode" --quick --small > "$OUT/ncu_decode.txt" 2>&1
     echo "ncu decode rc=$? ($(el))"
+    for cfg in 256,8192,1024,32,8,128 256,8192,1024,16,16,128; do  # GQA against MHA at B = 256, same file
+      echo "=== ncu --only $cfg" >> "$OUT/ncu_decode.txt"
+      timeout 100 ncu --set full -k regex:decode_kernel -c 1 "$B/swa_decode" --only "$cfg" >> "$OUT/ncu_decode.txt" 2>&1
+      echo "ncu decode $cfg rc=$? ($(el))"
+    done
     timeout 90 ncu --set full -k regex:tables_apply_emit -c 4 "$B/bench_device_tables" 3 > "$OUT/ncu_sync.txt" 2>&1
     echo "ncu sync rc=$? ($(el))"
   fi
