@@ -234,6 +234,7 @@ def run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2_bytes, gen, min_la
 
     kernels = {"pagedkv": pkv}
     errors = {}
+    phase("setup")
     wl = window - 1 if window > 0 else -1
     if qpr == 1:
         for name in ("fi_cc", "fi_tc"):
@@ -244,6 +245,7 @@ def run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2_bytes, gen, min_la
                 kernels[name] = (lambda w, name: lambda cp: w.run(q, (k_all[cp], v_all[cp]), out=out_of(name)))(w, name)
             except Exception as e:  # noqa: BLE001
                 errors[name] = repr(e)[:300]
+            phase(f"plan {name}")
     else:
         for name in ("fi_fa2", "fi_fa3"):
             w = wrappers[name]
@@ -253,8 +255,8 @@ def run_config(fam, B, ctx, W, hq, hkv, d, wrappers, shim, l2_bytes, gen, min_la
                 kernels[name] = (lambda w, name: lambda cp: w.run(q, (k_all[cp], v_all[cp]), out=out_of(name)))(w, name)
             except Exception as e:  # noqa: BLE001
                 errors[name] = repr(e)[:300]
+            phase(f"plan {name}")
 
-    phase("setup+plan")
     # Correctness, eagerly on copy 0: every output against pagedkv's, both against float32.
     first_call = {}
     for name, fn in list(kernels.items()):

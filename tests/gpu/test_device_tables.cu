@@ -120,60 +120,70 @@ TEST_CASE("device tables: fused and Thrust syncs equal the host emission after r
     }
 }
 
+namespace {
+/// 300 engine steps of a composite, each synced four ways (copy + kernel, inline, mapped, Thrust)
+/// into its own set of device tables, every pool's tables and every group's map checked each step.
+template <class Composite, class Make, std::size_t... G>
+void composite_tables_history(Make make_composite, unsigned seed, std::index_sequence<G...>) {
+    CAPTURE(seed);
+    test::random_engine<Composite> e(make_composite(), seed, 150, 6);
+    auto mirror = composite_table_mirror<Composite>::create(cap, e.hp).value();
+    const pc::pool_shape shapes[] = {pc::shape_of(e.hp.full()), pc::shape_of(e.hp.template group<G>())...};
+    auto make = [&] {
+        auto t = pc::device_tables::create(cap, std::span<const pc::pool_shape>(shapes));
+        REQUIRE(t.ok());
+        return std::move(t.value());
+    };
+    pc::device_tables fused = make(), inline_ = make(), mapped = make(), reference = make();
+    REQUIRE(fused.pool_count() == static_cast<std::int32_t>(1 + sizeof...(G)));
+    const auto map_of = [](std::span<const page_id> home) {
+        std::vector<std::int32_t> v;
+        for (page_id p : home) v.push_back(p.value);
+        return v;
+    };
+    const std::int64_t f = e.hp.full().size().pages;
+    const auto check = [&](const pc::device_tables& t, std::span<const request_id> batch) {
+        check_pool(e.hp.full(), mirror.full(), batch, t.tables(0), cap);
+        (check_pool(e.hp.template group<G>(), mirror.template group<G>(), batch,
+                    t.tables(static_cast<std::int32_t>(1 + G)), cap),
+         ...);
+        const auto check_map = [&](std::int32_t g, std::span<const page_id> home) {
+            CHECK(download(t.full_to_group(g), f) == map_of(home));
+        };
+        (check_map(static_cast<std::int32_t>(G), e.hp.template full_to_group<G>()), ...);
+    };
+    cudaStream_t stream;
+    CUDA_REQUIRE(cudaStreamCreate(&stream));
+    for (int step = 0; step < 300; ++step) {
+        const auto batch = e.schedule(6);
+        REQUIRE(mirror.stage(e.hp, batch).ok());
+        const auto staging = fused.staging();
+        const std::int32_t bytes = mirror.pack(staging).value();
+        for (pc::device_tables* t : {&inline_, &mapped, &reference})
+            std::memcpy(t->staging().data(), staging.data(), static_cast<std::size_t>(bytes));
+        CUDA_REQUIRE(fused.sync(stream));
+        CUDA_REQUIRE(inline_.sync_inline(stream));
+        CUDA_REQUIRE(mapped.sync_mapped(stream));
+        CUDA_REQUIRE(reference.sync_with_thrust(stream));
+        CUDA_REQUIRE(cudaStreamSynchronize(stream));
+        for (const pc::device_tables* t : {&fused, &inline_, &mapped, &reference}) check(*t, batch);
+        e.finish(batch);
+    }
+    for (const pc::device_tables* t : {&fused, &inline_, &mapped}) CHECK(download(t->rejected_deltas(), 1)[0] == 0);
+    CUDA_REQUIRE(cudaStreamDestroy(stream));
+}
+}  // namespace
+
 TEST_CASE("device tables: a full pool and three groups in one set of tables (fused, inline, Thrust syncs)") {
     using three = multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>, chunked_pool<>>;
-    for (unsigned seed : {31u, 32u}) {
-        test::random_engine<three> e(three::create(pool_size{64}, 4, group_size{pool_size{32}, 6},
-                                                   group_size{pool_size{40}, 13}, group_size{pool_size{32}, 8})
-                                         .value(),
-                                     seed, 150, 6);
-        auto mirror = composite_table_mirror<three>::create(cap, e.hp).value();
-        const pc::pool_shape shapes[] = {pc::shape_of(e.hp.full()), pc::shape_of(e.hp.group<0>()),
-                                         pc::shape_of(e.hp.group<1>()), pc::shape_of(e.hp.group<2>())};
-        auto make = [&] {
-            auto t = pc::device_tables::create(cap, std::span<const pc::pool_shape>(shapes));
-            REQUIRE(t.ok());
-            return std::move(t.value());
-        };
-        pc::device_tables fused = make(), inline_ = make(), reference = make();
-        REQUIRE(fused.pool_count() == 4);
-        const auto check = [&](const pc::device_tables& t, std::span<const request_id> batch) {
-            check_pool(e.hp.full(), mirror.full(), batch, t.tables(0), cap);
-            check_pool(e.hp.group<0>(), mirror.group<0>(), batch, t.tables(1), cap);
-            check_pool(e.hp.group<1>(), mirror.group<1>(), batch, t.tables(2), cap);
-            check_pool(e.hp.group<2>(), mirror.group<2>(), batch, t.tables(3), cap);
-            const auto map_of = [](std::span<const page_id> home) {
-                std::vector<std::int32_t> v;
-                for (page_id p : home) v.push_back(p.value);
-                return v;
-            };
-            const std::int64_t f = e.hp.full().size().pages;
-            CHECK(download(t.full_to_group(0), f) == map_of(e.hp.full_to_group<0>()));
-            CHECK(download(t.full_to_group(1), f) == map_of(e.hp.full_to_group<1>()));
-            CHECK(download(t.full_to_group(2), f) == map_of(e.hp.full_to_group<2>()));
-        };
-        cudaStream_t stream;
-        CUDA_REQUIRE(cudaStreamCreate(&stream));
-        for (int step = 0; step < 300; ++step) {
-            const auto batch = e.schedule(6);
-            REQUIRE(mirror.stage(e.hp, batch).ok());
-            const auto staging = fused.staging();
-            const std::int32_t bytes = mirror.pack(staging).value();
-            std::memcpy(inline_.staging().data(), staging.data(), static_cast<std::size_t>(bytes));
-            std::memcpy(reference.staging().data(), staging.data(), static_cast<std::size_t>(bytes));
-            CUDA_REQUIRE(fused.sync(stream));
-            CUDA_REQUIRE(inline_.sync_inline(stream));
-            CUDA_REQUIRE(reference.sync_with_thrust(stream));
-            CUDA_REQUIRE(cudaStreamSynchronize(stream));
-            check(fused, batch);
-            check(inline_, batch);
-            check(reference, batch);
-            e.finish(batch);
-        }
-        CHECK(download(fused.rejected_deltas(), 1)[0] == 0);
-        CHECK(download(inline_.rejected_deltas(), 1)[0] == 0);
-        CUDA_REQUIRE(cudaStreamDestroy(stream));
-    }
+    for (unsigned seed : {31u, 32u})
+        composite_tables_history<three>(
+            [] {
+                return three::create(pool_size{64}, 4, group_size{pool_size{32}, 6}, group_size{pool_size{40}, 13},
+                                     group_size{pool_size{32}, 8})
+                    .value();
+            },
+            seed, std::make_index_sequence<3>{});
     // The validator covers one pool or a hybrid: for four pools it launches nothing.
     using three = multi_hybrid_pool<full_pool<>, swa_pool<>, swa_pool<>, chunked_pool<>>;
     const auto m = three::create(pool_size{16}, 4, group_size{pool_size{8}, 6}, group_size{pool_size{8}, 13},
@@ -183,6 +193,18 @@ TEST_CASE("device tables: a full pool and three groups in one set of tables (fus
                                      pc::shape_of(m.group<2>())};
     auto t = pc::device_tables::create(cap, std::span<const pc::pool_shape>(shapes)).value();
     CHECK(make_validator().launch(t, nullptr) == cudaErrorInvalidValue);
+}
+
+TEST_CASE("device tables: five groups, two past the launch parameters' pool views (fused, inline, mapped, Thrust)") {
+    using five = multi_hybrid_pool<full_pool<>, swa_pool<>, chunked_pool<>, swa_pool<>, chunked_pool<>, swa_pool<>>;
+    composite_tables_history<five>(
+        [] {
+            return five::create(pool_size{64}, 4, group_size{pool_size{32}, 6}, group_size{pool_size{32}, 8},
+                                group_size{pool_size{40}, 13}, group_size{pool_size{40}, 16},
+                                group_size{pool_size{24}, 1})
+                .value();
+        },
+        33u, std::make_index_sequence<5>{});
 }
 
 TEST_CASE("device tables: a captured sync replays exactly over thousands of steps at fixed addresses") {

@@ -10,6 +10,7 @@
 #include <new>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include <thrust/system/cuda/execution_policy.h>
 #include <thrust/system_error.h>
@@ -35,7 +36,7 @@ pool_shape shape_of(const S& pool) noexcept {
 
 /// Per pool: the store (every tracked request's page list by store row), the owner array, and this
 /// step's dense table, CSR table, query offsets and slot mapping; for a composite (a full pool and
-/// 1 to max_table_pools - 1 attention groups: a hybrid, a multi_hybrid_pool), also every group's
+/// any number of attention groups: a hybrid, a multi_hybrid_pool), also every group's
 /// mapping from full pages (`full_to_group(g)`; `full_to_swa()` for a hybrid).
 /// Everything is one cudaMalloc made at construction: addresses never change, so kernels and CUDA
 /// graphs may keep them. Each step a mirror packs its delta into `staging()` (pinned) and `sync`
@@ -60,11 +61,12 @@ public:
         return create(cap, std::span<const pool_shape>(pools), captured_delta_bytes);
     }
     /// Tables of a composite pool: pool 0 the full pool, pool 1 + g group g (composite_table_mirror's
-    /// order), plus each group's mapping. Errors: as above; invalid_capacity for fewer than 2 or more
-    /// than max_table_pools pools; page_size_mismatch when the pools' page sizes differ.
+    /// order), plus each group's mapping. Errors: as above; invalid_capacity for fewer than 2 pools;
+    /// page_size_mismatch when the pools' page sizes differ.
     static result<device_tables> create(const table_capacity& cap, std::span<const pool_shape> pools,
                                         std::int32_t captured_delta_bytes = default_captured_delta_bytes) {
-        if (pools.size() < 2 || pools.size() > static_cast<std::size_t>(max_table_pools)) return errc::invalid_capacity;
+        if (pools.size() < 2) return errc::invalid_capacity;
+        if (pools.size() > static_cast<std::size_t>(INT32_MAX)) return errc::length_overflow;
         for (const pool_shape& p : pools)
             if (p.page_size_tokens != pools[0].page_size_tokens) return errc::page_size_mismatch;
         return make(cap, pools, static_cast<std::int32_t>(pools.size()), captured_delta_bytes);
@@ -163,8 +165,8 @@ public:
         thrust_scratch_.used = 0;
         try {
             const auto policy = thrust::cuda::par_nosync(thrust_scratch_).on(stream);
-            apply_delta(policy, delta_, h, views_, map_);
-            for (std::int32_t k = 0; k < pool_count_; ++k) emit_tables(policy, delta_, h, k, views_[k]);
+            apply_delta(policy, delta_, staging_, views_.data(), map_);
+            for (std::int32_t k = 0; k < pool_count_; ++k) emit_tables(policy, delta_, staging_, k, views_[k]);
         } catch (const thrust::system_error& e) {
             return static_cast<cudaError_t>(e.code().value());
         } catch (const std::bad_alloc&) {
@@ -180,7 +182,7 @@ public:
     std::int32_t pool_count() const noexcept { return pool_count_; }
     /// Pool k's device buffers (0: the only or the full pool; 1 + g: group g, the SWA pool of a hybrid).
     /// @pre 0 <= k < pool_count().
-    const pool_tables_view& tables(std::int32_t k) const noexcept { return views_[k]; }
+    const pool_tables_view& tables(std::int32_t k) const noexcept { return views_[static_cast<std::size_t>(k)]; }
     /// Group g's mapping on the device, indexed by full page. @pre 0 <= g < pool_count() - 1.
     const std::int32_t* full_to_group(std::int32_t g) const noexcept {
         return map_ + std::int64_t{g} * views_[0].pool_pages;
@@ -211,7 +213,8 @@ private:
         t.grid_x_ = std::max(cap.max_batch, 32);
         t.staging_bytes_ = max_delta_bytes(cap, pools, pools > 1);
         t.captured_bytes_ =
-            static_cast<std::int32_t>(std::clamp<std::int64_t>(captured, sizeof(delta_header), t.staging_bytes_));
+            static_cast<std::int32_t>(std::clamp<std::int64_t>(captured, delta_head_bytes(pools), t.staging_bytes_));
+        t.views_.resize(static_cast<std::size_t>(pools));
         const auto fail = [](cudaError_t e) { return error{errc::device_error, cudaGetErrorString(e)}; };
         detail::tables_layout sizing;
         t.carve(sizing, shapes);
@@ -219,8 +222,12 @@ private:
         if (cudaError_t e = cudaMemset(t.block_, 0, sizing.used)) return fail(e);
         detail::tables_layout real{static_cast<std::byte*>(t.block_)};
         t.carve(real, shapes);
-        for (std::int32_t k = 0; k < pools; ++k)  // no page has an owner yet
-            if (cudaError_t e = cudaMemset(t.views_[k].owner, 0xff, sizeof(std::int32_t) * t.views_[k].pool_pages))
+        for (const pool_tables_view& v : t.views_)  // no page has an owner yet
+            if (cudaError_t e = cudaMemset(v.owner, 0xff, sizeof(std::int32_t) * v.pool_pages)) return fail(e);
+        if (t.more_views_ != nullptr)  // the views past the launch parameters' room, read by the kernel
+            if (cudaError_t e = cudaMemcpy(t.more_views_, t.views_.data() + detail::tables_param_pools,
+                                           sizeof(pool_tables_view) * (t.views_.size() - detail::tables_param_pools),
+                                           cudaMemcpyHostToDevice))
                 return fail(e);
         void* host = nullptr;
         // At least an inline parameter block long, so sync_inline reads no byte past it.
@@ -242,7 +249,7 @@ private:
         const std::int64_t cells = std::int64_t{cap_.max_batch} * cap_.max_pages_per_request;
         for (std::int32_t k = 0; k < pool_count_; ++k) {
             const pool_shape& p = shapes[static_cast<std::size_t>(k)];
-            pool_tables_view& v = views_[k];
+            pool_tables_view& v = views_[static_cast<std::size_t>(k)];
             v.store = l.take<std::int32_t>(std::int64_t{cap_.max_requests} * cap_.max_pages_per_request);
             v.owner = l.take<std::int32_t>(p.pages.pages);
             v.dense = l.take<std::int32_t>(cells);
@@ -256,7 +263,9 @@ private:
             v.pool_pages = p.pages.pages;
             v.max_new_tokens = cap_.max_new_tokens;
         }
-        for (std::int32_t k = pool_count_; k < max_table_pools; ++k) views_[k] = views_[0];  // never read
+        more_views_ = pool_count_ > detail::tables_param_pools
+                          ? l.take<pool_tables_view>(pool_count_ - detail::tables_param_pools)
+                          : nullptr;
         map_ = pool_count_ > 1 ? l.take<std::int32_t>(std::int64_t{pool_count_ - 1} * shapes[0].pages.pages) : nullptr;
         delta_ = l.take<std::byte>(staging_bytes_);
         rejected_ = l.take<std::int32_t>(1);
@@ -285,7 +294,9 @@ private:
 
     detail::tables_kernel_args kernel_args(const std::byte* delta, std::byte* copy, std::int32_t bytes) const noexcept {
         detail::tables_kernel_args a{};
-        std::copy(std::begin(views_), std::end(views_), std::begin(a.pools));
+        for (std::size_t k = 0; k < detail::tables_param_pools; ++k)  // unused slots repeat pool 0, never read
+            a.pools[k] = views_[k < views_.size() ? k : 0];
+        a.more_pools = more_views_;
         a.maps = map_;
         a.delta = delta;
         a.delta_copy = copy;
@@ -302,7 +313,7 @@ private:
         return h;
     }
     bool accepts(const delta_header& h) const noexcept {
-        return h.total_bytes >= static_cast<std::int32_t>(sizeof(delta_header)) && h.total_bytes <= staging_bytes_ &&
+        return h.total_bytes >= delta_head_bytes(pool_count_) && h.total_bytes <= staging_bytes_ &&
                h.max_batch == cap_.max_batch && h.max_pages_per_request == cap_.max_pages_per_request &&
                h.pool_count == pool_count_ && h.batch_size >= 0 && h.batch_size <= cap_.max_batch;
     }
@@ -312,6 +323,7 @@ private:
         std::swap(pool_count_, o.pool_count_);
         std::swap(grid_x_, o.grid_x_);
         std::swap(views_, o.views_);
+        std::swap(more_views_, o.more_views_);
         std::swap(map_, o.map_);
         std::swap(delta_, o.delta_);
         std::swap(rejected_, o.rejected_);
@@ -327,9 +339,10 @@ private:
     table_capacity cap_{};
     std::int32_t pool_count_ = 0;
     std::int32_t grid_x_ = 0;
-    pool_tables_view views_[max_table_pools]{};
-    std::int32_t* map_ = nullptr;  // the groups' mappings, one after the other (pool_count_ - 1 of them)
-    std::byte* delta_ = nullptr;   // device copy of the last delta
+    std::vector<pool_tables_view> views_;     // host copies, one per pool
+    pool_tables_view* more_views_ = nullptr;  // device copies of views_[tables_param_pools...], or null
+    std::int32_t* map_ = nullptr;             // the groups' mappings, one after the other (pool_count_ - 1 of them)
+    std::byte* delta_ = nullptr;              // device copy of the last delta
     std::int32_t* rejected_ = nullptr;
     void* block_ = nullptr;                      // the one device allocation every pointer above lives in
     std::byte* staging_ = nullptr;               // pinned and mapped

@@ -50,7 +50,6 @@ template <class Composite>
 class composite_table_mirror {
 public:
     static constexpr std::size_t group_count = detail::composite_groups<Composite>::value;
-    static_assert(1 + group_count <= max_table_pools, "the delta format holds at most max_table_pools pools");
     using full_mirror = table_mirror<typename Composite::full_pool_type>;
     template <std::size_t K>
     using group_mirror =

@@ -123,19 +123,20 @@ const T* delta_list(const std::byte* delta, std::int32_t offset) {
 }  // namespace detail
 
 /// Applies a delta's records: store and owner writes of every pool, then the map writes.
-/// `delta` is the packed delta where the policy's system reads it; `h` is its header on the host.
-/// `maps` holds the groups' mappings one after the other (a hybrid: full_to_swa).
-/// @pre h.pool_count views; `maps` non-null when h.map_writes > 0.
+/// `delta` is the packed delta where the policy's system reads it; `staged` the same bytes where the
+/// host reads them (the staging). `maps` holds the groups' mappings one after the other (a hybrid:
+/// full_to_swa). @pre one view per pool of the delta; `maps` non-null when it has map writes.
 template <class Policy>
-void apply_delta(const Policy& policy, const std::byte* delta, const delta_header& h, const pool_tables_view* pools,
+void apply_delta(const Policy& policy, const std::byte* delta, const std::byte* staged, const pool_tables_view* pools,
                  std::int32_t* maps) {
+    const delta_header h = read_delta_header(staged);
     const auto run = [&](std::int32_t offset, std::int32_t count, std::int32_t* dst) {
         if (count > 0)
             thrust::for_each_n(policy, thrust::counting_iterator<std::int32_t>(0), count,
                                detail::tables_write_fn{detail::delta_list<entry_write>(delta, offset), dst});
     };
     for (std::int32_t k = 0; k < h.pool_count; ++k) {
-        const pool_section& s = h.pools[k];
+        const pool_section s = read_pool_section(staged, k);
         run(s.batch_writes_offset, s.batch_writes, pools[k].store);
         run(s.other_writes_offset, s.other_writes, pools[k].store);
         run(s.owner_writes_offset, s.owner_writes, pools[k].owner);
@@ -147,10 +148,10 @@ void apply_delta(const Policy& policy, const std::byte* delta, const delta_heade
 /// scan, dense rows, CSR rows (SWA rows trimmed to the window), last-page lengths, slot mapping.
 /// @pre apply_delta ran for this delta.
 template <class Policy>
-void emit_tables(const Policy& policy, const std::byte* delta, const delta_header& h, std::int32_t k,
+void emit_tables(const Policy& policy, const std::byte* delta, const std::byte* staged, std::int32_t k,
                  const pool_tables_view& v) {
-    const std::int32_t batch = h.batch_size;
-    const row_desc* rows = detail::delta_list<row_desc>(delta, h.pools[k].rows_offset);
+    const std::int32_t batch = read_delta_header(staged).batch_size;
+    const row_desc* rows = detail::delta_list<row_desc>(delta, read_pool_section(staged, k).rows_offset);
     thrust::fill_n(policy, v.csr_indptr, 1, 0);
     thrust::fill_n(policy, v.slot_indptr, 1, 0);
     if (batch == 0) return;

@@ -10,16 +10,20 @@
 namespace pagedkv::gpu::detail {
 
 inline constexpr int tables_block_threads = 256;
+/// Pools whose views ride in the launch parameters (a full pool and up to three groups); the views
+/// of further pools are read from device memory (`more_pools`), the slow path of rarer models.
+inline constexpr int tables_param_pools = 4;
 
 /// Everything the fused kernel reads besides the delta's contents; fixed for the tables' life, so
 /// a captured launch replays correctly.
 struct tables_kernel_args {
-    pool_tables_view pools[max_table_pools];
-    std::int32_t* maps;         ///< the groups' mappings, one after the other (null for one pool)
-    const std::byte* delta;     ///< the device copy, or (mapped sync) the pinned staging itself
-    std::byte* delta_copy;      ///< mapped sync: device buffer the kernel copies the delta into
-    std::int32_t copied_bytes;  ///< bytes of `delta` that are valid (a graph's copy is fixed)
-    std::int32_t max_batch;     ///< capacity fingerprint the delta must carry
+    pool_tables_view pools[tables_param_pools];
+    const pool_tables_view* more_pools;  ///< device copies of the views of pools tables_param_pools and on
+    std::int32_t* maps;                  ///< the groups' mappings, one after the other (null for one pool)
+    const std::byte* delta;              ///< the device copy, or (mapped sync) the pinned staging itself
+    std::byte* delta_copy;               ///< mapped sync: device buffer the kernel copies the delta into
+    std::int32_t copied_bytes;           ///< bytes of `delta` that are valid (a graph's copy is fixed)
+    std::int32_t max_batch;              ///< capacity fingerprint the delta must carry
     std::int32_t pool_count;
     std::int32_t* rejected_deltas;  ///< counts launches that found a delta they cannot apply
 };
@@ -35,12 +39,17 @@ __device__ inline void tables_scatter(const entry_write* writes, std::int32_t co
 }
 
 /// Copies a trivially copyable T from `src` (device or mapped host memory) into shared `dst`, one
-/// 4-byte word per thread: one round trip instead of one per field when `src` is across the bus.
+/// 4-byte word per thread from thread `first` on: one round trip instead of one per field when
+/// `src` is across the bus. The caller's __syncthreads makes it visible.
+template <class T>
+__device__ void tables_stage_words(T& dst, const std::byte* src, int tid, int first = 0) {
+    static_assert(sizeof(T) % 4 == 0);
+    if (tid >= first && tid < first + static_cast<int>(sizeof(T) / 4))
+        reinterpret_cast<std::int32_t*>(&dst)[tid - first] = reinterpret_cast<const std::int32_t*>(src)[tid - first];
+}
 template <class T>
 __device__ void tables_stage_shared(T& dst, const std::byte* src, int tid) {
-    static_assert(sizeof(T) % 4 == 0);
-    if (tid < static_cast<int>(sizeof(T) / 4))
-        reinterpret_cast<std::int32_t*>(&dst)[tid] = reinterpret_cast<const std::int32_t*>(src)[tid];
+    tables_stage_words(dst, src, tid);
     __syncthreads();
 }
 
@@ -52,12 +61,19 @@ __device__ void tables_stage_shared(T& dst, const std::byte* src, int tid) {
 /// copies a share of it there for later readers.
 __device__ inline void tables_apply_emit(const tables_kernel_args& a, const std::byte* delta) {
     __shared__ delta_header h;
+    __shared__ pool_section s;  // this block's pool
     __shared__ row_desc r;
     const int k = static_cast<int>(blockIdx.y);
     const int b = static_cast<int>(blockIdx.x);
     const int tid = static_cast<int>(threadIdx.x);
     const int threads = static_cast<int>(blockDim.x);
-    tables_stage_shared(h, delta, tid);
+    // The header and this pool's section in one round trip. Section k lies inside any buffer the
+    // delta can be in (each holds at least the head of pool_count pools), and it is used only once
+    // the header has been accepted.
+    constexpr int header_words = sizeof(delta_header) / 4;
+    tables_stage_words(h, delta, tid);
+    tables_stage_words(s, delta + sizeof(delta_header) + std::int64_t{k} * sizeof(pool_section), tid, header_words);
+    __syncthreads();
     if (h.total_bytes > a.copied_bytes || h.max_batch != a.max_batch || h.pool_count != a.pool_count ||
         h.max_pages_per_request != a.pools[0].max_pages) {
         if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) atomicAdd(a.rejected_deltas, 1);
@@ -70,8 +86,7 @@ __device__ inline void tables_apply_emit(const tables_kernel_args& a, const std:
         auto* dst = reinterpret_cast<std::uint64_t*>(a.delta_copy);
         for (std::int64_t i = first; i < h.total_bytes / 8; i += stride * gridDim.y) dst[i] = src[i];
     }
-    const pool_tables_view& v = a.pools[k];
-    const pool_section& s = h.pools[k];
+    const pool_tables_view v = k < tables_param_pools ? a.pools[k] : a.more_pools[k - tables_param_pools];
     const std::int32_t mp = v.max_pages, page = v.page_size_tokens;
 
     if (b < h.batch_size) {

@@ -118,7 +118,8 @@ __global__ void __launch_bounds__(tables_block_threads) tables_validate_kernel(t
     const int tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
     if (b < h.batch_size && k < h.pool_count) {
         const pool_tables_view& v = a.pools[k];
-        const row_desc r = tables_list<row_desc>(a.delta, h.pools[k].rows_offset)[b];
+        const auto* sections = reinterpret_cast<const pool_section*>(a.delta + sizeof(delta_header));
+        const row_desc r = tables_list<row_desc>(a.delta, sections[k].rows_offset)[b];
         const table_row row = delta_row(r, v.page_size_tokens);
         const auto bad_page = [&](std::int64_t p) { return p < 0 || p >= v.pool_pages; };
         const auto foreign = [&](std::int64_t p) { return a.check_owners && v.owner[p] != r.store_row; };
