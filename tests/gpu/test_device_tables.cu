@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -86,6 +87,19 @@ pc::device_tables make_tables(const hybrid& hp,
     return std::move(t.value());
 }
 
+/// Stages `batch`, packs it into `first`'s staging and copies it into each of `others`' stagings, so
+/// that every set of tables syncs the same delta; returns its bytes.
+template <class Mirror, class Pool>
+std::int32_t stage_for_all(Mirror& mirror, const Pool& pool, std::span<const request_id> batch,
+                           pc::device_tables& first, std::initializer_list<pc::device_tables*> others) {
+    REQUIRE(mirror.stage(pool, batch).ok());
+    const auto staging = first.staging();
+    const std::int32_t bytes = mirror.pack(staging).value();
+    for (pc::device_tables* t : others)
+        std::memcpy(t->staging().data(), staging.data(), static_cast<std::size_t>(bytes));
+    return bytes;
+}
+
 pc::table_validator make_validator() {
     auto v = pc::table_validator::create();
     REQUIRE(v.ok());
@@ -104,10 +118,7 @@ TEST_CASE("device tables: fused and Thrust syncs equal the host emission after r
         CUDA_REQUIRE(cudaStreamCreate(&stream));
         for (int step = 0; step < 300; ++step) {
             const auto batch = e.schedule(6);
-            REQUIRE(mirror.stage(e.hp, batch).ok());
-            const auto staging = fused.staging();
-            const std::int32_t bytes = mirror.pack(staging).value();
-            std::memcpy(reference.staging().data(), staging.data(), static_cast<std::size_t>(bytes));
+            stage_for_all(mirror, e.hp, batch, fused, {&reference});
             CUDA_REQUIRE(fused.sync(stream));
             CUDA_REQUIRE(reference.sync_with_thrust(stream));
             CUDA_REQUIRE(cudaStreamSynchronize(stream));
@@ -156,11 +167,7 @@ void composite_tables_history(Make make_composite, unsigned seed, std::index_seq
     CUDA_REQUIRE(cudaStreamCreate(&stream));
     for (int step = 0; step < 300; ++step) {
         const auto batch = e.schedule(6);
-        REQUIRE(mirror.stage(e.hp, batch).ok());
-        const auto staging = fused.staging();
-        const std::int32_t bytes = mirror.pack(staging).value();
-        for (pc::device_tables* t : {&inline_, &mapped, &reference})
-            std::memcpy(t->staging().data(), staging.data(), static_cast<std::size_t>(bytes));
+        stage_for_all(mirror, e.hp, batch, fused, {&inline_, &mapped, &reference});
         CUDA_REQUIRE(fused.sync(stream));
         CUDA_REQUIRE(inline_.sync_inline(stream));
         CUDA_REQUIRE(mapped.sync_mapped(stream));
