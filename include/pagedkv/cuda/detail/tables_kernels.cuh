@@ -47,6 +47,7 @@ __device__ void tables_stage_words(T& dst, const std::byte* src, int tid, int fi
     if (tid >= first && tid < first + static_cast<int>(sizeof(T) / 4))
         reinterpret_cast<std::int32_t*>(&dst)[tid - first] = reinterpret_cast<const std::int32_t*>(src)[tid - first];
 }
+/// tables_stage_words from thread 0, then the barrier that makes `dst` visible to the block.
 template <class T>
 __device__ void tables_stage_shared(T& dst, const std::byte* src, int tid) {
     tables_stage_words(dst, src, tid);
