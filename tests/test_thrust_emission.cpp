@@ -62,7 +62,6 @@ struct host_device {
           full(c, hp.full().size(), hp.full().page_size_tokens()),
           swa(c, hp.swa().size(), hp.swa().page_size_tokens()),
           map(static_cast<std::size_t>(hp.full().size().pages), 0) {}
-    delta_header header() const { return header_of(delta); }
     void sync() {
         const pool_tables_view views[2] = {full.view, swa.view};
         apply_delta(thrust::cpp::par, delta.data(), delta.data(), views, map.data());

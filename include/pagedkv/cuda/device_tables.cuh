@@ -307,11 +307,7 @@ private:
         return a;
     }
 
-    delta_header staged_header() const noexcept {
-        delta_header h;
-        std::memcpy(&h, staging_, sizeof h);
-        return h;
-    }
+    delta_header staged_header() const noexcept { return read_delta_header(staging_); }
     bool accepts(const delta_header& h) const noexcept {
         return h.total_bytes >= delta_head_bytes(pool_count_) && h.total_bytes <= staging_bytes_ &&
                h.max_batch == cap_.max_batch && h.max_pages_per_request == cap_.max_pages_per_request &&
