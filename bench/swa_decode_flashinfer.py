@@ -22,8 +22,9 @@ Useful bytes = the K/V the queries attend (B x keys x Hkv x D x 2 x 2 B) + Q + O
 device-to-device copy bandwidth (bytes read + written, 1 GiB, median of 21) measured in this process.
 
 Usage: python3 bench/swa_decode_flashinfer.py --shim LIB [--csv FILE] [--families swa,full,mtp]
-       python3 bench/swa_decode_flashinfer.py --warm      (JIT-compile the FlashInfer modules used,
-                                                           in parallel processes, then exit)
+       python3 bench/swa_decode_flashinfer.py --warm [--families ...]   (JIT-compile the FlashInfer
+           modules the families use in one ninja run, call each once, then exit)
+       --batches 8,64,256 keeps only those batch sizes.
 """
 import argparse
 import ctypes
@@ -40,19 +41,35 @@ MTP_QUERIES = 4
 
 
 # ---------------------------------------------------------------------------------------------
-# FlashInfer JIT warm-up: the modules the bench uses, each built in its own process.
-def _modules():
+# FlashInfer JIT warm-up: the modules the bench uses, built by one ninja run. FlashInfer runs every
+# module's ninja in one build directory, so builds in parallel processes lose each other's
+# .ninja_log entries and the bench's first plan rebuilt those modules (75-190 s each on the H200).
+def _modules(families):
+    """(kind, D, window) of each wrapper call the families make; decode_tc runs FlashInfer's fa2
+    prefill module, the very module MTP's fa2 uses when both have a window."""
     mods = []
     for d in (128, 256):
         for swa in (True, False):
-            mods += [("decode_cc", d, swa), ("decode_tc", d, swa)]
-        mods += [("fa2", d, True), ("fa3", d, True)]  # MTP runs with a window only
+            if ("swa" if swa else "full") in families:
+                mods += [("decode_cc", d, swa), ("decode_tc", d, swa)]
+        if "mtp" in families:  # MTP runs with a window only
+            mods += [("fa2", d, True), ("fa3", d, True)]
     return mods
 
 
-def _build_module(spec):
-    """One tiny call of the wrapper the bench runs (same plan arguments but sizes): FlashInfer
-    JIT-compiles exactly the modules that call needs, which a module-level warm-up did not match."""
+def _spec(kind, d, swa):
+    from flashinfer.jit import gen_batch_decode_module, gen_batch_prefill_module
+
+    dtypes = (BF16, BF16, BF16, torch.int32)  # q, kv, o, index: what the bench's plans pass
+    if kind == "decode_cc":
+        return gen_batch_decode_module(*dtypes, d, d, 0, swa, False)
+    backend = "fa3" if kind == "fa3" else "fa2"
+    return gen_batch_prefill_module(backend, *dtypes, d, d, 0, swa, False, False)
+
+
+def _call_module(spec):
+    """One tiny call of the wrapper the bench runs (same plan arguments but sizes): after the build
+    it only loads, and a call that takes long says the build missed a module that call needs."""
     import flashinfer
 
     kind, d, swa = spec
@@ -71,21 +88,25 @@ def _build_module(spec):
         w.plan(one(0, 1), one(1), one(1), 32, 8, d, PAGE, **common)
     w.run(q, (kv, kv))
     torch.cuda.synchronize()
-    return f"{kind} D={d} swa={swa}: {time.time() - t0:.0f} s"
+    return time.time() - t0
 
 
-def warm():
-    import concurrent.futures as cf
-    import multiprocessing as mp
+def warm(families):
+    from flashinfer.jit import build_jit_specs
 
     t0 = time.time()
-    with cf.ProcessPoolExecutor(max_workers=len(_modules()), mp_context=mp.get_context("spawn")) as ex:
-        futs = {ex.submit(_build_module, m): m for m in _modules()}
-        for f in cf.as_completed(futs):
-            try:
-                print("built", f.result(), flush=True)
-            except Exception as e:  # noqa: BLE001 - report and go on: the bench skips that variant
-                print("FAILED", futs[f], repr(e)[:2000], flush=True)
+    mods = _modules(families)
+    specs = {}
+    for m in mods:
+        s = _spec(*m)
+        specs[s.name] = s
+    build_jit_specs(list(specs.values()))  # one ninja, MAX_JOBS jobs
+    print(f"built {len(specs)} modules in one ninja run: {time.time() - t0:.0f} s", flush=True)
+    for m in mods:
+        try:
+            print(f"called {m[0]} D={m[1]} swa={m[2]}: {_call_module(m):.1f} s", flush=True)
+        except Exception as e:  # noqa: BLE001 - report and go on: the bench skips that variant
+            print("FAILED", m, repr(e)[:2000], flush=True)
     print(f"warm: {time.time() - t0:.0f} s", flush=True)
 
 
@@ -327,10 +348,11 @@ def main():
     ap.add_argument("--csv")
     ap.add_argument("--families", default="swa,full,mtp")
     ap.add_argument("--warm", action="store_true")
+    ap.add_argument("--batches", help="comma-separated batch sizes to keep (default: all)")
     ap.add_argument("--time-limit", type=float, default=1e9, help="stop starting configurations after this many s")
     args = ap.parse_args()
     if args.warm:
-        warm()
+        warm(args.families.split(","))
         return
     import flashinfer
 
@@ -356,7 +378,10 @@ def main():
     if csv:
         csv.write("family,B,ctx,W,Hq,Hkv,D,queries,splits,copies,useful_MB,"
                   + ",".join(f"{n}_us,{n}_ratio,{n}_err,{n}_ref_err" for n in names) + ",best_fi,pkv_over_best,copy_GBps\n")
+    keep = {int(b) for b in args.batches.split(",")} if args.batches else None
     for fam, B, ctx, W, hq, hkv, d in configs(args.families.split(",")):
+        if keep is not None and B not in keep:
+            continue
         if time.time() - t_start > args.time_limit:
             print("time limit: stopping", flush=True)
             break

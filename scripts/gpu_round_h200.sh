@@ -20,7 +20,8 @@
 # wheels into .whl/ (pip download --no-deps, as the device README says), then run with carry
 # [".wt16", ".whl"]: `cd .wt16 && bash scripts/gpu_round_h200.sh check`, then at once (the machine
 # stays warm 30 s) `cd .wt16 && bash scripts/gpu_round_h200.sh bench`. The MTP family alone:
-# `SKIP_CUDA_BENCH=1 FI_ARGS="--families mtp" bash scripts/gpu_round_h200.sh bench`. NCU=1 adds Nsight
+# `SKIP_CUDA_BENCH=1 FI_ARGS="--families mtp" bash scripts/gpu_round_h200.sh bench` (the warm-up then
+# builds only MTP's modules; add --batches 8,64 to keep only those batch sizes). NCU=1 adds Nsight
 # Compute profiles of the decode kernel (first --quick --small config, then B = 256 with 32/8 and
 # 16/16 heads) and the sync kernels;
 # SPLITS_SWEEP=1 times B = 1 and 8 with 2x and 4x the plan's split count (bench/swa_decode.cu).
@@ -32,7 +33,7 @@ WHL=${WHL:-../.whl}
 [ -d "$WHL" ] || WHL=.whl  # run from the main checkout itself, the wheels carried in .whl/
 mkdir -p "$OUT" "$B"
 export PYTHONUNBUFFERED=1 PAGEDKV_SOURCE_DIR=$PWD
-export FLASHINFER_WORKSPACE_BASE=/tmp/fiws FLASHINFER_CUDA_ARCH_LIST=9.0a MAX_JOBS=${MAX_JOBS:-3}
+export FLASHINFER_WORKSPACE_BASE=/tmp/fiws FLASHINFER_CUDA_ARCH_LIST=9.0a MAX_JOBS=${MAX_JOBS:-14}
 T0=$(date +%s)
 el() { echo "$(( $(date +%s) - T0 )) s"; }
 
@@ -46,7 +47,7 @@ install_wheels() {
 
 start_warm() {  # the FlashInfer JIT, niced, in its own session; /tmp/fi_warm.done marks the end
   [ -f /tmp/fi_warm.done ] || [ -f /tmp/fi_warm.pid ] && return 0
-  setsid nohup bash -c "nice -n 10 python3 bench/swa_decode_flashinfer.py --warm > /tmp/fi_warm.log 2>&1; touch /tmp/fi_warm.done" \
+  setsid nohup bash -c "nice -n 10 python3 bench/swa_decode_flashinfer.py --warm ${FI_ARGS:-} > /tmp/fi_warm.log 2>&1; touch /tmp/fi_warm.done" \
     > /dev/null 2>&1 < /dev/null &
   echo $! > /tmp/fi_warm.pid
   echo "flashinfer JIT warm-up started ($(el))"
@@ -141,7 +142,7 @@ bench)
     timeout 150 "$B/swa_decode" --small --splits-sweep > "$OUT/splits_sweep.log" 2>&1
     echo "splits sweep rc=$? ($(el))"
   fi
-  while [ ! -f /tmp/fi_warm.done ] && [ $(( $(date +%s) - T0 )) -lt 300 ]; do sleep 5; done
+  while [ ! -f /tmp/fi_warm.done ] && [ $(( $(date +%s) - T0 )) -lt 330 ]; do sleep 5; done
   echo "JIT warm-up: $(tail -1 /tmp/fi_warm.log) (waited until $(el))"
   grep FAILED /tmp/fi_warm.log | cut -c1-300
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm,temperature.gpu,power.draw --format=csv | tee "$OUT/gpu.txt"
