@@ -54,6 +54,38 @@ __device__ void tables_stage_shared(T& dst, const std::byte* src, int tid) {
     __syncthreads();
 }
 
+/// Block (b, k)'s share of pool k once its header is accepted: row b's store writes and tables
+/// (b < batch), then a grid-stride share of the pool's writes nobody reads this step.
+__device__ __forceinline__ void tables_emit_pool(const pool_tables_view& v, const delta_header& h,
+                                                 const pool_section& s, row_desc& r, const std::byte* delta, int b,
+                                                 int tid, int threads, std::int64_t stride) {
+    const std::int32_t mp = v.max_pages, page = v.page_size_tokens;
+    if (b < h.batch_size) {
+        tables_stage_shared(r, delta + s.rows_offset + std::int64_t{b} * sizeof(row_desc), tid);
+        tables_scatter(tables_list<entry_write>(delta, s.batch_writes_offset) + r.write_begin, r.write_count, v.store,
+                       tid, threads);
+        __syncthreads();  // the row's own writes are visible to the whole block before it is read
+        const table_row row = delta_row(r, page);
+        const std::int64_t n = row.pages();
+        const std::int32_t fl = r.first_live_page;
+        const std::int32_t* src = v.store + std::int64_t{r.store_row} * mp;
+        std::int32_t* dense = v.dense + std::int64_t{b} * mp;
+        for (std::int32_t j = tid; j < mp; j += threads) dense[j] = dense_entry(r, v.store, mp, j, page);
+        for (std::int64_t j = fl + tid; j < n; j += threads) v.csr_indices[r.csr_begin + (j - fl)] = src[j];
+        for (std::int64_t t = r.committed_tokens + tid; t < r.length_tokens; t += threads)
+            v.slot_mapping[r.slot_begin + (t - r.committed_tokens)] = token_slot(r, v.store, mp, t, page);
+        if (tid == 0) {
+            v.csr_indptr[b + 1] = r.csr_begin + static_cast<std::int32_t>(row.csr_count());
+            v.csr_last_page_len[b] = row.last_page_len();
+            v.slot_indptr[b + 1] = r.slot_begin + slot_count(r);
+            if (b == 0) v.csr_indptr[0] = v.slot_indptr[0] = 0;
+        }
+    }
+    const std::int64_t pool_first = std::int64_t{b} * threads + tid;
+    tables_scatter(tables_list<entry_write>(delta, s.other_writes_offset), s.other_writes, v.store, pool_first, stride);
+    tables_scatter(tables_list<entry_write>(delta, s.owner_writes_offset), s.owner_writes, v.owner, pool_first, stride);
+}
+
 /// Grid (x, pool). Block (b, k) with b < batch: applies the store writes of batch row b (only it
 /// reads that store row this step), then writes row b of pool k's dense table, CSR list, indptrs,
 /// last-page length and slot mapping. Every block then takes a grid-stride share of the writes
@@ -87,35 +119,16 @@ __device__ inline void tables_apply_emit(const tables_kernel_args& a, const std:
         auto* dst = reinterpret_cast<std::uint64_t*>(a.delta_copy);
         for (std::int64_t i = first; i < h.total_bytes / 8; i += stride * gridDim.y) dst[i] = src[i];
     }
-    const pool_tables_view v = k < tables_param_pools ? a.pools[k] : a.more_pools[k - tables_param_pools];
-    const std::int32_t mp = v.max_pages, page = v.page_size_tokens;
-
-    if (b < h.batch_size) {
-        tables_stage_shared(r, delta + s.rows_offset + std::int64_t{b} * sizeof(row_desc), tid);
-        tables_scatter(tables_list<entry_write>(delta, s.batch_writes_offset) + r.write_begin, r.write_count, v.store,
-                       tid, threads);
-        __syncthreads();  // the row's own writes are visible to the whole block before it is read
-        const table_row row = delta_row(r, page);
-        const std::int64_t n = row.pages();
-        const std::int32_t fl = r.first_live_page;
-        const std::int32_t* src = v.store + std::int64_t{r.store_row} * mp;
-        std::int32_t* dense = v.dense + std::int64_t{b} * mp;
-        for (std::int32_t j = tid; j < mp; j += threads) dense[j] = dense_entry(r, v.store, mp, j, page);
-        for (std::int64_t j = fl + tid; j < n; j += threads) v.csr_indices[r.csr_begin + (j - fl)] = src[j];
-        for (std::int64_t t = r.committed_tokens + tid; t < r.length_tokens; t += threads)
-            v.slot_mapping[r.slot_begin + (t - r.committed_tokens)] = token_slot(r, v.store, mp, t, page);
-        if (tid == 0) {
-            v.csr_indptr[b + 1] = r.csr_begin + static_cast<std::int32_t>(row.csr_count());
-            v.csr_last_page_len[b] = row.last_page_len();
-            v.slot_indptr[b + 1] = r.slot_begin + slot_count(r);
-            if (b == 0) v.csr_indptr[0] = v.slot_indptr[0] = 0;
-        }
-    }
-    const std::int64_t pool_first = std::int64_t{b} * threads + tid;
-    tables_scatter(tables_list<entry_write>(delta, s.other_writes_offset), s.other_writes, v.store, pool_first, stride);
-    tables_scatter(tables_list<entry_write>(delta, s.owner_writes_offset), s.owner_writes, v.owner, pool_first, stride);
+    // Two call sites, not one view chosen by value: pointers read from the parameters are known to
+    // be global, and one choice between them and device memory made every table access generic
+    // (the mapped sync measured 1.1-1.7x slower so, bench/RESULTS.md).
+    if (k < tables_param_pools)
+        tables_emit_pool(a.pools[k], h, s, r, delta, b, tid, threads, stride);
+    else
+        tables_emit_pool(a.more_pools[k - tables_param_pools], h, s, r, delta, b, tid, threads, stride);
     if (k == 0 && a.maps != nullptr)
-        tables_scatter(tables_list<entry_write>(delta, h.map_writes_offset), h.map_writes, a.maps, pool_first, stride);
+        tables_scatter(tables_list<entry_write>(delta, h.map_writes_offset), h.map_writes, a.maps,
+                       std::int64_t{b} * threads + tid, stride);
 }
 
 // A template (its one argument defaulted) so that every translation unit may define it: header-only.
